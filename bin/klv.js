@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Thin launcher: all logic lives in dist/cli/main.js (built from src/ by `npm run build`).
+import { main } from '../dist/cli/main.js';
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`klv: internal error: ${err && err.stack ? err.stack : err}\n`);
+    process.exitCode = 1;
+  },
+);

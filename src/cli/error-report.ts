@@ -1,0 +1,41 @@
+/**
+ * The one place where an error becomes an exit code and a message on stderr.
+ */
+import { CommanderError } from 'commander';
+import { ExitCode } from '../core/exit-code.js';
+import { KlvError } from '../core/errors.js';
+import type { IO } from './io.js';
+
+export function exitCodeFor(err: unknown): ExitCode {
+  if (err instanceof KlvError) return err.exitCode;
+  if (err instanceof CommanderError) {
+    // --help and --version end through commander with exitCode 0.
+    return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  }
+  if (isApiError(err)) {
+    if (err.status === 401 || err.status === 403) return ExitCode.Auth;
+    return ExitCode.Failure;
+  }
+  return ExitCode.Failure;
+}
+
+/** Duck-typed so this module need not import the HTTP layer (see klaviyo/errors.ts). */
+function isApiError(err: unknown): err is { status: number; hint?: string; message: string } {
+  return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'KlaviyoApiError';
+}
+
+export function reportError(io: IO, err: unknown, scrub: (text: string) => string): void {
+  if (err instanceof CommanderError) return; // commander already printed it
+  if (err instanceof KlvError || isApiError(err)) {
+    const e = err as KlvError;
+    io.error(scrub(e.message), e.hint ? scrub(e.hint) : undefined);
+    if (io.verbose && e.stack) io.stderr.write(`${scrub(e.stack)}\n`);
+    return;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  io.error(
+    scrub(`unexpected failure: ${e.message}`),
+    'This is probably a bug in klv. Run again with --verbose for details and report it.',
+  );
+  if (io.verbose && e.stack) io.stderr.write(`${scrub(e.stack)}\n`);
+}
