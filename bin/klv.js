@@ -2,6 +2,12 @@
 // Thin launcher: all logic lives in dist/cli/main.js (built from src/ by `npm run build`).
 import { main } from '../dist/cli/main.js';
 
+// `klv export ... | head` closes stdout early: that is the reader's choice, not a failure.
+process.stdout.on('error', (err) => {
+  if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

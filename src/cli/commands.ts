@@ -99,7 +99,7 @@ export const HELP_TOPICS: Record<string, { summary: string; load: () => Promise<
     summary: 'Environment variables klv reads',
     load: async () => ENVIRONMENT_HELP,
   },
-  config: {
+  profiles: {
     summary: 'Where connection profiles are read from, and their shape',
     load: async () => CONFIG_HELP,
   },

@@ -19,7 +19,8 @@ export interface GlobalOptions {
   color?: boolean;
 }
 
-export const KLV_VERSION: string = process.env.KLV_VERSION_OVERRIDE ?? '0.1.0';
+export { KLV_VERSION } from '../core/version.js';
+import { KLV_VERSION } from '../core/version.js';
 
 export class CommandContext {
   readonly io: IO;

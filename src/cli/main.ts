@@ -109,7 +109,7 @@ export function buildProgram(io: IO, runner: Runner): Command {
       outputError: (s, write) => write(`${io.style.red('error:')} ${s.replace(/^error: /, '')}`),
     })
     .exitOverride();
-  program.addHelpText('beforeAll', `${formatExamples(ROOT_EXAMPLES)}\n`);
+  program.addHelpText('before', `${formatExamples(ROOT_EXAMPLES)}\n`);
   program.addHelpText(
     'after',
     `\nHelp topics: ${Object.keys(HELP_TOPICS).map((t) => `klv help ${t}`).join(', ')}\n`,
@@ -119,7 +119,7 @@ export function buildProgram(io: IO, runner: Runner): Command {
 
   program
     .command('help [topic...]')
-    .description('Show help for a command or a topic (exit-codes, environment, config)')
+    .description('Show help for a command or a topic (exit-codes, environment, profiles)')
     .action(async (topic: string[]) => {
       const words = topic ?? [];
       if (words.length === 0) {
