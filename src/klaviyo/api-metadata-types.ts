@@ -18,7 +18,7 @@ export interface FilterFieldMeta {
   operators: string[];
   type: string;
   format?: string;
-  enum?: string[];
+  enum?: Array<string | number | boolean | null>;
 }
 
 export interface RateLimitMeta {
@@ -59,7 +59,7 @@ export interface AttributeTypeMeta {
   type: string;
   format?: string;
   nullable?: boolean;
-  enum?: string[];
+  enum?: Array<string | number | boolean | null>;
   properties?: Record<string, AttributeTypeMeta>;
   items?: AttributeTypeMeta;
 }

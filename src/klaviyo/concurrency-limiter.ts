@@ -1,0 +1,66 @@
+/**
+ * At most N requests in flight across the whole client (the profile's `concurrency`), first come
+ * first served. Klaviyo's limits are per endpoint, but one account's quota is shared by everything
+ * the key does, and Klaviyo asks integrations not to open unbounded parallel connections.
+ */
+interface Waiter {
+  grant: () => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+export class ConcurrencyLimiter {
+  readonly limit: number;
+  #active = 0;
+  #waiters: Waiter[] = [];
+
+  constructor(limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be a whole number of at least 1, got ${limit}`);
+    this.limit = limit;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Resolves with a release function once a slot is free. */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (this.#active < this.limit) {
+      this.#active += 1;
+      return Promise.resolve(this.#releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { grant: () => resolve(this.#releaser()), signal };
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      if (next) {
+        // The slot passes straight to the next waiter: #active stays the same.
+        if (next.onAbort) next.signal?.removeEventListener('abort', next.onAbort);
+        next.grant();
+      } else {
+        this.#active -= 1;
+      }
+    };
+  }
+}
