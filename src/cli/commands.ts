@@ -115,17 +115,20 @@ const ENVIRONMENT_HELP = `Environment variables
   XDG_CONFIG_HOME            user config lives in $XDG_CONFIG_HOME/klv/config.yaml (default ~/.config)
   KLV_DEBUG=http             write the request journal to stderr (like --verbose)
   NO_COLOR                   no colour in messages
+  KLV_NOW                    ISO time used as 'now' by klv doctor's revision-age check (tests)
   KLV_OPENAPI_SPEC           path to Klaviyo's OpenAPI spec (for npm run gen:api and the tests)
 `;
 
 const CONFIG_HELP = `Connection profiles
 
-klv reads, first match wins:
-  1. --config <file>
-  2. the "klaviyo" key of package.json, .klaviyorc, .klaviyorc.json, .klaviyorc.yaml, .klaviyorc.yml
-     (searched from the current folder up; no .js/.ts config: klv never executes config code)
-  3. $XDG_CONFIG_HOME/klv/config.yaml (default ~/.config/klv/config.yaml)
-Values from flags and the environment override the file.
+klv reads these files:
+  - a project file: the "klaviyo" key of package.json, .klaviyorc, .klaviyorc.json,
+    .klaviyorc.yaml or .klaviyorc.yml, searched from the current folder up to the project root
+    (the first folder with a package.json) or your home folder; no .js/.ts config: klv never
+    executes code found in a folder. Files owned by another user are ignored.
+  - the user file $XDG_CONFIG_HOME/klv/config.yaml (default ~/.config/klv/config.yaml).
+  - --config <file> reads only that file (no search, no user file).
+Values merge per setting: flags > environment > project file > user file > defaults.
 
 Shape (YAML):
   profiles:

@@ -73,7 +73,7 @@ export class CommandContext {
       const demo = await startDemoEmulator();
       this.onCleanup(() => demo.close());
       this.io.info(this.io.style.dim(`Using the built-in Klaviyo emulator with the demo account (${demo.url}).`));
-      return resolveProfile({
+      const profile = await resolveProfile({
         profile: this.globals.profile,
         configPath: this.globals.config,
         env: this.io.env,
@@ -81,6 +81,8 @@ export class CommandContext {
         stdin: this.io.stdin,
         demo: { baseUrl: demo.url, privateKey: demo.privateKey, publicKey: demo.publicKey },
       });
+      for (const w of profile.warnings) this.io.warn(w);
+      return profile;
     }
     const profile = await resolveProfile({
       profile: this.globals.profile,
@@ -94,8 +96,12 @@ export class CommandContext {
     return profile;
   }
 
-  /** A Klaviyo client for the resolved profile, closed when the command ends. */
-  client(): Promise<KlaviyoClient> {
+  /**
+   * A Klaviyo client for the resolved profile, closed when the command ends. Options apply to
+   * the first call only (one client per command): `maxRetries` lets a quick check such as
+   * `klv doctor` fail fast on an unreachable host instead of retrying for long.
+   */
+  client(options: { maxRetries?: number } = {}): Promise<KlaviyoClient> {
     this.#client ??= (async () => {
       const profile = await this.profile();
       const { KlaviyoClient } = await import('../klaviyo/client.js');
@@ -108,6 +114,7 @@ export class CommandContext {
         concurrency: profile.concurrency,
         journal: verbose ? (line) => this.io.stderr.write(`${this.io.style.dim(line)}\n`) : undefined,
         signal: this.signal,
+        maxRetries: options.maxRetries,
       });
       this.onCleanup(() => client.close());
       return client;

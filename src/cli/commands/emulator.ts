@@ -1,0 +1,91 @@
+/**
+ * `klv emulator`: runs the built-in Klaviyo emulator on loopback until Ctrl-C / SIGTERM.
+ * Prints `listening on http://HOST:PORT` on stderr (always, even with --quiet: scripts and
+ * tests read the port from it when they pass --port 0), then a hint on pointing klv at it.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { CommandContext } from '../context.js';
+import { UsageError } from '../../core/errors.js';
+import { looksLikePrivateKey, redactKey } from '../../core/secret.js';
+import { isLoopbackHost } from '../../emulator/http/loopback.js';
+import type { EmulatorOptions } from '../../emulator/server.js';
+
+/** Turns the command's flags (strings from commander) into emulator options; UsageError on bad values. */
+export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: string): EmulatorOptions & { port: number } {
+  const host = String(options.host ?? '127.0.0.1');
+  if (!isLoopbackHost(host)) {
+    throw new UsageError(
+      `--host ${host} is not a loopback address: the emulator accepts any API key, so it only listens on this machine.`,
+      'Use --host 127.0.0.1 (the default), ::1 or localhost.',
+    );
+  }
+  const port = wholeNumber(options.port ?? '8787', '--port', 0, 65_535);
+  const profiles = wholeNumber(options.profiles ?? '2000', '--profiles', 0, 100_000_000);
+  const latencyMs = wholeNumber(options.latency ?? '0', '--latency', 0, 60_000);
+  const seed = wholeNumber(options.seed ?? '1', '--seed', 0, 2 ** 32 - 1);
+  const faults = Number(options.faults ?? '0');
+  if (!(faults >= 0 && faults <= 1) || String(options.faults ?? '0').trim() === '') {
+    throw new UsageError(`--faults must be a fraction from 0 to 1, got '${String(options.faults)}'.`, 'For example --faults 0.1 fails one request in ten.');
+  }
+  const rateLimits = String(options.rateLimits ?? 'spec');
+  if (rateLimits !== 'spec' && rateLimits !== 'off') {
+    throw new UsageError(`--rate-limits must be 'spec' or 'off', got '${rateLimits}'.`);
+  }
+  let key: string | undefined;
+  if (options.key !== undefined) {
+    key = String(options.key);
+    if (!looksLikePrivateKey(key)) {
+      throw new UsageError(`--key ${redactKey(key)} is not a private API key.`, 'Private keys start with pk_ followed by at least 6 letters, digits or underscores.');
+    }
+  }
+  let data = String(options.data ?? 'demo');
+  if (data !== 'demo' && data !== 'empty') {
+    data = resolve(cwd, data);
+    if (!existsSync(data)) {
+      throw new UsageError(`--data ${data}: no such file.`, 'Give demo, empty, or a JSON account snapshot (save one with: curl http://127.0.0.1:8787/_emulator/state > account.json).');
+    }
+  }
+  return { host, port, data, profiles, rateLimits, faults, latencyMs, seed, key };
+}
+
+function wholeNumber(value: unknown, flag: string, min: number, max: number): number {
+  const text = String(value).trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${text}'.`);
+  return n;
+}
+
+export async function run(ctx: CommandContext, _args: string[], options: Record<string, unknown>): Promise<number> {
+  const emulatorOptions = emulatorOptionsFrom(options, ctx.io.cwd);
+  const { startEmulator } = await import('../../emulator/server.js');
+  let emulator;
+  try {
+    emulator = await startEmulator(emulatorOptions);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      throw new UsageError(`Port ${emulatorOptions.port} on ${emulatorOptions.host} is already in use.`, 'Pick another --port, or --port 0 for a free one.');
+    }
+    if (e.code === 'EADDRNOTAVAIL') {
+      throw new UsageError(`Cannot listen on ${emulatorOptions.host}: the address is not available on this machine.`);
+    }
+    // What remains comes from the flags' values: an unreadable or invalid --data snapshot, or --profiles.
+    throw new UsageError(`The emulator did not start: ${e.message}`, 'Check --data and --profiles.');
+  }
+  ctx.onCleanup(() => emulator.close());
+
+  ctx.io.stderr.write(`listening on ${emulator.url}\n`);
+  const keyHint = emulatorOptions.key ? '<the --key value>' : 'pk_test_123456';
+  ctx.io.info(
+    ctx.io.style.dim(`Point klv at it: KLAVIYO_BASE_URL=${emulator.url} KLAVIYO_PRIVATE_API_KEY=${keyHint} klv doctor   (Ctrl-C stops it)`),
+  );
+
+  await new Promise<void>((done) => {
+    if (ctx.signal.aborted) return done();
+    ctx.signal.addEventListener('abort', () => done(), { once: true });
+  });
+  await emulator.close();
+  ctx.io.info('emulator stopped');
+  return 0;
+}
