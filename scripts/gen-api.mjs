@@ -107,6 +107,24 @@ function parsePageSize(param) {
   return { default: def, min, max };
 }
 
+/**
+ * Some parameters move a request to a slower rate-limit tier; the spec says so only in prose:
+ * "Rate limits when using the `additional-fields[list]=profile_count` parameter ...: Burst: `1/s`
+ * Steady: `15/m`". Klaviyo counts those requests apart, so the client and the emulator need them.
+ */
+function rateLimitTiers(op, byName) {
+  const tiers = [];
+  const re = /Rate limits when using the `([^`=]+)=([^`]+)` parameter[^]*?Burst: `([^`]+)`[^]*?Steady: `([^`]+)`/g;
+  for (const m of (op.description || '').matchAll(re)) {
+    const [, parameter, rawValue, burst, steady] = m;
+    const allowed = byName[parameter]?.schema?.items?.enum || byName[parameter]?.schema?.enum || [];
+    // The prose says `include=list` where the parameter's enum says `lists`.
+    const value = allowed.includes(rawValue) || !allowed.includes(`${rawValue}s`) ? rawValue : `${rawValue}s`;
+    tiers.push({ parameter, value, burst: parseLimit(burst), steady: parseLimit(steady), daily: null });
+  }
+  return tiers;
+}
+
 /** Metrics and a few others have no page[size] but document a fixed page size in prose. */
 function fixedPageSize(op) {
   const m = /maximum of (\d+) results per page/i.exec(op.description || '');
@@ -151,7 +169,8 @@ export function generate(spec) {
       const rl = op['x-klaviyo-ratelimit'] || {};
       const filters = {};
       for (const [field, f] of Object.entries(op['x-klaviyo-filters'] || {})) {
-        const ops = new Set([...(f.operators?.single || []), ...(f.operators?.list || [])]);
+        // Operators come in groups by value shape: single, list, and none (`has(field)` takes no value).
+        const ops = new Set(Object.values(f.operators || {}).flat());
         const v = f.value || {};
         filters[field] = {
           operators: [...ops].sort(),
@@ -191,6 +210,7 @@ export function generate(spec) {
         pathParams: params.filter((p) => p.in === 'path').map((p) => p.name),
         requiredQuery: params.filter((p) => p.in === 'query' && p.required).map((p) => p.name),
         rateLimit: { burst: parseLimit(rl.burst), steady: parseLimit(rl.steady), daily: parseLimit(rl.daily) },
+        rateLimitTiers: rateLimitTiers(op, byName),
         pageSize: pageSizeParam ? parsePageSize(pageSizeParam) : null,
         fixedPageSize: pageSizeParam ? null : fixedPageSize(op),
         paginated: Boolean(byName['page[cursor]']),

@@ -24,6 +24,11 @@ export interface CommandSpec {
   /** Sub-commands (`klv config show`, `klv config init`). */
   subcommands?: CommandSpec[];
   load?(): Promise<CommandModule>;
+  /**
+   * A server-like command (klv emulator) that runs until Ctrl-C: the signal is its normal way to
+   * stop, so the command's own exit code stands instead of 130.
+   */
+  runsUntilInterrupted?: boolean;
 }
 
 export function formatExamples(examples: CommandSpec['examples']): string {

@@ -71,9 +71,16 @@ export const COMMANDS: CommandSpec[] = [
     ],
     description:
       'A real HTTP server that behaves as Klaviyo\'s OpenAPI spec says: API keys, revision header,\n' +
-      'page sizes, filters, rate limits (429 + Retry-After), JSON:API errors and bulk jobs.\n' +
-      'Admin endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/requests,\n' +
-      'GET /_emulator/state.',
+      'page sizes, filters, sorts, sparse fieldsets, includes, rate limits (429 + Retry-After) and\n' +
+      'JSON:API errors. Runs until Ctrl-C.\n\n' +
+      'Admin endpoints (no key needed):\n' +
+      '  POST /_emulator/reset         back to the initial data\n' +
+      '  POST /_emulator/load          replace the account with a JSON snapshot\n' +
+      '  GET  /_emulator/state         the account as a JSON snapshot\n' +
+      '  GET  /_emulator/requests      {"total": N, "byOperation": {...}}; DELETE zeroes the counts\n' +
+      '  POST /_emulator/faults        {"rate": 0.2} changes the fault rate\n' +
+      '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}\n' +
+      'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
     configure(cmd: Command) {
       cmd
         .option('--host <host>', 'loopback address to listen on', '127.0.0.1')
@@ -87,6 +94,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--seed <n>', 'seed for demo data and fault injection', '1');
     },
     load: () => import('./commands/emulator.js'),
+    runsUntilInterrupted: true,
   },
 ];
 

@@ -31,12 +31,12 @@ export async function main(argv: string[], io: IO = IO.fromProcess()): Promise<n
     ctx = new CommandContext(io, globals);
     const context = ctx;
     context.profile = wrapProfile(context, secrets);
-    const stopSignals = installSignalHandlers(context);
+    const stopSignals = installSignalHandlers(context, Boolean(spec.runsUntilInterrupted));
     try {
       const mod = await spec.load!();
       const code = await mod.run(context, args, cmd.opts());
       exitCode = typeof code === 'number' ? code : ExitCode.Ok;
-      if (context.signal.aborted) throw new InterruptedError();
+      if (context.signal.aborted && !spec.runsUntilInterrupted) throw new InterruptedError();
     } finally {
       stopSignals();
       await context.dispose();
@@ -67,12 +67,14 @@ function wrapProfile(ctx: CommandContext, secrets: Secret[]): CommandContext['pr
   };
 }
 
-function installSignalHandlers(ctx: CommandContext): () => void {
+function installSignalHandlers(ctx: CommandContext, quietStop: boolean): () => void {
   let count = 0;
   const onSignal = () => {
     count += 1;
     if (count === 1) {
-      ctx.io.stderr.write('\nInterrupted: finishing the rows in flight and flushing logs (Ctrl-C again to stop now).\n');
+      if (!quietStop) {
+        ctx.io.stderr.write('\nInterrupted: finishing the work in flight and flushing logs (Ctrl-C again to stop now).\n');
+      }
       ctx.abort.abort(new InterruptedError());
     } else {
       process.exit(ExitCode.Interrupted);

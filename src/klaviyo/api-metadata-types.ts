@@ -30,6 +30,13 @@ export interface RateLimitMeta {
   daily: number | null;
 }
 
+export interface RateLimitTierMeta extends RateLimitMeta {
+  /** Query parameter name, e.g. `additional-fields[profile]` or `include`. */
+  parameter: string;
+  /** The value in that (comma-separated) parameter that triggers the tier. */
+  value: string;
+}
+
 export interface OperationMeta {
   operationId: string;
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -37,6 +44,11 @@ export interface OperationMeta {
   pathParams: string[];
   requiredQuery: string[];
   rateLimit: RateLimitMeta;
+  /**
+   * Slower limits for requests that carry a given parameter value (e.g.
+   * `additional-fields[list]=profile_count` costs 1/s, 15/m); counted in a bucket of their own.
+   */
+  rateLimitTiers: RateLimitTierMeta[];
   pageSize: { default: number | null; min: number; max: number | null } | null;
   /** Page size of endpoints that take no page[size] but document a fixed one (metrics: 200). */
   fixedPageSize: number | null;

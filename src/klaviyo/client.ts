@@ -21,6 +21,7 @@ import { OPERATIONS, SPEC_REVISION, type OperationId } from './generated/api-met
 import { attemptLine, retryLine, waitLine } from './journal.js';
 import { joinIncluded, nextRequestPath, resourcesOf, type JsonApiResource } from './json-api.js';
 import { RateGovernor, type LastRateLimit } from './rate-governor.js';
+import { rateLimitBucket } from './rate-limit-buckets.js';
 import { parseRateLimitHeaders, parseRetryAfterMs } from './rate-limit-headers.js';
 import { checkRequiredQuery, expandPath, pathWithQuery, type Query } from './request-url.js';
 import { classifyNetworkError, decideRetry, retryPolicy, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
@@ -272,6 +273,9 @@ export class KlaviyoClient {
     const op = meta.operationId;
     const req = { operationId: op, method, path: target.split('?')[0] };
     const opStats = this.#opStats(op);
+    // The governor paces per Klaviyo bucket: the endpoint, or its slower tier for parameters
+    // such as additional-fields[list]=profile_count.
+    const bucket = rateLimitBucket(op, new URLSearchParams(target.split('?')[1] ?? ''))?.key ?? op;
     const payload = body === undefined || method === 'GET' ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = {
       authorization: `Klaviyo-API-Key ${this.#apiKey.reveal()}`,
@@ -291,7 +295,7 @@ export class KlaviyoClient {
         throw signal?.aborted ? abortError(signal) : e;
       });
       try {
-        const permit = await this.#governor.acquire(op, signal).catch((e) => {
+        const permit = await this.#governor.acquire(bucket, signal).catch((e) => {
           throw signal?.aborted ? abortError(signal) : e;
         });
         if (permit.waitedMs > 0) {
@@ -304,7 +308,7 @@ export class KlaviyoClient {
         opStats.requests += 1;
         const started = this.#clock.now();
         result = await this.#attempt(method, target, headers, payload, signal);
-        this.#governor.complete(op, result.kind === 'response' ? result.headers : undefined);
+        this.#governor.complete(bucket, result.kind === 'response' ? result.headers : undefined);
         if (signal?.aborted) throw abortError(signal);
         this.#log(
           attemptLine({
@@ -346,7 +350,7 @@ export class KlaviyoClient {
         if (decision.throttled) {
           // The whole operation waits, not just this request: the governor holds its bucket
           // and this request waits in the governor's queue like the others.
-          this.#governor.throttled(op, decision.delayMs);
+          this.#governor.throttled(bucket, decision.delayMs);
         } else {
           try {
             await this.#clock.sleep(decision.delayMs, signal);

@@ -17,7 +17,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { RateLimitMeta } from './api-metadata-types.js';
-import { OPERATIONS } from './generated/api-metadata.js';
+import { limitsForBucketKey } from './rate-limit-buckets.js';
 import { parseRateLimitHeaders } from './rate-limit-headers.js';
 
 export const BURST_WINDOW_MS = 1_000;
@@ -172,7 +172,7 @@ export class RateGovernor {
     this.#clock = o.clock;
     this.#proactive = (o.mode ?? 'spec') === 'spec';
     this.#limitsFor =
-      o.limitsFor ?? ((op) => (OPERATIONS as Record<string, { rateLimit: RateLimitMeta } | undefined>)[op]?.rateLimit);
+      o.limitsFor ?? limitsForBucketKey;
     this.#burstTarget = o.burstTarget ?? 0.9;
     this.#steadyTarget = o.steadyTarget ?? 0.95;
     this.#maxHeaderHoldMs = o.maxHeaderHoldMs ?? STEADY_WINDOW_MS;

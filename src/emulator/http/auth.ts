@@ -1,0 +1,69 @@
+/**
+ * The two headers every /api request needs: `Authorization: Klaviyo-API-Key pk_...` and
+ * `revision: YYYY-MM-DD[.suffix]`. Refusals never repeat the key back.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { looksLikePrivateKey } from '../../core/secret.js';
+import { SPEC_REVISION } from '../../klaviyo/generated/api-metadata.js';
+import { ApiError } from './api-error.js';
+
+/**
+ * Checks the Authorization header and returns a fingerprint of the key (rate limits are per
+ * key; the emulator keeps only the hash). With `acceptedKey`, only that key passes.
+ */
+export function authenticate(headers: IncomingHttpHeaders, acceptedKey?: string): string {
+  const header = headers.authorization;
+  if (!header) {
+    throw new ApiError(401, 'not_authenticated', 'Missing Authorization header: send "Authorization: Klaviyo-API-Key <your private API key>".');
+  }
+  const m = /^Klaviyo-API-Key\s+(\S+)$/i.exec(header.trim());
+  if (!m) {
+    const scheme = header.trim().split(/\s+/)[0];
+    throw new ApiError(401, 'not_authenticated', `Unsupported Authorization scheme '${scheme.slice(0, 20)}': send "Authorization: Klaviyo-API-Key <your private API key>".`);
+  }
+  const key = m[1];
+  if (!looksLikePrivateKey(key)) {
+    throw new ApiError(401, 'authentication_failed', 'Incorrect authentication credentials: the key is not a private API key (they start with pk_).', {
+      title: 'Incorrect authentication credentials.',
+    });
+  }
+  if (acceptedKey !== undefined && !sameSecret(key, acceptedKey)) {
+    throw new ApiError(401, 'authentication_failed', 'Incorrect authentication credentials: this emulator accepts only the key it was started with (--key).', {
+      title: 'Incorrect authentication credentials.',
+    });
+  }
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const REVISION = /^(\d{4})-(\d{2})-(\d{2})(?:\.([a-z0-9]+))?$/;
+
+/** Checks the revision header: present, YYYY-MM-DD[.suffix], a real date, not newer than the spec. */
+export function checkRevision(headers: IncomingHttpHeaders): string {
+  const raw = headers.revision;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value.trim() === '') {
+    throw new ApiError(400, 'invalid', `Missing revision header: send "revision: ${SPEC_REVISION}".`, {
+      source: { parameter: 'revision' },
+    });
+  }
+  const m = REVISION.exec(value.trim());
+  const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (!m || !date || date.getUTCMonth() !== Number(m[2]) - 1 || date.getUTCDate() !== Number(m[3])) {
+    throw new ApiError(400, 'invalid', `Invalid revision header '${value.slice(0, 40)}': expected a date like ${SPEC_REVISION} (optionally with a suffix such as .pre).`, {
+      source: { parameter: 'revision' },
+    });
+  }
+  if (`${m[1]}-${m[2]}-${m[3]}` > SPEC_REVISION) {
+    throw new ApiError(400, 'invalid', `Revision '${value}' does not exist yet: the newest revision this emulator implements is ${SPEC_REVISION}.`, {
+      source: { parameter: 'revision' },
+    });
+  }
+  return value.trim();
+}

@@ -1,0 +1,401 @@
+/**
+ * The Klaviyo emulator: a real node:http server on loopback that answers /api requests as
+ * Klaviyo's OpenAPI spec says (routing, API key, revision header, query validation, rate
+ * limits, JSON:API documents and errors) from an in-memory account, plus the /_emulator admin
+ * endpoints. The request pipeline lives here; everything it calls is in http/ (protocol) and
+ * handlers/ (endpoints).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { OPERATIONS, SPEC_REVISION, type OperationId } from '../klaviyo/generated/api-metadata.js';
+import type { AccountSnapshot, AccountStore } from './store/types.js';
+import { createEmptyStore, snapshotOf, storeFromSnapshot } from './store/account-store.js';
+import { createDemoStore } from './demo-data/index.js';
+import { ApiError, errorDocument } from './http/api-error.js';
+import { authenticate, checkRevision } from './http/auth.js';
+import { FaultInjector } from './http/faults.js';
+import { httpUrl, isLoopbackHost } from './http/loopback.js';
+import { PageCache } from './http/paging.js';
+import { parseQuery } from './http/query.js';
+import { RateLimiter } from './http/rate-limiter.js';
+import { recordedHeaders, recordExchange } from './http/recorder.js';
+import { Router } from './http/router.js';
+import { rateLimitBucket } from '../klaviyo/rate-limit-buckets.js';
+import { handleAdmin, type EmulatorControl, type RateLimitMode } from './handlers/admin.js';
+import { handlerFor } from './handlers/index.js';
+import type { HandlerResult } from './handlers/types.js';
+
+export interface EmulatorOptions {
+  /** Loopback address to listen on (default 127.0.0.1); anything else is refused. */
+  host?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Serve this account instead of building one from `data`. */
+  store?: AccountStore;
+  /** The initial account: the demo account (default), an empty one, or a snapshot JSON file. */
+  data?: 'demo' | 'empty' | string;
+  /** Profiles in the demo account. */
+  profiles?: number;
+  /** Seed for demo data, ids and fault injection (default 1). */
+  seed?: number;
+  rateLimits?: RateLimitMode;
+  /** Fraction (0..1) of /api requests answered with a 5xx or a dropped connection. */
+  faults?: number;
+  /** Delay added to every /api response. */
+  latencyMs?: number;
+  /** Accept only this private key (default: any key that looks like pk_...). */
+  key?: string;
+  clock?: () => Date;
+  /** NDJSON file receiving every /api exchange; defaults to env KLV_EMULATOR_RECORD. */
+  record?: string;
+}
+
+export interface RunningEmulator {
+  url: string;
+  port: number;
+  /** The account currently served (replaced by POST /_emulator/reset and /_emulator/load). */
+  store: AccountStore;
+  close(): Promise<void>;
+}
+
+/** Request bodies above this are refused (Klaviyo's largest documented payload is 5 MB). */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const JSON_API = 'application/vnd.api+json';
+
+export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const host = o.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    throw new Error(`The emulator listens only on loopback addresses (127.0.0.1, ::1, localhost), not '${host}': it accepts any API key.`);
+  }
+  const clock = o.clock ?? (() => new Date());
+  const seed = o.seed ?? 1;
+  const initialStore = initialStoreFactory(o, clock, seed);
+  const emulator = new Emulator({
+    store: initialStore(),
+    initialStore,
+    storeOptions: { seed, clock },
+    clock,
+    seed,
+    rateLimits: o.rateLimits ?? 'spec',
+    faults: o.faults ?? 0,
+    latencyMs: o.latencyMs ?? 0,
+    key: o.key,
+    record: o.record ?? (process.env.KLV_EMULATOR_RECORD || undefined),
+  });
+
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    emulator.handle(req, res).catch((err: unknown) => {
+      // A bug in the pipeline itself: answer if still possible, never crash the server.
+      if (!res.headersSent) sendJson(res, 500, errorDocument(new ApiError(500, 'error', `Emulator failure: ${(err as Error).message}`)));
+      else res.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (o.port ?? 0);
+  const url = httpUrl(host, port);
+  emulator.baseUrl = url;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    get store() {
+      return emulator.store;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+function initialStoreFactory(o: EmulatorOptions, clock: () => Date, seed: number): () => AccountStore {
+  if (o.store) {
+    // Reset goes back to the store as it was handed over, so remember it as a snapshot.
+    const given = o.store;
+    // Copied now: the given store's objects change as requests write to it.
+    const snapshot = structuredClone(snapshotOf(given));
+    let first = true;
+    return () => {
+      if (first) {
+        first = false;
+        return given;
+      }
+      return storeFromSnapshot(snapshot, { seed, clock });
+    };
+  }
+  const data = o.data ?? 'demo';
+  if (data === 'demo') return () => createDemoStore({ profiles: o.profiles, seed, clock });
+  if (data === 'empty') return () => createEmptyStore({ seed, clock });
+  const snapshot = readSnapshotFile(data);
+  storeFromSnapshot(snapshot, { seed, clock }); // a bad file fails at start, not on the first reset
+  return () => storeFromSnapshot(snapshot, { seed, clock });
+}
+
+function readSnapshotFile(file: string): AccountSnapshot {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read the account snapshot ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as AccountSnapshot;
+  } catch (err) {
+    throw new Error(`The account snapshot ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+interface EmulatorConfig {
+  store: AccountStore;
+  initialStore: () => AccountStore;
+  storeOptions: { seed: number; clock: () => Date };
+  clock: () => Date;
+  seed: number;
+  rateLimits: RateLimitMode;
+  faults: number;
+  latencyMs: number;
+  key?: string;
+  record?: string;
+}
+
+class Emulator implements EmulatorControl {
+  store: AccountStore;
+  baseUrl = '';
+  rateLimits: RateLimitMode;
+  readonly #config: EmulatorConfig;
+  readonly #router = new Router();
+  readonly #limiter: RateLimiter;
+  readonly #faults: FaultInjector;
+  readonly #pageCache = new PageCache();
+  #requests = { total: 0, byOperation: {} as Record<string, number> };
+
+  constructor(config: EmulatorConfig) {
+    this.#config = config;
+    this.store = config.store;
+    this.rateLimits = config.rateLimits;
+    this.#limiter = new RateLimiter(() => config.clock().getTime());
+    this.#faults = new FaultInjector({ rate: config.faults, seed: config.seed });
+  }
+
+  // --- EmulatorControl (admin endpoints) ---
+
+  get faultRate(): number {
+    return this.#faults.rate;
+  }
+
+  set faultRate(rate: number) {
+    this.#faults.rate = rate;
+  }
+
+  reset(): void {
+    this.#replaceStore(this.#config.initialStore());
+    this.#limiter.reset();
+  }
+
+  load(snapshot: unknown): void {
+    this.#replaceStore(storeFromSnapshot(snapshot as AccountSnapshot, this.#config.storeOptions));
+  }
+
+  state(): unknown {
+    return snapshotOf(this.store);
+  }
+
+  counts(): { resources: Record<string, number> } {
+    const resources: Record<string, number> = {};
+    for (const type of this.store.types()) resources[type] = this.store.collection(type).count();
+    return { resources };
+  }
+
+  requests(): { total: number; byOperation: Record<string, number> } {
+    return { total: this.#requests.total, byOperation: { ...this.#requests.byOperation } };
+  }
+
+  clearRequests(): void {
+    this.#requests = { total: 0, byOperation: {} };
+  }
+
+  #replaceStore(store: AccountStore): void {
+    this.store = store;
+    // Cursors of the old account must not resume iterators over it.
+    this.#pageCache.clear();
+  }
+
+  // --- request pipeline ---
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Resolved by concatenation, not as a relative reference: `//host/x` must stay a path here.
+    const target = req.url ?? '/';
+    const url = new URL(this.baseUrl + (target.startsWith('/') ? target : `/${target}`));
+    const method = (req.method ?? 'GET').toUpperCase();
+    let raw: Buffer | null;
+    try {
+      raw = await readBody(req);
+    } catch (err) {
+      sendJson(res, 413, errorDocument(new ApiError(413, 'too_large', `${(err as Error).message}; Klaviyo accepts at most 5 MB per request.`)), { connection: 'close' });
+      return;
+    }
+    if (url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')) {
+      let result: HandlerResult;
+      try {
+        result = handleAdmin(method, url.pathname, raw === null ? null : parseJson(raw), this);
+      } catch (err) {
+        result = errorResult(err);
+      }
+      sendJson(res, result.status, result.body, result.headers);
+      return;
+    }
+    if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+      await this.#handleApi(req, res, method, url, raw);
+      return;
+    }
+    sendJson(res, 404, errorDocument(new ApiError(404, 'not_found', `Nothing at ${url.pathname}: Klaviyo's API lives under /api/, the emulator's own endpoints under /_emulator/.`)));
+  }
+
+  async #handleApi(req: IncomingMessage, res: ServerResponse, method: string, url: URL, raw: Buffer | null): Promise<void> {
+    const route = this.#router.match(method, url.pathname);
+    const operationId: OperationId | null = route.kind === 'operation' ? route.operationId : null;
+    this.#requests.total += 1;
+    if (operationId) this.#requests.byOperation[operationId] = (this.#requests.byOperation[operationId] ?? 0) + 1;
+
+    let requestBody: unknown = null;
+    let result: HandlerResult;
+    let rateHeaders: Record<string, string> = {};
+    try {
+      if (route.kind === 'not-found') {
+        throw new ApiError(404, 'not_found', `No Klaviyo endpoint at ${url.pathname} in revision ${SPEC_REVISION}; check the path against the API reference.`);
+      }
+      if (route.kind === 'method-not-allowed') {
+        throw new ApiError(405, 'method_not_allowed', `Method ${method} is not allowed on ${url.pathname}; allowed: ${route.allowed.join(', ')}.`, {
+          headers: { allow: route.allowed.join(', ') },
+        });
+      }
+      const op = OPERATIONS[route.operationId];
+      const keyId = authenticate(req.headers, this.#config.key);
+      checkRevision(req.headers);
+      if (this.rateLimits === 'spec') {
+        const bucket = rateLimitBucket(route.operationId, url.searchParams) ?? { key: route.operationId, limit: op.rateLimit };
+        const decision = this.#limiter.take(`${keyId}|${bucket.key}`, bucket.limit);
+        if (!decision.allowed) {
+          const window = decision.window === 'burst' ? 'per second' : decision.window === 'steady' ? 'per minute' : 'per day';
+          throw new ApiError(429, 'throttled', `Request was throttled: ${op.method} ${op.path} allows ${decision.limit} request${decision.limit === 1 ? '' : 's'} ${window}. Expected available in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`, {
+            headers: { 'retry-after': String(decision.retryAfterSeconds) },
+          });
+        }
+        if (decision.limit !== null) {
+          rateHeaders = {
+            'ratelimit-limit': String(decision.limit),
+            'ratelimit-remaining': String(decision.remaining),
+            'ratelimit-reset': String(decision.resetSeconds),
+          };
+        }
+      }
+      const fault = this.#faults.next();
+      if (fault?.kind === 'drop') {
+        // A connection lost mid-request: no response at all, and nothing to record.
+        req.socket.destroy();
+        return;
+      }
+      if (fault) throw new ApiError(fault.status, fault.status === 503 ? 'service_unavailable' : 'error', `Injected fault (--faults): the emulator answered ${fault.status} on purpose; retry the request.`);
+      if (raw !== null) requestBody = parseJson(raw);
+      const query = parseQuery(route.operationId, op, url.searchParams);
+      const handler = handlerFor(route.operationId);
+      if (!handler) {
+        throw new ApiError(501, 'not_implemented', `The emulator does not implement ${op.method} ${op.path} (${route.operationId}) yet.`);
+      }
+      result = await handler({
+        operationId: route.operationId,
+        op,
+        params: route.params,
+        query,
+        store: this.store,
+        url,
+        baseUrl: this.baseUrl,
+        body: requestBody,
+        pageCache: this.#pageCache,
+      });
+    } catch (err) {
+      result = errorResult(err);
+    }
+    if (this.#config.latencyMs > 0) await delay(this.#config.latencyMs);
+    if (this.#config.record) {
+      recordExchange(this.#config.record, {
+        operationId,
+        method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        requestHeaders: recordedHeaders(req.headers),
+        requestBody: requestBody ?? (raw === null ? null : bodyForRecord(raw)),
+        status: result.status,
+        responseBody: result.body ?? null,
+      });
+    }
+    sendJson(res, result.status, result.body, { ...(result.status === 429 ? {} : rateHeaders), ...result.headers });
+  }
+}
+
+function errorResult(err: unknown): HandlerResult {
+  if (err instanceof ApiError) return { status: err.status, body: errorDocument(err), headers: err.headers };
+  const detail = `Emulator failure: ${(err as Error)?.message ?? String(err)}`;
+  return { status: 500, body: errorDocument(new ApiError(500, 'error', detail)) };
+}
+
+/** The body as JSON when it is JSON (a refused request may not have been parsed), else as text. */
+function bodyForRecord(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return raw.toString('utf8');
+  }
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, 'invalid', `The request body is not valid JSON: ${(err as Error).message}`, { source: { pointer: '/' } });
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      // Stop reading; the response still goes out, then the connection closes.
+      req.unpipe();
+      req.pause();
+      throw new Error(`The request body is larger than ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return size === 0 ? null : Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed) return;
+  const text = body === undefined || status === 204 ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    ...(text ? { 'content-type': JSON_API, 'content-length': String(Buffer.byteLength(text)) } : {}),
+    ...headers,
+  });
+  res.end(text);
+}
