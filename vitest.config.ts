@@ -8,5 +8,6 @@ export default defineConfig({
     // End-to-end tests spawn the built CLI and emulators; two cores, so keep the pool small.
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
   },
 });
