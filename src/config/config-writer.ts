@@ -27,7 +27,7 @@ export interface UpsertResult {
 }
 
 const HEADER =
-  ' klv connection profiles (see `klv help config`).\n' +
+  ' klv connection profiles (see `klv help profiles`).\n' +
   ' Keep this file readable by you only (chmod 600): it names or holds Klaviyo API keys.';
 
 /** Whether `name` is an existing profile in the file's text. */
