@@ -122,12 +122,14 @@ describe('demo account contents', () => {
     for (const t of dnd) expect(t.attributes.definition).toMatchObject({ body: expect.any(Object), styles: expect.any(Array) });
   });
 
-  it('has 25 email and sms campaigns in every status, each with one or two messages that point back', () => {
+  it('has 30 campaigns on every channel and in every status, 25 of them not archived, each with one or two messages that point back', () => {
     const campaigns = all(demo, 'campaign');
-    expect(campaigns).toHaveLength(25);
+    expect(campaigns).toHaveLength(30);
+    // What Klaviyo lists without equals(archived,true), and so what `klv export campaigns --demo` writes.
+    expect(campaigns.filter((c) => c.attributes.archived !== true)).toHaveLength(25);
     expect(new Set(campaigns.map((c) => c.attributes.status))).toEqual(new Set(['Draft', 'Scheduled', 'Sent', 'Cancelled']));
-    expect(campaigns.some((c) => c.attributes.archived === true)).toBe(true);
     const channels = new Set<string>();
+    const archivedChannels = new Set<string>();
     const templateCopies = new Set<string>();
     for (const campaign of campaigns) {
       const refs = campaign.relationships['campaign-messages'] as ResourceIdentifier[];
@@ -139,18 +141,79 @@ describe('demo account contents', () => {
         expect(message.relationships.campaign).toEqual({ type: 'campaign', id: campaign.id });
         const definition = message.attributes.definition as any;
         channels.add(definition.channel);
+        if (campaign.attributes.archived === true) archivedChannels.add(definition.channel);
         if (definition.channel === 'email') {
           expect(definition.content).toMatchObject({ subject: expect.any(String), preview_text: expect.any(String), from_email: expect.any(String), from_label: expect.any(String) });
           const template = message.relationships.template as ResourceIdentifier;
           expect(demo.collection('template').get(template.id)).toBeDefined();
           expect(templateCopies.has(template.id)).toBe(false);
           templateCopies.add(template.id);
-        } else {
+        } else if (definition.channel === 'sms') {
           expect(definition.content.body).toEqual(expect.any(String));
+          expect(message.relationships.template).toBeNull();
+        } else {
+          expect(definition).toMatchObject({ notification_type: 'standard', content: { title: expect.any(String), body: expect.any(String) } });
+          expect(campaign.attributes.tracking_options).toBeNull();
         }
       }
     }
-    expect(channels).toEqual(new Set(['email', 'sms']));
+    expect(channels).toEqual(new Set(['email', 'sms', 'mobile_push']));
+    expect(archivedChannels).toEqual(new Set(['email', 'sms']));
+  });
+
+  it('has coupons with codes: ids <coupon>-<code>, unique codes, a profile exactly when assigned or used', () => {
+    const coupons = all(demo, 'coupon');
+    expect(coupons.map((c) => c.id)).toEqual(['WELCOME10', 'SPRING15', 'VIP20', 'WINBACK15']);
+    for (const c of coupons) expect(c.attributes.external_id).toBe(c.id);
+    const codes = all(demo, 'coupon-code');
+    expect(codes).toHaveLength(155);
+    expect(new Set(codes.map((c) => c.attributes.unique_code)).size).toBe(155);
+    const statuses = new Set<string>();
+    let expired = 0;
+    for (const code of codes) {
+      const coupon = code.relationships.coupon as ResourceIdentifier;
+      expect(demo.collection('coupon').get(coupon.id)).toBeDefined();
+      expect(code.id).toBe(`${coupon.id}-${code.attributes.unique_code as string}`);
+      expect(code.attributes.unique_code).toMatch(/^[A-HJ-NP-Z2-9]{12}$/);
+      statuses.add(code.attributes.status as string);
+      const profile = code.relationships.profile as ResourceIdentifier | null;
+      expect(profile !== null).toBe(code.attributes.status !== 'UNASSIGNED');
+      if (profile) expect(demo.collection('profile').get(profile.id)).toBeDefined();
+      if (Date.parse(code.attributes.expires_at as string) < NOW.getTime()) expired++;
+    }
+    expect(statuses).toEqual(new Set(['UNASSIGNED', 'ASSIGNED_TO_PROFILE', 'USED']));
+    expect(expired).toBeGreaterThan(0);
+    expect(expired).toBeLessThan(codes.length);
+    // An account without profiles hands no code out.
+    const empty = createDemoStore({ clock, profiles: 0 });
+    expect(all(empty, 'coupon-code').every((c) => c.relationships.profile === null)).toBe(true);
+  });
+
+  it('has a catalog: items with variants, in categories, with compound $custom:::$default ids', () => {
+    const items = all(demo, 'catalog-item');
+    expect(items).toHaveLength(18);
+    const variants = all(demo, 'catalog-variant');
+    expect(variants).toHaveLength(39);
+    for (const r of [...items, ...variants, ...all(demo, 'catalog-category')]) {
+      expect(r.id).toBe(`$custom:::$default:::${r.attributes.external_id as string}`);
+    }
+    expect(items.filter((i) => i.attributes.published === false)).toHaveLength(2);
+    for (const item of items) {
+      expect(item.attributes).toMatchObject({ title: expect.any(String), price: expect.any(Number), url: expect.stringMatching(/^https:\/\//), images: expect.any(Array) });
+      const refs = item.relationships.variants as ResourceIdentifier[];
+      expect(refs.length).toBeGreaterThan(0);
+      for (const ref of refs) expect(demo.collection('catalog-variant').get(ref.id)!.relationships.item).toEqual({ type: 'catalog-item', id: item.id });
+    }
+    const categorized = new Set<string>();
+    const categories = all(demo, 'catalog-category');
+    expect(categories.map((c) => c.attributes.name)).toEqual(['Outerwear', 'Knitwear', 'Footwear', 'Accessories', 'Home', 'Bags', 'New Arrivals', 'Gifts Under $50']);
+    for (const category of categories) {
+      for (const ref of category.relationships.items as ResourceIdentifier[]) {
+        expect(demo.collection('catalog-item').get(ref.id)).toBeDefined();
+        categorized.add(ref.id);
+      }
+    }
+    expect(categorized.size).toBe(18);
   });
 
   it('has the 10 shop metrics with integrations, and events that point at existing profiles and metrics', () => {
@@ -235,7 +298,8 @@ describe('demo account matches the Klaviyo API', () => {
   const byType: Record<string, string> = {
     account: 'get_account', profile: 'get_profile', list: 'get_list', segment: 'get_segment', template: 'get_template',
     campaign: 'get_campaign', 'campaign-message': 'get_campaign_message', metric: 'get_metric', event: 'get_event',
-    flow: 'get_flow', tag: 'get_tag', 'tag-group': 'get_tag_group',
+    flow: 'get_flow', tag: 'get_tag', 'tag-group': 'get_tag_group', coupon: 'get_coupon', 'coupon-code': 'get_coupon_code',
+    'catalog-item': 'get_catalog_item', 'catalog-variant': 'get_catalog_variant', 'catalog-category': 'get_catalog_category',
   };
 
   it.skipIf(!spec)(`validates every kind of stored resource against the GET-by-id response schema ${spec ? '' : `(${specAbsentReason()})`}`, () => {
@@ -243,7 +307,7 @@ describe('demo account matches the Klaviyo API', () => {
     const validate = (r: StoredResource) => {
       const op = byType[r.type]!;
       expect(OPERATIONS[op as keyof typeof OPERATIONS]).toBeDefined();
-      const self = `https://a.klaviyo.com/api/${r.type}s/${r.id}/`;
+      const self = `https://a.klaviyo.com/api/${r.type}s/${encodeURIComponent(r.id)}/`;
       const body = { data: { type: r.type, id: r.id, attributes: r.attributes, links: { self } }, links: { self } };
       for (const p of validateResponse(op, 200, body)) problems.push(`${r.type} ${r.id}: ${p}`);
     };

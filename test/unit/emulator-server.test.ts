@@ -37,7 +37,14 @@ function profile(n: number, extra: Record<string, unknown> = {}): StoredResource
           marketing: {
             consent: n === 3 ? 'UNSUBSCRIBED' : 'SUBSCRIBED',
             suppression: n === 3 ? [{ reason: 'HARD_BOUNCE', timestamp: '2025-01-10T00:00:00+00:00' }] : [],
-            list_suppressions: n === 4 ? [{ list_id: 'LST001', reason: 'UNSUBSCRIBE', timestamp: '2025-01-11T00:00:00+00:00' }] : [],
+            list_suppressions:
+              n === 4 ? [{ list_id: 'LST001', reason: 'UNSUBSCRIBE', timestamp: '2025-01-11T00:00:00+00:00' }]
+              // Two suppressions, so that conditions on one element can be told from conditions on any.
+              : n === 6 ? [
+                  { list_id: 'LST002', reason: 'UNSUBSCRIBE', timestamp: '2025-01-05T00:00:00+00:00' },
+                  { list_id: 'LST009', reason: 'SPAM_COMPLAINT', timestamp: '2025-02-01T00:00:00+00:00' },
+                ]
+              : [],
           },
         },
       },
@@ -72,6 +79,9 @@ function fixture(): AccountSnapshot {
         { type: 'list', id: 'LST002', attributes: { name: 'VIP', opt_in_process: 'single_opt_in', created: '2025-01-02T00:00:00+00:00', updated: '2025-01-02T00:00:00+00:00' }, relationships: {} },
       ],
       tag: [{ type: 'tag', id: 'TAG1', attributes: { name: 'Weekly' }, relationships: {} }],
+      segment: [
+        { type: 'segment', id: 'SEG001', attributes: { name: 'Boston', definition: null, created: '2025-01-01T00:00:00+00:00', updated: '2025-01-01T00:00:00+00:00', is_active: true, is_processing: false, is_starred: false }, relationships: {} },
+      ],
       template: [
         { type: 'template', id: 'TPL001', attributes: { name: 'Welcome', editor_type: 'CODE', html: '<p>hi</p>', text: 'hi', amp: null, definition: null, created: '2025-01-01T00:00:00+00:00', updated: '2025-01-01T00:00:00+00:00' }, relationships: {} },
         { type: 'template', id: 'TPL002', attributes: { name: 'Drag', editor_type: 'SYSTEM_DRAGGABLE', html: '<p>d</p>', text: null, amp: null, definition: { body: {} }, created: '2025-01-01T00:00:00+00:00', updated: '2025-01-01T00:00:00+00:00' }, relationships: {} },
@@ -79,9 +89,11 @@ function fixture(): AccountSnapshot {
       campaign: [
         { type: 'campaign', id: 'CMP_EMAIL', attributes: { name: 'Spring sale', status: 'Sent', archived: false, created_at: '2025-01-01T00:00:00+00:00', updated_at: '2025-01-05T00:00:00+00:00' }, relationships: { 'campaign-messages': [{ type: 'campaign-message', id: 'MSG_EMAIL' }], tags: [] } },
         { type: 'campaign', id: 'CMP_SMS', attributes: { name: 'Flash sms', status: 'Draft', archived: false, created_at: '2025-01-02T00:00:00+00:00', updated_at: '2025-01-03T00:00:00+00:00' }, relationships: { 'campaign-messages': [{ type: 'campaign-message', id: 'MSG_SMS' }], tags: [] } },
+        { type: 'campaign', id: 'CMP_OLD', attributes: { name: 'Old news', status: 'Sent', archived: true, created_at: '2024-06-01T00:00:00+00:00', updated_at: '2024-06-02T00:00:00+00:00' }, relationships: { 'campaign-messages': [{ type: 'campaign-message', id: 'MSG_OLD' }], tags: [] } },
       ],
       'campaign-message': [
         { type: 'campaign-message', id: 'MSG_EMAIL', attributes: { definition: { channel: 'email', label: 'Spring', content: { subject: 'Hi' } }, created_at: '2025-01-01T00:00:00+00:00', updated_at: '2025-01-01T00:00:00+00:00' }, relationships: { campaign: { type: 'campaign', id: 'CMP_EMAIL' }, template: { type: 'template', id: 'TPL001' } } },
+        { type: 'campaign-message', id: 'MSG_OLD', attributes: { definition: { channel: 'email', label: 'Old', content: { subject: 'Old' } }, created_at: '2024-06-01T00:00:00+00:00', updated_at: '2024-06-01T00:00:00+00:00' }, relationships: { campaign: { type: 'campaign', id: 'CMP_OLD' }, template: { type: 'template', id: 'TPL002' } } },
         { type: 'campaign-message', id: 'MSG_SMS', attributes: { definition: { channel: 'sms', label: 'Flash', content: { body: 'Hi' } }, created_at: '2025-01-02T00:00:00+00:00', updated_at: '2025-01-02T00:00:00+00:00' }, relationships: { campaign: { type: 'campaign', id: 'CMP_SMS' }, template: null } },
       ],
       metric: [
@@ -98,7 +110,7 @@ function fixture(): AccountSnapshot {
       LST001: { P05: '2025-01-20T00:00:00+00:00', P01: '2025-01-10T00:00:00+00:00', P03: '2025-01-15T00:00:00+00:00' },
       LST002: {},
     },
-    segmentMembers: {},
+    segmentMembers: { SEG001: { P07: '2025-01-08T00:00:00+00:00', P03: '2025-01-04T00:00:00+00:00', P09: '2025-01-12T00:00:00+00:00' } },
   };
 }
 
@@ -312,6 +324,20 @@ describe('profiles', () => {
     expect(await ids(f("equals(email,'person7@example.com'),greater-than(created,2025-02-01T00:00:00Z)"))).toEqual([]);
   });
 
+  it('matches conditions on the same suppression array against one and the same element', async () => {
+    const ids = async (filter: string) => (await get(`/api/profiles?${f(filter)}&page[size]=100`)).body.data.map((p: any) => p.id);
+    const list = 'subscriptions.email.marketing.list_suppressions';
+    expect(await ids(`equals(${list}.reason,'UNSUBSCRIBE')`)).toEqual(['P04', 'P06']);
+    // P06 has an old LST002 suppression and a recent one from another list: no single element matches both.
+    expect(await ids(`equals(${list}.list_id,'LST002'),greater-than(${list}.timestamp,2025-01-20T00:00:00Z)`)).toEqual([]);
+    expect(await ids(`equals(${list}.list_id,'LST002'),less-than(${list}.timestamp,2025-01-20T00:00:00Z)`)).toEqual(['P06']);
+    expect(await ids(`equals(${list}.reason,'SPAM_COMPLAINT'),greater-or-equal(${list}.timestamp,2025-02-01T00:00:00Z)`)).toEqual(['P06']);
+    expect(await ids(`greater-or-equal(${list}.timestamp,2025-01-01T00:00:00Z),less-or-equal(${list}.timestamp,2025-01-06T00:00:00Z)`)).toEqual(['P06']);
+    const global = 'subscriptions.email.marketing.suppression';
+    expect(await ids(`equals(${global}.reason,'HARD_BOUNCE'),greater-than(${global}.timestamp,2025-01-09T00:00:00Z)`)).toEqual(['P03']);
+    expect(await ids(`equals(${global}.reason,'HARD_BOUNCE'),greater-than(${global}.timestamp,2025-01-10T00:00:00Z)`)).toEqual([]);
+  });
+
   it('refuses filters the endpoint does not allow, naming field and operator', async () => {
     expectError(await get(`/api/profiles?${f("equals(first_name,'Ann')")}`), 400, 'invalid', /'first_name' is not a filterable field/);
     expectError(await get(`/api/profiles?${f("contains(email,'x')")}`), 400, 'invalid', /Operator 'contains' is not allowed for field 'email'/);
@@ -353,6 +379,31 @@ describe('lists and membership', () => {
     expectError(await get('/api/lists/NOPE/profiles'), 404, 'not_found');
   });
 
+  it('filters list members by email, phone number and push token, and sorts them either way', async () => {
+    const ids = async (q: string) => (await get(`/api/lists/LST001/profiles?${q}`)).body.data.map((p: any) => p.id);
+    expect(await ids(f("equals(email,'person3@example.com')"))).toEqual(['P03']);
+    expect(await ids(f("equals(email,'person2@example.com')"))).toEqual([]); // a profile, but not a member
+    // Several in membership order, whatever the order of the list in the filter.
+    expect(await ids(f("any(email,['person1@example.com','person5@example.com','nobody@example.com'])"))).toEqual(['P05', 'P01']);
+    expect(await ids(f("equals(phone_number,'+15555550100')"))).toEqual([]);
+    expect(await ids(f("any(push_token,['tok'])"))).toEqual([]);
+    expect(await ids('sort=-joined_group_at')).toEqual(['P05', 'P03', 'P01']);
+    expect(await ids(`${f('less-than(joined_group_at,2025-01-15T00:00:00Z)')}&sort=-joined_group_at`)).toEqual(['P01']);
+    const page = await get(`/api/lists/LST001/profiles?${f("equals(email,'person5@example.com')")}&fields[profile]=email,joined_group_at`);
+    expect(page.body.data[0].attributes).toEqual({ email: 'person5@example.com', joined_group_at: '2025-01-20T00:00:00+00:00' });
+  });
+
+  it('lists segment members with joined_group_at, filterable by profile_id', async () => {
+    const r = await get('/api/segments/SEG001/profiles?sort=joined_group_at');
+    expect(r.body.data.map((p: any) => [p.id, p.attributes.joined_group_at])).toEqual([
+      ['P03', '2025-01-04T00:00:00+00:00'],
+      ['P07', '2025-01-08T00:00:00+00:00'],
+      ['P09', '2025-01-12T00:00:00+00:00'],
+    ]);
+    expect((await get(`/api/segments/SEG001/profiles?${f("any(profile_id,['P09','P07','P01'])")}`)).body.data.map((p: any) => p.id)).toEqual(['P07', 'P09']);
+    expect((await get(`/api/segments/SEG001/profiles?${f("equals(email,'person9@example.com')")}`)).body.data.map((p: any) => p.id)).toEqual(['P09']);
+  });
+
   it('adds profile_count only when asked for', async () => {
     expect((await get('/api/lists/LST001')).body.data.attributes).not.toHaveProperty('profile_count');
     expect((await get('/api/lists/LST001?additional-fields[list]=profile_count')).body.data.attributes.profile_count).toBe(3);
@@ -376,6 +427,16 @@ describe('campaigns, messages and templates', () => {
     expect(email.body.data.map((c: any) => c.id)).toEqual(['CMP_EMAIL']);
     const sms = await get(`/api/campaigns?${f("equals(messages.channel,'sms'),equals(archived,false)")}`);
     expect(sms.body.data.map((c: any) => c.id)).toEqual(['CMP_SMS']);
+  });
+
+  it('leaves archived campaigns out unless the filter asks for them', async () => {
+    const ids = async (filter: string) => (await get(`/api/campaigns?${f(filter)}`)).body.data.map((c: any) => c.id);
+    expect(await ids("equals(messages.channel,'email')")).toEqual(['CMP_EMAIL']);
+    expect(await ids("equals(messages.channel,'email'),equals(archived,false)")).toEqual(['CMP_EMAIL']);
+    expect(await ids("equals(messages.channel,'email'),equals(archived,true)")).toEqual(['CMP_OLD']);
+    expect(await ids("equals(messages.channel,'sms'),equals(archived,true)")).toEqual([]);
+    // By id too: an archived campaign is still there, just not listed by default.
+    expect((await get('/api/campaigns/CMP_OLD')).body.data.attributes.archived).toBe(true);
   });
 
   it('includes campaign messages and links them in relationships', async () => {
@@ -503,6 +564,7 @@ describe('admin endpoints', () => {
     snapshot.resources.profile = [profile(99)];
     snapshot.resources.event = [];
     snapshot.listMembers = { LST001: { P99: '2025-02-01T00:00:00+00:00' } };
+    snapshot.segmentMembers = {};
     const loaded = await admin('POST', '/_emulator/load', snapshot);
     expect(loaded.status).toBe(200);
     expect(loaded.body.resources.profile).toBe(1);

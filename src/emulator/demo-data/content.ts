@@ -72,7 +72,7 @@ type CampaignStatus = 'Sent' | 'Scheduled' | 'Draft' | 'Cancelled';
 
 interface CampaignPlan {
   name: string;
-  channel: 'email' | 'sms';
+  channel: 'email' | 'sms' | 'mobile_push';
   status: CampaignStatus;
   /** Days from now of the send (negative: past); for drafts, when it was created. */
   day: number;
@@ -80,6 +80,7 @@ interface CampaignPlan {
   audience?: 'vip' | 'winback' | 'sms';
   variants?: 2;
   tags: string[];
+  /** An email's subject; a push notification's title. */
   subject: string;
 }
 
@@ -109,6 +110,19 @@ const CAMPAIGNS: CampaignPlan[] = [
   { name: 'VIP Early Access (SMS)', channel: 'sms', status: 'Scheduled', day: 5, audience: 'sms', tags: ['VIP'], subject: '' },
   { name: 'Weekend Pop-up Reminder (SMS)', channel: 'sms', status: 'Draft', day: -2, audience: 'sms', tags: [], subject: '' },
   { name: 'Holiday Shipping Deadline (SMS)', channel: 'sms', status: 'Cancelled', day: -300, audience: 'sms', tags: ['Holiday'], subject: '' },
+];
+
+/**
+ * Campaigns built after the flows, so that adding them left the ids of everything before them
+ * as they were. With them the account has 25 campaigns that are not archived (what Klaviyo lists
+ * by default) and 5 archived ones, on every channel.
+ */
+const LATER_CAMPAIGNS: CampaignPlan[] = [
+  { name: 'Trail Rewards: Your Points Are Waiting', channel: 'email', status: 'Sent', day: -250, audience: 'vip', tags: ['VIP'], subject: 'You have points to spend' },
+  { name: 'Rainy Day Picks', channel: 'email', status: 'Sent', day: -150, tags: ['Newsletter'], subject: 'Cozy picks for a rainy week' },
+  { name: 'App Exclusive: Early Access (Push)', channel: 'mobile_push', status: 'Sent', day: -90, tags: ['Promotional'], subject: 'Early access is live in the app' },
+  { name: 'Weekend Flash Sale (SMS)', channel: 'sms', status: 'Sent', day: -75, audience: 'sms', tags: ['Promotional'], subject: '' },
+  { name: 'Holiday Wishlist Reminder (Push)', channel: 'mobile_push', status: 'Draft', day: -3, tags: ['Holiday'], subject: 'Your wishlist is waiting' },
 ];
 
 const TAG_GROUPS = [
@@ -247,7 +261,7 @@ export function buildContent(input: ContentInput): DemoContent {
   const campaigns: StoredResource[] = [];
   const campaignMessages: StoredResource[] = [];
   const sentEmails: SentEmail[] = [];
-  for (const plan of CAMPAIGNS) {
+  const addCampaign = (plan: CampaignPlan): void => {
     const sendMs = dayMs(plan.day) + 14 * HOUR;
     const isDraft = plan.status === 'Draft';
     const createdMs = isDraft ? dayMs(plan.day) + 10 * HOUR : sendMs - rng.between(3, 14) * DAY;
@@ -283,7 +297,9 @@ export function buildContent(input: ContentInput): DemoContent {
         tracking_options:
           plan.channel === 'email'
             ? { add_tracking_params: true, custom_tracking_params: trackingParams, is_tracking_clicks: true, is_tracking_opens: true }
-            : { add_tracking_params: true, custom_tracking_params: trackingParams },
+            : plan.channel === 'sms'
+            ? { add_tracking_params: true, custom_tracking_params: trackingParams }
+            : null,
         send_strategy: sendStrategy,
         created_at: klaviyoTime(createdMs),
         scheduled_at: scheduledMs === null ? null : klaviyoTime(scheduledMs),
@@ -320,7 +336,15 @@ export function buildContent(input: ContentInput): DemoContent {
           definition:
             plan.channel === 'email'
               ? { channel: 'email', label, content: { subject, preview_text: 'Free shipping on orders over $75', from_email: SENDER.email, from_label: SENDER.label, reply_to_email: null, cc_email: null, bcc_email: null } }
-              : { channel: 'sms', content: { body: smsBody(plan), media_url: null }, render_options: { shorten_links: true, add_org_prefix: true, add_info_link: true, add_opt_out_language: false } },
+              : plan.channel === 'sms'
+              ? { channel: 'sms', content: { body: smsBody(plan), media_url: null }, render_options: { shorten_links: true, add_org_prefix: true, add_info_link: true, add_opt_out_language: false } }
+              : {
+                  channel: 'mobile_push',
+                  notification_type: 'standard',
+                  content: { title: subject, body: `${plan.name.replace(' (Push)', '')}: tap to shop.`, dynamic_image: null, action_buttons: null },
+                  kv_pairs: null,
+                  options: { on_open: { type: 'open_app' }, badge: { display: false }, play_sound: false },
+                },
           send_times: sendTime === null ? [] : [{ datetime: sendTime, is_local: false }],
           created_at: klaviyoTime(createdMs),
           updated_at: klaviyoTime(updatedMs),
@@ -332,7 +356,8 @@ export function buildContent(input: ContentInput): DemoContent {
         sentEmails.push({ campaignId, campaignName: plan.name, messageId, subject, sentMs: sendMs });
       }
     }
-  }
+  };
+  for (const plan of CAMPAIGNS) addCampaign(plan);
 
   const flows = FLOWS.map((plan, k): StoredResource => {
     const flowId = ids.next('flow');
@@ -392,6 +417,8 @@ export function buildContent(input: ContentInput): DemoContent {
     }
     return flow;
   });
+
+  for (const plan of LATER_CAMPAIGNS) addCampaign(plan);
 
   return { lists, segments, templates, campaigns, campaignMessages, flows, tags, tagGroups, sentEmails };
 }

@@ -1,6 +1,7 @@
 /**
- * The demo account: "Juniper & Pine", a deterministic online outdoor-apparel shop. The same
- * seed and clock always give the same account. Profiles (and their list and segment
+ * The demo account: "Juniper & Pine", a deterministic online outdoor-apparel shop: profiles,
+ * lists, segments, campaigns, templates, flows, metrics and events, coupons and a product
+ * catalog. The same seed and clock always give the same account. Profiles (and their list and segment
  * memberships) are generated lazily, so `profiles: 1_000_000` starts in moments and uses
  * memory only for what is written to it.
  */
@@ -10,6 +11,7 @@ import { LazyMemberMap } from '../store/lazy-membership.js';
 import { MapCollection } from '../store/map-collection.js';
 import { Rng, hash32, hashString } from '../store/prng.js';
 import type { AccountStore, Membership, ResourceIdentifier } from '../store/types.js';
+import { buildCommerce } from './commerce.js';
 import { DemoIds, buildAccount, buildContent } from './content.js';
 import { METRIC_NAMES, buildEvents, buildMetrics, type MetricName } from './events.js';
 import { DemoProfiles, type DemoFrame, type DemoListIds, type DemoSegmentIds, type MembershipRule } from './profiles.js';
@@ -67,6 +69,14 @@ export function createDemoStore(opts: DemoStoreOptions = {}): AccountStore {
     profileIdAt: (i) => idSource.idAt(i),
   });
   const profileSource = new DemoProfiles(frame, lists, lastEventAt);
+  // Its own random stream: adding commerce data left every other resource of the account as it was.
+  const commerce = buildCommerce({
+    rng: new Rng(hash32(seed, hashString('commerce'))),
+    nowMs,
+    accountStartMs,
+    profiles: profileCount,
+    profileIdAt: (i) => idSource.idAt(i),
+  });
   const profiles = new LazyCollection(profileSource);
 
   const members = (rule: MembershipRule) => new LazyMemberMap(profileSource.members(rule, profiles));
@@ -96,6 +106,11 @@ export function createDemoStore(opts: DemoStoreOptions = {}): AccountStore {
         new MapCollection('flow', content.flows),
         new MapCollection('tag', content.tags),
         new MapCollection('tag-group', content.tagGroups),
+        new MapCollection('coupon', commerce.coupons),
+        new MapCollection('coupon-code', commerce.couponCodes),
+        new MapCollection('catalog-item', commerce.catalogItems),
+        new MapCollection('catalog-variant', commerce.catalogVariants),
+        new MapCollection('catalog-category', commerce.catalogCategories),
       ],
       listMembers,
       segmentMembers,

@@ -8,6 +8,7 @@ import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metada
 import type { OperationMeta } from '../../klaviyo/api-metadata-types.js';
 import type { RelationshipData, ResourceIdentifier } from '../store/types.js';
 import { accountHandlers } from './accounts.js';
+import { campaignHandlers } from './campaigns.js';
 import { collectionSource, findOr404, identifierSource, listDocument, membershipSource, selfLink, singleDocument } from './read.js';
 import { relationshipOf } from './relations.js';
 import { typePath } from './resource-meta.js';
@@ -16,6 +17,7 @@ import type { Handler } from './types.js';
 /** Handlers written for one operation; they take precedence over the inferred ones. */
 const SPECIFIC: Partial<Record<OperationId, Handler>> = {
   ...(accountHandlers as Partial<Record<OperationId, Handler>>),
+  ...(campaignHandlers as Partial<Record<OperationId, Handler>>),
 };
 
 const cache = new Map<string, Handler | null>();

@@ -87,6 +87,8 @@ export function resolverFor(store: AccountStore, type: string, extra?: (id: stri
       if (field === 'metric_id' || field === 'metric') return identifierIds(resource.relationships.metric);
       if (field === 'profile_id' || field === 'profile') return identifierIds(resource.relationships.profile);
     }
+    // A campaign that never had the flag set (written by an older client) is not archived.
+    if (type === 'campaign' && field === 'archived') return [resource.attributes.archived === true];
     if (type === 'campaign' && field === 'messages.channel') {
       const messages = collectionOf(store, 'campaign-message');
       const ids = identifierIds(relationshipOf(store, resource, 'campaign-messages'));
@@ -96,9 +98,18 @@ export function resolverFor(store: AccountStore, type: string, extra?: (id: stri
         return def?.channel ?? m?.attributes.channel;
       }).filter((c) => c !== undefined);
     }
-    // `coupon.id`, `item.id`, `category.id`: the id of a related resource.
+    // Catalog endpoints filter on `ids` (any) and mean the resource's own id.
+    if (field === 'ids') return [resource.id];
+    // `coupon.id`, `profile.id`, `item.id`: the id of a related resource, held on the resource
+    // (a coupon code's coupon) or in plural form (a catalog category's items).
     const rel = /^(.+)\.id$/.exec(field);
-    if (rel && resource.relationships[rel[1]] !== undefined) return identifierIds(resource.relationships[rel[1]]);
+    if (rel) {
+      for (const name of [rel[1], `${rel[1]}s`]) {
+        if (resource.relationships[name] !== undefined) return identifierIds(resource.relationships[name]);
+      }
+      // A catalog item's categories are held by the categories (their `items`): look them up.
+      if (type === 'catalog-item' && rel[1] === 'category') return identifierIds(relationshipOf(store, resource, 'categories'));
+    }
     return undefined;
   };
 }

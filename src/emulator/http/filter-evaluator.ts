@@ -3,6 +3,7 @@
  * the resource's attributes (`location.city`); a path that crosses an array collects every
  * element's value (`subscriptions.email.marketing.list_suppressions.list_id` matches when any
  * suppression has that list id), and a condition holds when any collected value satisfies it.
+ * Several conditions on the same array must hold for one and the same element (matchesAll).
  * Endpoints whose filter fields are not attributes (`id`, events' `metric_id`, campaigns'
  * `messages.channel`, membership `joined_group_at`) pass a resolver for those fields.
  */
@@ -44,10 +45,56 @@ export function fieldValues(resource: StoredResource, field: string, resolve?: F
 }
 
 export function matchesAll(resource: StoredResource, conditions: Condition[], resolve?: FieldResolver): boolean {
+  let sameElement: Map<string, Condition[]> | undefined;
   for (const c of conditions) {
-    if (!matches(fieldValues(resource, c.field, resolve), c)) return false;
+    const custom = resolve?.(resource, c.field);
+    if (!custom && conditions.length > 1 && c.field.includes('.')) {
+      const prefix = arrayPrefix(resource.attributes, c.field);
+      if (prefix !== null) {
+        sameElement ??= new Map();
+        const group = sameElement.get(prefix);
+        if (group) group.push(c);
+        else sameElement.set(prefix, [c]);
+        continue;
+      }
+    }
+    const values = custom ?? (c.field === 'id' ? [resource.id] : valuesAtPath(resource.attributes, c.field));
+    if (!matches(values, c)) return false;
+  }
+  if (sameElement) {
+    for (const [prefix, group] of sameElement) {
+      if (!matchesOneElement(resource.attributes, prefix, group)) return false;
+    }
   }
   return true;
+}
+
+/**
+ * The path up to the first non-empty array it crosses (`subscriptions.email.marketing.list_suppressions`
+ * for `...list_suppressions.list_id`), or null when it crosses none.
+ */
+function arrayPrefix(root: unknown, path: string): string | null {
+  const keys = path.split('.');
+  let value: unknown = root;
+  for (let i = 0; i < keys.length - 1; i++) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+    value = (value as Record<string, unknown>)[keys[i]!];
+    if (Array.isArray(value)) return value.length > 0 ? keys.slice(0, i + 1).join('.') : null;
+  }
+  return null;
+}
+
+/**
+ * Conditions on fields of the same array hold together only when one element satisfies all of
+ * them: `equals(list_suppressions.list_id,'L1'),greater-than(list_suppressions.timestamp,T)` asks
+ * for a suppression from list L1 after T, not for any L1 suppression plus any recent one. A
+ * single condition is the plain any-element match (valuesAtPath collects every element).
+ */
+function matchesOneElement(root: unknown, prefix: string, group: Condition[]): boolean {
+  if (group.length === 1) return matches(valuesAtPath(root, group[0]!.field), group[0]!);
+  const elements = valuesAtPath(root, prefix);
+  const rest = (c: Condition) => c.field.slice(prefix.length + 1);
+  return elements.some((element) => group.every((c) => matches(valuesAtPath(element, rest(c)), c)));
 }
 
 export function matches(values: unknown[], c: Condition): boolean {

@@ -83,6 +83,8 @@ export interface Page<T> {
  */
 export function readPage<T>(o: {
   source: () => Iterator<T>;
+  /** An iterator already at `offset`, when the source can get there without walking (an index range). */
+  seek?: (offset: number) => Iterator<T>;
   offset: number;
   pageSize: number;
   signature: string;
@@ -94,6 +96,8 @@ export function readPage<T>(o: {
   if (cached) {
     iterator = cached.iterator;
     items.push(cached.first);
+  } else if (o.seek) {
+    iterator = o.seek(o.offset);
   } else {
     iterator = o.source();
     for (let skipped = 0; skipped < o.offset; skipped++) {

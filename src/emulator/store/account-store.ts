@@ -33,6 +33,11 @@ export const CORE_TYPES = [
   'flow',
   'tag',
   'tag-group',
+  'coupon',
+  'coupon-code',
+  'catalog-item',
+  'catalog-variant',
+  'catalog-category',
 ] as const;
 
 export interface StoreParts {

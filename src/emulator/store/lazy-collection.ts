@@ -5,6 +5,7 @@
  * inserted resources. Iteration order is generated resources by index, then inserted ones.
  */
 import { MapCollection, indexedAttributesOf, mergeResource } from './map-collection.js';
+import { SortedIndexes, indexKey, type IndexSource, type SortedIndex } from './sorted-index.js';
 import type { Collection, StoredResource } from './types.js';
 
 /** What a lazy collection is generated from. Everything must be a pure function of the index. */
@@ -21,6 +22,12 @@ export interface LazySource {
    * re-checks each one), or undefined when the source cannot tell and a scan is needed.
    */
   candidates(attribute: string, value: unknown): readonly number[] | undefined;
+  /**
+   * The sort key (sorted-index.ts indexKey) of `attribute` of generated resource `index`, when
+   * the source can tell without generating it (a profile's `created` is a hash of the index);
+   * undefined to generate the resource and read it. Must equal indexKey of the generated value.
+   */
+  keyAt?(attribute: string, index: number): number | null | undefined;
 }
 
 export class LazyCollection implements Collection {
@@ -30,11 +37,47 @@ export class LazyCollection implements Collection {
   /** Changed generated resources by their current attribute values, for findBy. */
   private readonly changedIndex: MapCollection;
   private readonly inserted: MapCollection;
+  private readonly sorted: SortedIndexes;
 
   constructor(private readonly source: LazySource) {
     this.type = source.type;
     this.changedIndex = new MapCollection(source.type, [], indexedAttributesOf(source.type));
     this.inserted = new MapCollection(source.type);
+    this.sorted = new SortedIndexes((attribute) => this.indexSource(attribute));
+  }
+
+  sortedIndex(attribute: string): SortedIndex | null {
+    return this.sorted.get(attribute);
+  }
+
+  /**
+   * Positions below `size` are generated indexes, positions from `size` on are inserted
+   * resources (in a copy of their order taken now), so an index costs no id strings.
+   */
+  private indexSource(attribute: string): IndexSource {
+    const size = this.source.size;
+    const insertedIds = [...this.inserted.values()].map((r) => r.id);
+    const deleted = this.deleted;
+    const keyAt = (p: number): number | null | undefined => {
+      if (p >= size) return indexKey(this.inserted.get(insertedIds[p - size]!)?.attributes[attribute]);
+      const changed = this.changed.get(p);
+      if (changed) return indexKey(changed.attributes[attribute]);
+      const fast = this.source.keyAt?.(attribute, p);
+      return fast !== undefined ? fast : indexKey(this.source.generate(p).attributes[attribute]);
+    };
+    return {
+      positions: {
+        *[Symbol.iterator](): Generator<number> {
+          for (let p = 0; p < size; p++) if (!deleted.has(p)) yield p;
+          for (let j = 0; j < insertedIds.length; j++) yield size + j;
+        },
+      },
+      keyAt,
+      at: (p: number): StoredResource | undefined => {
+        if (p >= size) return this.inserted.get(insertedIds[p - size]!);
+        return this.isLive(p) ? this.current(p) : undefined;
+      },
+    };
   }
 
   /** Whether generated resource `index` still exists (memberships consult this). */
@@ -90,10 +133,12 @@ export class LazyCollection implements Collection {
     if (this.get(resource.id)) {
       throw new Error(`A ${this.type} with id ${resource.id} already exists; pick a new id (store.newId).`);
     }
+    this.sorted.invalidate();
     return this.inserted.insert(resource);
   }
 
   update(id: string, patch: Partial<Pick<StoredResource, 'attributes' | 'relationships'>>): StoredResource | undefined {
+    this.sorted.invalidate();
     const index = this.source.indexOf(id);
     if (index === undefined || !this.isLive(index)) return this.inserted.update(id, patch);
     const next = mergeResource(this.current(index), patch);
@@ -104,6 +149,7 @@ export class LazyCollection implements Collection {
   }
 
   delete(id: string): boolean {
+    this.sorted.invalidate();
     const index = this.source.indexOf(id);
     if (index === undefined || !this.isLive(index)) return this.inserted.delete(id);
     this.deleted.add(index);

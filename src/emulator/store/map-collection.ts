@@ -2,6 +2,7 @@
  * A Collection kept in a Map: insertion order is creation order (what Klaviyo's default sort
  * returns), with exact-match indexes on the attributes clients look resources up by.
  */
+import { SortedIndex, SortedIndexes, indexKey } from './sorted-index.js';
 import type { Collection, StoredResource } from './types.js';
 
 /** Attributes indexed for findBy, by type; every other type is indexed by `name`. */
@@ -79,6 +80,16 @@ class AttributeIndex {
 export class MapCollection implements Collection {
   private readonly items = new Map<string, StoredResource>();
   private readonly index: AttributeIndex;
+  private readonly sorted = new SortedIndexes((attribute) => {
+    // Positions are places in a copy of the creation order; the resource is looked up by id so
+    // that an iterator resumed after a write sees the current resource (or none, once deleted).
+    const ids = [...this.items.keys()];
+    return {
+      positions: ids.keys(),
+      keyAt: (p) => indexKey(this.items.get(ids[p]!)!.attributes[attribute]),
+      at: (p) => this.items.get(ids[p]!),
+    };
+  });
 
   constructor(
     readonly type: string,
@@ -100,6 +111,10 @@ export class MapCollection implements Collection {
 
   values(): Iterable<StoredResource> {
     return this.items.values();
+  }
+
+  sortedIndex(attribute: string): SortedIndex | null {
+    return this.sorted.get(attribute);
   }
 
   findBy(attribute: string, value: unknown): StoredResource[] {
@@ -128,6 +143,7 @@ export class MapCollection implements Collection {
     };
     this.items.set(stored.id, stored);
     this.index.add(stored);
+    this.sorted.invalidate();
     return stored;
   }
 
@@ -138,6 +154,7 @@ export class MapCollection implements Collection {
     this.index.remove(current);
     this.items.set(id, next);
     this.index.add(next);
+    this.sorted.invalidate();
     return next;
   }
 
@@ -145,6 +162,7 @@ export class MapCollection implements Collection {
     const current = this.items.get(id);
     if (!current) return false;
     this.index.remove(current);
+    this.sorted.invalidate();
     return this.items.delete(id);
   }
 }

@@ -4,6 +4,7 @@
  * src/emulator/handlers) reads and writes only through these interfaces, so a collection may be
  * a plain Map or a lazily generated one (the demo account's 1,000,000 profiles).
  */
+import type { SortedIndex } from './sorted-index.js';
 
 export interface ResourceIdentifier {
   type: string;
@@ -36,6 +37,12 @@ export interface Collection {
   /** Shallow-merges attributes and relationships; returns the updated resource. */
   update(id: string, patch: Partial<Pick<StoredResource, 'attributes' | 'relationships'>>): StoredResource | undefined;
   delete(id: string): boolean;
+  /**
+   * The resources ordered by a datetime or numeric attribute (see sorted-index.ts), built on
+   * first use and dropped on the next write; null when the attribute's values are not all
+   * datetimes or numbers. Optional: a collection without it is always scanned.
+   */
+  sortedIndex?(attribute: string): SortedIndex | null;
 }
 
 /** listId or segmentId -> profileId -> joined_group_at (ISO 8601). */
