@@ -125,6 +125,9 @@ export function normalizeDateTime(text: string): string | null {
   const withTime = t.length === 10 ? `${t}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/i.test(t) ? t.replace(' ', 'T') : `${t.replace(' ', 'T')}Z`;
   const ms = Date.parse(withTime);
   if (Number.isNaN(ms)) return null;
+  // Date.parse rolls impossible days over (2026-02-30 becomes March 2): refuse them instead.
+  const [y, m, d] = t.slice(0, 10).split('-').map(Number);
+  if (new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d) return null;
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 

@@ -101,5 +101,11 @@ export const Profiles = collectionObject(
       'Klaviyo filters Created and Updated only with > and <: klv sends >= and <= as a slightly wider filter and checks the bound itself.',
     ],
   },
-  { resourceType: 'profile', list: 'get_profiles', byId: 'get_profile', purpose: 'every profile in the account' },
+  {
+    resourceType: 'profile',
+    list: 'get_profiles',
+    byId: 'get_profile',
+    purpose: 'every profile in the account',
+    partition: { column: 'Created', field: 'created', sort: 'created', usuallyLarge: true },
+  },
 );

@@ -11,6 +11,7 @@ import { joinIncluded, type JsonApiResource } from '../../klaviyo/json-api.js';
 import { UsageError } from '../../core/errors.js';
 import { findColumn } from '../columns.js';
 import type { ColumnDef, Condition, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../types.js';
+import { planPartitionedRead, type PartitionSpec } from './partitioned.js';
 import { filterParam, pushdown } from './pushdown.js';
 import { additionalFields, plannedRequest, sparseFieldset } from './query.js';
 import { matchesAll, rowFrom } from './values.js';
@@ -32,6 +33,11 @@ export interface CollectionSource {
   sort?: string;
   /** Why this request, for --explain. */
   purpose?: string;
+  /**
+   * Large reads are cut into time slices on this datetime column, read concurrently to reach the
+   * rate limit (see partitioned.ts). Reads made small by their conditions stay on one cursor.
+   */
+  partition?: PartitionSpec;
 }
 
 /** The incremental condition for --since, or a usage error for objects that cannot read incrementally. */
@@ -129,6 +135,11 @@ export function planCollectionRead(def: ObjectDefinition, source: CollectionSour
         yield* rowsOf(one(), needed, request.columns, local, byName, request.limit);
       },
     };
+  }
+
+  if (source.partition) {
+    const partitioned = planPartitionedRead(def, { ...source, partition: source.partition }, request, conditions);
+    if (partitioned) return partitioned;
   }
 
   const { filters, local } = pushdown(source.list, conditions, byName);

@@ -1,0 +1,283 @@
+/**
+ * The pure parts of partitioned reads: slicing a time range, the superset filters, assigning a
+ * row to exactly one slice, the end pages' ranges, splitting a busy slice, and the bounded queue.
+ */
+import { describe, expect, it } from 'vitest';
+import { formatFilter, filter as f } from '../../src/klaviyo/filter-builder.js';
+import {
+  MIN_SLICE_MS,
+  RowQueue,
+  conditionRange,
+  endRanges,
+  initialSliceCount,
+  placeInSlice,
+  planSplit,
+  sliceFilters,
+  sliceRange,
+  type SliceProgress,
+  type TimeRange,
+} from '../../src/objects/read/partitioned.js';
+
+const T = (iso: string) => Date.parse(iso);
+const DAY = 86_400_000;
+
+/** The one slice (index) that keeps a row at time t, checking that no other does. */
+function owner(slices: TimeRange[], t: number): number {
+  const owners = slices.flatMap((s, i) => (placeInSlice(t, s) === 'inside' ? [i] : []));
+  expect(owners.length, `t=${new Date(t).toISOString()} owned by ${owners.length} slices`).toBe(1);
+  return owners[0];
+}
+
+describe('sliceRange', () => {
+  it('tiles the range exactly with edges on whole seconds', () => {
+    const r = { lo: T('2024-01-01T00:00:00Z'), hi: T('2024-01-11T00:00:01Z') };
+    const slices = sliceRange(r, 7);
+    expect(slices).toHaveLength(7);
+    expect(slices[0].lo).toBe(r.lo);
+    expect(slices.at(-1)!.hi).toBe(r.hi);
+    for (let i = 1; i < slices.length; i++) {
+      expect(slices[i].lo).toBe(slices[i - 1].hi);
+      expect(slices[i].lo % 1000).toBe(0);
+      expect(slices[i].hi).toBeGreaterThan(slices[i].lo);
+    }
+  });
+
+  it('makes fewer slices when the range is narrow, never one under the minimum width', () => {
+    const lo = T('2024-01-01T00:00:00Z');
+    expect(sliceRange({ lo, hi: lo + 5_000 }, 16)).toHaveLength(Math.floor(5_000 / MIN_SLICE_MS));
+    expect(sliceRange({ lo, hi: lo + 1_000 }, 16)).toEqual([{ lo, hi: lo + 1_000 }]);
+    for (const s of sliceRange({ lo, hi: lo + 9_000 }, 16)) expect(s.hi - s.lo).toBeGreaterThanOrEqual(MIN_SLICE_MS);
+  });
+
+  it('gives nothing for an empty range and one slice for an open one', () => {
+    expect(sliceRange({ lo: 5_000, hi: 5_000 }, 4)).toEqual([]);
+    expect(sliceRange({ lo: -Infinity, hi: Infinity }, 4)).toEqual([{ lo: -Infinity, hi: Infinity }]);
+  });
+
+  it('assigns every instant of the range, including the exact edges and sub-second times, to one slice', () => {
+    const r = { lo: T('2024-03-01T00:00:00Z'), hi: T('2024-03-01T00:01:00Z') };
+    const slices = sliceRange(r, 8);
+    for (const s of slices) {
+      expect(owner(slices, s.lo)).toBe(slices.indexOf(s));
+      expect(owner(slices, s.hi - 1)).toBe(slices.indexOf(s));
+    }
+    for (let t = r.lo; t < r.hi; t += 137) owner(slices, t);
+  });
+});
+
+describe('placeInSlice', () => {
+  const s = { lo: T('2024-01-01T00:00:10Z'), hi: T('2024-01-01T00:00:20Z') };
+
+  it('keeps start <= t < end', () => {
+    expect(placeInSlice(s.lo, s)).toBe('inside');
+    expect(placeInSlice(s.lo - 1, s)).toBe('before');
+    expect(placeInSlice(s.hi - 1, s)).toBe('inside');
+    expect(placeInSlice(s.hi, s)).toBe('past');
+  });
+
+  it('stops at a whole-second end, but only a second later for an end inside a second', () => {
+    const odd = { lo: s.lo, hi: s.hi + 400 };
+    expect(placeInSlice(s.hi + 399, odd)).toBe('inside');
+    expect(placeInSlice(s.hi + 400, odd)).toBe('after');
+    expect(placeInSlice(s.hi + 999, odd)).toBe('after');
+    expect(placeInSlice(s.hi + 1000, odd)).toBe('past');
+  });
+
+  it('gives a row without a valid time to the slice open at the start only', () => {
+    expect(placeInSlice(NaN, { lo: -Infinity, hi: s.hi })).toBe('inside');
+    expect(placeInSlice(NaN, s)).toBe('before');
+  });
+});
+
+describe('sliceFilters', () => {
+  it('widens the slice by a whole second on each side', () => {
+    const s = { lo: T('2024-01-01T00:00:10Z'), hi: T('2024-01-01T00:00:20Z') };
+    expect(sliceFilters('created', s).map((c) => formatFilter(c))).toEqual([
+      'greater-than(created,2024-01-01T00:00:09Z)',
+      'less-than(created,2024-01-01T00:00:21Z)',
+    ]);
+  });
+
+  it('rounds sub-second bounds outwards and leaves open sides out', () => {
+    expect(sliceFilters('created', { lo: T('2024-01-01T00:00:10.250Z'), hi: Infinity }).map((c) => formatFilter(c))).toEqual([
+      'greater-than(created,2024-01-01T00:00:09Z)',
+    ]);
+    expect(sliceFilters('created', { lo: -Infinity, hi: T('2024-01-01T00:00:20.001Z') }).map((c) => formatFilter(c))).toEqual([
+      'less-than(created,2024-01-01T00:00:22Z)',
+    ]);
+    expect(sliceFilters('created', { lo: -Infinity, hi: Infinity })).toEqual([]);
+  });
+
+  it('lets in every row the slice keeps, whether Klaviyo compares milliseconds or whole seconds', () => {
+    const s = { lo: T('2024-01-01T00:00:10Z'), hi: T('2024-01-01T00:00:20Z') };
+    const [gt, lt] = sliceFilters('created', s).map((c) => (c.value as Date).getTime());
+    for (let t = s.lo; t < s.hi; t += 250) {
+      for (const compared of [t, Math.floor(t / 1000) * 1000, Math.round(t / 1000) * 1000]) {
+        expect(compared > gt && compared < lt).toBe(true);
+      }
+    }
+  });
+});
+
+describe('conditionRange', () => {
+  it('intersects the conditions on the partition column', () => {
+    const r = conditionRange(
+      [
+        { column: 'Created', op: '>=', value: '2024-01-01T00:00:00Z' },
+        { column: 'Created', op: '>', value: '2024-02-01T00:00:00Z' },
+        { column: 'Created', op: '<', value: '2024-06-01T00:00:00Z' },
+        { column: 'Created', op: '<=', value: '2024-05-01T00:00:00Z' },
+        { column: 'Updated', op: '<', value: '2020-01-01T00:00:00Z' },
+      ],
+      'Created',
+    );
+    expect(r).toEqual({ lo: T('2024-02-01T00:00:00Z') + 1, hi: T('2024-05-01T00:00:00Z') + 1 });
+  });
+
+  it('is open without conditions and one instant wide for =', () => {
+    expect(conditionRange([], 'Created')).toEqual({ lo: -Infinity, hi: Infinity });
+    const t = T('2024-01-01T00:00:00Z');
+    expect(conditionRange([{ column: 'Created', op: '=', value: '2024-01-01T00:00:00Z' }], 'Created')).toEqual({ lo: t, hi: t + 1 });
+  });
+});
+
+describe('endRanges', () => {
+  it('tiles the time line: head before the first page last second, tail after the last page last second', () => {
+    const first = [T('2024-01-01T00:00:00.100Z'), T('2024-01-02T00:00:05.700Z')];
+    const last = [T('2024-12-31T00:00:00Z'), T('2024-12-30T10:00:03.900Z')];
+    const r = endRanges({ first, last })!;
+    expect(r.head).toEqual({ lo: -Infinity, hi: T('2024-01-02T00:00:05Z') });
+    expect(r.middle).toEqual({ lo: T('2024-01-02T00:00:05Z'), hi: T('2024-12-30T10:00:04Z') });
+    expect(r.tail).toEqual({ lo: T('2024-12-30T10:00:04Z'), hi: Infinity });
+    // The first page's last row (its second may go on) is left to the middle; so is the last page's.
+    expect(placeInSlice(first[1], r.middle)).toBe('inside');
+    expect(placeInSlice(last[1], r.middle)).toBe('inside');
+    expect(placeInSlice(first[0], r.head)).toBe('inside');
+    expect(placeInSlice(last[0], r.tail)).toBe('inside');
+  });
+
+  it('leaves an empty middle when the two pages overlap', () => {
+    const first = [1_000, 2_000, 9_000];
+    const last = [12_000, 8_000, 3_000];
+    const r = endRanges({ first, last })!;
+    expect(r.middle).toEqual({ lo: 9_000, hi: 9_000 });
+    // Every row of the two pages is in exactly one of head and tail (or the empty middle: none).
+    for (const t of [...first, ...last].filter((t) => t !== 9_000)) {
+      expect([placeInSlice(t, r.head), placeInSlice(t, r.tail)].filter((p) => p === 'inside')).toHaveLength(1);
+    }
+  });
+
+  it('gives up on pages without times', () => {
+    expect(endRanges({ first: [NaN], last: [1_000] })).toBeNull();
+  });
+});
+
+describe('initialSliceCount', () => {
+  const pages = { first: Array.from({ length: 100 }, (_, i) => i * 1_000), last: Array.from({ length: 100 }, (_, i) => 10_000_000 - i * 1_000) };
+
+  it('starts as many slices as allowed on a large middle', () => {
+    expect(initialSliceCount({ pages, middle: { lo: 100_000, hi: 9_900_000 }, pageSize: 100, parallelism: 16 })).toBe(16);
+  });
+
+  it('starts a few on a small one', () => {
+    expect(initialSliceCount({ pages, middle: { lo: 100_000, hi: 150_000 }, pageSize: 100, parallelism: 16 })).toBe(4);
+    expect(initialSliceCount({ pages, middle: { lo: 100_000, hi: 100_000 }, pageSize: 100, parallelism: 16 })).toBe(4);
+    expect(initialSliceCount({ pages, middle: { lo: 100_000, hi: 150_000 }, pageSize: 100, parallelism: 2 })).toBe(2);
+  });
+});
+
+describe('planSplit', () => {
+  const lo = T('2024-01-01T00:00:00Z');
+  const busy = (o: Partial<SliceProgress>): SliceProgress => ({ lo, hi: lo + 100 * DAY, maxSeen: lo + DAY, rows: 100, ...o });
+
+  it('splits the slice with the most rows ahead into pieces past anything it has seen', () => {
+    const slices = [busy({ hi: lo + 3 * DAY }), busy({}), busy({ maxSeen: lo + 90 * DAY, rows: 9_000 })];
+    const split = planSplit(slices, 3, 100)!;
+    expect(split.index).toBe(1);
+    expect(split.cuts).toHaveLength(3);
+    const from = Math.floor(slices[1].maxSeen! / 1000) * 1000 + 1000;
+    expect(split.cuts[0]).toBeGreaterThanOrEqual(from);
+    for (const c of split.cuts) {
+      expect(c % 1000).toBe(0);
+      expect(c).toBeLessThan(slices[1].hi);
+    }
+    expect([...split.cuts].sort((a, b) => a - b)).toEqual(split.cuts);
+  });
+
+  it('does not split without idle cursors, before a full page, or with under two pages ahead', () => {
+    expect(planSplit([busy({})], 0, 100)).toBeNull();
+    expect(planSplit([busy({ rows: 99 })], 4, 100)).toBeNull();
+    expect(planSplit([busy({ maxSeen: null, rows: 0 })], 4, 100)).toBeNull();
+    // 100 rows over 50 days: ~2 days left hold ~4 rows.
+    expect(planSplit([busy({ hi: lo + 52 * DAY, maxSeen: lo + 50 * DAY })], 4, 100)).toBeNull();
+  });
+
+  it('sees a dense stretch by the recent density even when the average is thin', () => {
+    // 100 rows over 50 days on average, but the last quarter page came within 25 seconds.
+    const s = busy({ hi: lo + 50 * DAY + 3_600_000, maxSeen: lo + 50 * DAY, recentSpan: 25_000 });
+    expect(planSplit([{ ...s, recentSpan: null }], 4, 100)).toBeNull();
+    expect(planSplit([s], 4, 100)?.cuts.length).toBe(4);
+  });
+
+  it('never cuts a range narrower than two seconds', () => {
+    const s = busy({ hi: lo + 2_500, maxSeen: lo + 100, rows: 1_000 });
+    expect(planSplit([s], 8, 100)).toBeNull();
+  });
+});
+
+describe('RowQueue', () => {
+  it('hands items over in order and ends when closed', async () => {
+    const q = new RowQueue<number>(10);
+    for (let i = 0; i < 5; i++) expect(q.push(i)).toBeUndefined();
+    q.close();
+    const out: number[] = [];
+    for await (const x of q.drain()) out.push(x);
+    expect(out).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('makes producers wait when full, and lets them go as the consumer drains', async () => {
+    const q = new RowQueue<number>(4);
+    let released = false;
+    expect(q.push(1)).toBeUndefined();
+    expect(q.push(2)).toBeUndefined();
+    expect(q.push(3)).toBeUndefined();
+    const wait = q.push(4);
+    expect(wait).toBeInstanceOf(Promise);
+    void wait!.then(() => (released = true));
+    const it = q.drain();
+    await it.next();
+    await Promise.resolve();
+    expect(released).toBe(false);
+    await it.next();
+    await it.next();
+    expect(released).toBe(true);
+    q.close();
+    expect((await it.next()).value).toBe(4);
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('throws the first failure at the consumer and releases waiting producers', async () => {
+    const q = new RowQueue<number>(1);
+    const wait = q.push(1)!;
+    q.fail(new Error('first'));
+    q.fail(new Error('second'));
+    await wait;
+    await expect(q.drain().next()).rejects.toThrow('first');
+  });
+
+  it('wakes a consumer waiting for items', async () => {
+    const q = new RowQueue<number>(4);
+    const next = q.drain().next();
+    q.push(7);
+    expect((await next).value).toBe(7);
+  });
+});
+
+describe('filter formatting of slices', () => {
+  it('combines with other filters into one and(...)', () => {
+    const s = { lo: T('2024-01-01T00:00:10Z'), hi: T('2024-01-01T00:00:20Z') };
+    expect(formatFilter(f.and(f.greaterThan('updated', new Date(T('2024-06-01T00:00:00Z'))), ...sliceFilters('created', s)))).toBe(
+      'and(greater-than(updated,2024-06-01T00:00:00Z),greater-than(created,2024-01-01T00:00:09Z),less-than(created,2024-01-01T00:00:21Z))',
+    );
+  });
+});
