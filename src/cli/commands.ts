@@ -6,6 +6,80 @@ import type { CommandSpec } from './command-spec.js';
 
 export const COMMANDS: CommandSpec[] = [
   {
+    name: 'export',
+    args: '<object>',
+    summary: 'Export a Klaviyo object (profiles, campaigns, lists, events...) to CSV, JSON or NDJSON',
+    examples: [
+      ['klv export campaigns --demo > campaigns.csv', 'try it on the built-in emulator, no account needed'],
+      ['klv export profiles -o profiles.csv', 'every profile to a file (written as profiles.csv.partial, renamed when complete)'],
+      ["klv export profiles --where \"Email = 'ann@example.com'\"", 'one profile: the condition becomes a Klaviyo filter'],
+      ['klv export profiles --columns Email,FirstName,Created --format ndjson', 'chosen columns, one JSON object per line'],
+      ['klv export events --since 7d -o events.json', 'incremental: the last 7 days'],
+      ["klv export list-members --where \"ListId = 'Y6nRLr'\" --explain", 'show the requests, filters and an estimate, send nothing'],
+      ['klv export profiles --properties plan,tier --safe-csv -o p.csv', 'custom properties as columns, formulas defused for spreadsheets'],
+    ],
+    description:
+      'Rows go to stdout (or -o FILE); progress (on a terminal) and the summary go to stderr.\n' +
+      'With -o FILE the rows are written to FILE.partial, renamed to FILE once complete: a failed or\n' +
+      'interrupted run keeps FILE.partial and leaves FILE untouched.\n\n' +
+      '--format defaults to the -o file\'s extension (.csv, .tsv, .json, .ndjson, .jsonl), else csv.\n' +
+      'Values: times in ISO 8601 UTC, booleans true/false, empty cells for null; nested values as JSON\n' +
+      'in CSV, native in JSON/NDJSON. --safe-csv prefixes cells starting with = + - @ with \'.\n\n' +
+      '--where "Column op value" (repeatable, AND-ed); op: = != > >= < <= in contains starts-with\n' +
+      'ends-with. Conditions the endpoint can filter become Klaviyo\'s filter parameter; the rest are\n' +
+      'checked on each row (--explain says which). \'klv describe <object>\' lists the columns.\n\n' +
+      '--since takes 2026-07-01, 2026-07-01T12:00:00Z or a span back from now (30m, 12h, 7d, 2w),\n' +
+      'for objects with an incremental column (klv objects). KLV_NOW fixes "now".\n\n' +
+      '--json (global) makes the summary a JSON object: on stdout when -o FILE is used, else one line\n' +
+      'on stderr, so that stdout carries only rows. With --explain it prints the plan as JSON.\n' +
+      'Exit codes: 0 done, 2 usage error (nothing sent), 4 key refused, 130 interrupted, 1 otherwise.',
+    configure(cmd: Command) {
+      cmd
+        .option('-o, --output <file|->', 'write to this file (via FILE.partial) instead of stdout; - for stdout')
+        .addOption(new Option('--format <format>', 'csv, json or ndjson (default: from the -o extension, else csv)'))
+        .option('--columns <A,B,...>', 'columns to export, in this order (default: all but the on-demand ones)', collect)
+        .option('--where <condition>', 'filter, e.g. "Email = \'ann@example.com\'" (repeatable, AND-ed)', collect)
+        .option('--since <when>', 'incremental: rows changed since an ISO time or a span (7d, 12h, 30m)')
+        .option('--limit <n>', 'stop after n rows (stops paging early)')
+        .option('--properties <a,b,...>', 'custom properties as Properties.<name> columns', collect)
+        .option('--include-archived', 'include archived records (campaigns)')
+        .option('--delimiter <char>', 'CSV field delimiter: , ; | or \\t (tab)')
+        .option('--bom', 'start the CSV with a UTF-8 byte order mark (for Excel)')
+        .option('--no-header', 'CSV without the header line')
+        .option('--safe-csv', 'prefix CSV cells starting with = + - @ with \' (spreadsheet formula injection)')
+        .option('--explain', 'print the requests, local filters and an estimate, then exit without sending anything');
+    },
+    load: () => import('./commands/export.js'),
+  },
+  {
+    name: 'objects',
+    summary: 'List the Klaviyo objects klv reads and writes, with their operations and incremental column',
+    examples: [
+      ['klv objects', 'every object: operations, incremental column, notes'],
+      ['klv objects --json', 'the same as JSON, with aliases, keys and constraints'],
+    ],
+    description:
+      'Incremental is the column --since reads; "(local)" means Klaviyo cannot filter it, so klv reads\n' +
+      'every row and keeps the newer ones. No profile or network needed.',
+    load: () => import('./commands/objects.js'),
+  },
+  {
+    name: 'describe',
+    args: '<object>',
+    summary: 'Show an object\'s columns, types, filters and constraints',
+    examples: [
+      ['klv describe profiles', 'columns, whether --where on each is filtered by Klaviyo or by klv, constraints'],
+      ['klv describe email-templates --json', 'as JSON, for scripts'],
+    ],
+    description:
+      'Object names are case-insensitive, singular or plural, with or without hyphens (campaign,\n' +
+      'email-templates, list_members). For each column: type, read-only or writable, required on\n' +
+      'insert, exported by default or on demand (costs extra requests), and the --where operators\n' +
+      'Klaviyo filters (pushed), filters a wider range of (widened) or leaves to klv (local).\n' +
+      'No profile or network needed.',
+    load: () => import('./commands/describe.js'),
+  },
+  {
     name: 'doctor',
     summary: 'Check the connection profile, the API key and the account it opens',
     examples: [
@@ -98,6 +172,11 @@ export const COMMANDS: CommandSpec[] = [
   },
 ];
 
+/** Repeatable flags (--where a --where b) collect into a list. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export const HELP_TOPICS: Record<string, { summary: string; load: () => Promise<string> }> = {
   'exit-codes': {
     summary: 'What klv\'s exit codes mean',
@@ -123,7 +202,7 @@ const ENVIRONMENT_HELP = `Environment variables
   XDG_CONFIG_HOME            user config lives in $XDG_CONFIG_HOME/klv/config.yaml (default ~/.config)
   KLV_DEBUG=http             write the request journal to stderr (like --verbose)
   NO_COLOR                   no colour in messages
-  KLV_NOW                    ISO time used as 'now' by klv doctor's revision-age check (tests)
+  KLV_NOW                    ISO time used as 'now' by doctor's revision-age check and export --since 7d (tests)
   KLV_OPENAPI_SPEC           path to Klaviyo's OpenAPI spec (for npm run gen:api and the tests)
 `;
 

@@ -99,9 +99,12 @@ export class CommandContext {
   /**
    * A Klaviyo client for the resolved profile, closed when the command ends. Options apply to
    * the first call only (one client per command): `maxRetries` lets a quick check such as
-   * `klv doctor` fail fast on an unreachable host instead of retrying for long.
+   * `klv doctor` fail fast on an unreachable host instead of retrying for long. `concurrency`
+   * is the number of requests in flight the command can use (a partitioned export reads ~16
+   * cursors at once to reach Klaviyo's rate limit); it applies unless the profile sets
+   * `concurrency` itself, which always wins. The rate governor keeps any value within the limits.
    */
-  client(options: { maxRetries?: number } = {}): Promise<KlaviyoClient> {
+  client(options: { maxRetries?: number; concurrency?: number } = {}): Promise<KlaviyoClient> {
     this.#client ??= (async () => {
       const profile = await this.profile();
       const { KlaviyoClient } = await import('../klaviyo/client.js');
@@ -111,7 +114,10 @@ export class CommandContext {
         apiKey: profile.privateKey,
         revision: profile.revision,
         userAgent: `klv/${KLV_VERSION}`,
-        concurrency: profile.concurrency,
+        concurrency:
+          options.concurrency !== undefined && profile.sources.concurrency === 'default'
+            ? Math.max(profile.concurrency, Math.floor(options.concurrency))
+            : profile.concurrency,
         journal: verbose ? (line) => this.io.stderr.write(`${this.io.style.dim(line)}\n`) : undefined,
         signal: this.signal,
         maxRetries: options.maxRetries,

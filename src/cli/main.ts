@@ -13,7 +13,9 @@ import { InterruptedError, UsageError } from '../core/errors.js';
 import { scrubSecrets, type Secret } from '../core/secret.js';
 
 const ROOT_EXAMPLES: CommandSpec['examples'] = [
-  ['klv doctor --demo', 'try klv against the built-in Klaviyo emulator'],
+  ['klv export campaigns --demo', 'try klv on the built-in Klaviyo emulator: every demo campaign as CSV'],
+  ['klv export profiles -o profiles.csv --since 7d', 'profiles changed in the last week, to a file'],
+  ['klv objects', 'the objects klv knows, and what each can do'],
   ['klv config init', 'create a connection profile'],
   ['klv doctor', 'check your key and the account it opens'],
   ['klv emulator --port 8787', 'run the Klaviyo emulator for your own tests'],

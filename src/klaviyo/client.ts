@@ -90,6 +90,8 @@ export interface ApiResponse<T = unknown> {
 export interface OperationStats {
   requests: number;
   retries: number;
+  /** Requests Klaviyo answered with 429 (each was retried after Retry-After). */
+  rateLimited: number;
   throttledMs: number;
 }
 
@@ -148,7 +150,7 @@ export class KlaviyoClient {
   readonly #policy: RetryPolicy;
   readonly #governor: RateGovernor;
   readonly #limiter: ConcurrencyLimiter;
-  readonly #stats: ClientStats = { requests: 0, retries: 0, throttledMs: 0, byOperation: {} };
+  readonly #stats: ClientStats = { requests: 0, retries: 0, rateLimited: 0, throttledMs: 0, byOperation: {} };
 
   constructor(o: KlaviyoClientOptions) {
     let base: URL;
@@ -263,7 +265,7 @@ export class KlaviyoClient {
   }
 
   #opStats(operationId: string): OperationStats {
-    return (this.#stats.byOperation[operationId] ??= { requests: 0, retries: 0, throttledMs: 0 });
+    return (this.#stats.byOperation[operationId] ??= { requests: 0, retries: 0, rateLimited: 0, throttledMs: 0 });
   }
 
   async #send<T>(meta: OperationMeta, target: string, body: unknown, idempotent: boolean, callSignal?: AbortSignal): Promise<ApiResponse<T>> {
@@ -342,7 +344,11 @@ export class KlaviyoClient {
           : { kind: 'network', error: result.error };
       const decision = decideRetry(failure, { method, idempotent, throttleRetries, otherRetries }, this.#policy);
       if (decision.retry) {
-        if (decision.throttled) throttleRetries += 1;
+        if (decision.throttled) {
+          throttleRetries += 1;
+          this.#stats.rateLimited += 1;
+          opStats.rateLimited += 1;
+        }
         else otherRetries += 1;
         this.#stats.retries += 1;
         opStats.retries += 1;

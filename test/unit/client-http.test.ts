@@ -209,8 +209,9 @@ describe('retries', () => {
     expect(client.stats()).toEqual({
       requests: 2,
       retries: 1,
+      rateLimited: 1,
       throttledMs: 3_000,
-      byOperation: { get_profiles: { requests: 2, retries: 1, throttledMs: 3_000 } },
+      byOperation: { get_profiles: { requests: 2, retries: 1, rateLimited: 1, throttledMs: 3_000 } },
     });
   });
 
