@@ -10,6 +10,7 @@
  */
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { JsonApiResource } from '../klaviyo/json-api.js';
+import type { WriteHandlers } from './write/types.js';
 
 export type ColumnType = 'id' | 'string' | 'integer' | 'number' | 'boolean' | 'datetime' | 'json' | 'email' | 'phone';
 
@@ -126,8 +127,10 @@ export interface ObjectDefinition {
   /** Key column(s): what identifies a row. */
   key: readonly string[];
   columns: readonly ColumnDef[];
-  /** Columns exported when --columns is not given: all but the onDemand ones. */
+  /** The import operations it supports (the keys of `write`). */
   operations: readonly Operation[];
+  /** Import handlers by operation (src/objects/write/types.ts). */
+  write?: WriteHandlers;
   /** The column incremental reads (--since) use, and whether the API filters it or klv does. */
   incremental?: { column: string; serverSide: boolean };
   /** Klaviyo's constraints in plain words (`klv describe`). */
