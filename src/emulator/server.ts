@@ -295,7 +295,7 @@ class Emulator implements EmulatorControl {
         const decision = this.#limiter.take(`${keyId}|${bucket.key}`, bucket.limit);
         if (!decision.allowed) {
           const window = decision.window === 'burst' ? 'per second' : decision.window === 'steady' ? 'per minute' : 'per day';
-          throw new ApiError(429, 'throttled', `Request was throttled: ${op.method} ${op.path} allows ${decision.limit} request${decision.limit === 1 ? '' : 's'} ${window}. Expected available in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`, {
+          throw new ApiError(429, 'throttled', `Request was throttled: ${op.method} ${op.path} allows ${decision.limit} request${decision.limit === 1 ? '' : 's'} ${window}. Expected available in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.${decision.window === 'daily' ? " This is Klaviyo's daily cap for this endpoint; it resets at 00:00 UTC." : ''}`, {
             headers: { 'retry-after': String(decision.retryAfterSeconds) },
           });
         }

@@ -13,11 +13,17 @@ import { collectionSource, findOr404, identifierSource, listDocument, membership
 import { relationshipOf } from './relations.js';
 import { typePath } from './resource-meta.js';
 import type { Handler } from './types.js';
+import { campaignWriteHandlers } from './write-campaigns.js';
+import { writeHandlers } from './write-handlers.js';
+import { templateWriteHandlers } from './write-templates.js';
 
 /** Handlers written for one operation; they take precedence over the inferred ones. */
 const SPECIFIC: Partial<Record<OperationId, Handler>> = {
   ...(accountHandlers as Partial<Record<OperationId, Handler>>),
   ...(campaignHandlers as Partial<Record<OperationId, Handler>>),
+  ...(templateWriteHandlers as Partial<Record<OperationId, Handler>>),
+  ...(campaignWriteHandlers as Partial<Record<OperationId, Handler>>),
+  ...(writeHandlers as Partial<Record<OperationId, Handler>>),
 };
 
 const cache = new Map<string, Handler | null>();

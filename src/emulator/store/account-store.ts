@@ -7,7 +7,7 @@ import { idFor } from './ids.js';
 import { MapCollection } from './map-collection.js';
 import { Rng, hash32, hashString } from './prng.js';
 import { validateSnapshot } from './snapshot-validation.js';
-import type { AccountSnapshot, AccountStore, Collection, Membership, StoredResource } from './types.js';
+import type { AccountSnapshot, AccountStore, Collection, Membership, PendingConfirmation, PendingConfirmations, StoredResource } from './types.js';
 
 export { SnapshotError } from './snapshot-validation.js';
 
@@ -46,12 +46,14 @@ export interface StoreParts {
   collections?: Collection[];
   listMembers?: Membership;
   segmentMembers?: Membership;
+  pendingConfirmations?: PendingConfirmations;
 }
 
 class InMemoryAccountStore implements AccountStore {
   account: StoredResource;
   listMembers: Membership;
   segmentMembers: Membership;
+  pendingConfirmations: PendingConfirmations;
   private readonly collections = new Map<string, Collection>();
   private readonly ids: Rng;
   private readonly clock: () => Date;
@@ -60,6 +62,7 @@ class InMemoryAccountStore implements AccountStore {
     this.account = parts.account;
     this.listMembers = parts.listMembers ?? new Map();
     this.segmentMembers = parts.segmentMembers ?? new Map();
+    this.pendingConfirmations = parts.pendingConfirmations ?? new Map();
     this.clock = opts.clock ?? (() => new Date());
     // Its own stream, so loading data never shifts the ids handed out afterwards.
     this.ids = new Rng(hash32(opts.seed ?? DEFAULT_SEED, hashString('new-ids')));
@@ -140,8 +143,10 @@ export function storeFromSnapshot(snapshot: AccountSnapshot, opts: StoreOptions 
   // Every list and segment has a (possibly empty) member map, so handlers never meet undefined.
   for (const list of s.resources.list ?? []) if (!listMembers.has(list.id)) listMembers.set(list.id, new Map());
   for (const segment of s.resources.segment ?? []) if (!segmentMembers.has(segment.id)) segmentMembers.set(segment.id, new Map());
+  const pendingConfirmations: PendingConfirmations = new Map();
+  for (const [listId, pending] of Object.entries(s.pendingConfirmations ?? {})) pendingConfirmations.set(listId, new Map(Object.entries(pending)));
   return createStore(
-    { account: { ...s.account, relationships: s.account.relationships ?? {} }, collections, listMembers, segmentMembers },
+    { account: { ...s.account, relationships: s.account.relationships ?? {} }, collections, listMembers, segmentMembers, pendingConfirmations },
     opts,
   );
 }
@@ -150,12 +155,17 @@ export function storeFromSnapshot(snapshot: AccountSnapshot, opts: StoreOptions 
 export function snapshotOf(store: AccountStore): AccountSnapshot {
   const resources: Record<string, StoredResource[]> = {};
   for (const type of store.types()) resources[type] = [...store.collection(type).values()];
-  return {
+  const snapshot: AccountSnapshot = {
     account: store.account,
     resources,
     listMembers: membershipToJson(store.listMembers),
     segmentMembers: membershipToJson(store.segmentMembers),
   };
+  // Only when there is something to keep, so snapshots of accounts without any stay as they were.
+  const pending: Record<string, Record<string, PendingConfirmation>> = {};
+  for (const [listId, byProfile] of store.pendingConfirmations ?? []) if (byProfile.size > 0) pending[listId] = Object.fromEntries(byProfile);
+  if (Object.keys(pending).length > 0) snapshot.pendingConfirmations = pending;
+  return snapshot;
 }
 
 function membershipFromJson(json: Record<string, Record<string, string>> | undefined): Membership {

@@ -130,5 +130,31 @@ export function validateSnapshot(value: unknown): asserts value is AccountSnapsh
   checkMembership(value.listMembers, 'listMembers', 'list', idsByType.get('list') ?? new Set(), profiles, problems);
   checkMembership(value.segmentMembers, 'segmentMembers', 'segment', idsByType.get('segment') ?? new Set(), profiles, problems);
 
+  checkPendingConfirmations(value.pendingConfirmations, idsByType.get('list') ?? new Set(), profiles, problems);
+
   if (problems.list.length > 0) throw new SnapshotError(problems.list);
+}
+
+function checkPendingConfirmations(value: unknown, listIds: Set<string>, profileIds: Set<string>, problems: Problems): void {
+  if (value === undefined) return;
+  if (!isPlainObject(value)) {
+    problems.add('pendingConfirmations', `must be an object {listId: {profileId: {requestedAt, channels}}}, got ${describe(value)}`);
+    return;
+  }
+  for (const [listId, pending] of Object.entries(value)) {
+    const at = `pendingConfirmations[${JSON.stringify(listId)}]`;
+    if (!listIds.has(listId)) problems.add(at, 'names no list in resources.list');
+    if (!isPlainObject(pending)) {
+      problems.add(at, `must be an object {profileId: {requestedAt, channels}}, got ${describe(pending)}`);
+      continue;
+    }
+    for (const [profileId, entry] of Object.entries(pending)) {
+      if (problems.full) return;
+      const entryAt = `${at}[${JSON.stringify(profileId)}]`;
+      if (!profileIds.has(profileId)) problems.add(entryAt, 'names no profile in resources.profile');
+      if (!isPlainObject(entry) || typeof entry.requestedAt !== 'string' || Number.isNaN(Date.parse(entry.requestedAt)) || !Array.isArray(entry.channels)) {
+        problems.add(entryAt, `must be {requestedAt: ISO 8601 time, channels: [...]}, got ${describe(entry)}`);
+      }
+    }
+  }
 }

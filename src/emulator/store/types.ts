@@ -48,6 +48,22 @@ export interface Collection {
 /** listId or segmentId -> profileId -> joined_group_at (ISO 8601). */
 export type Membership = Map<string, Map<string, string>>;
 
+/**
+ * A subscription into a double opt-in list that waits for the person to confirm: Klaviyo sends a
+ * confirmation message and changes neither consent nor membership until they click it.
+ */
+export interface PendingConfirmation {
+  /** When the subscription was requested (ISO 8601). */
+  requestedAt: string;
+  /** The channels asked for: `email`, `sms`. */
+  channels: string[];
+  /** The `custom_source` of the request, kept for the consent record once confirmed. */
+  customSource?: string | null;
+}
+
+/** listId -> profileId -> the confirmation Klaviyo waits for. */
+export type PendingConfirmations = Map<string, Map<string, PendingConfirmation>>;
+
 export interface AccountStore {
   account: StoredResource;
   collection(type: string): Collection;
@@ -55,6 +71,8 @@ export interface AccountStore {
   types(): string[];
   listMembers: Membership;
   segmentMembers: Membership;
+  /** Double opt-in subscriptions not confirmed yet (see write-subscriptions.ts). */
+  pendingConfirmations: PendingConfirmations;
   /** Deterministic id generator (Klaviyo-like 26-char ULIDs for profiles, 6-char ids for lists...). */
   newId(type: string): string;
   /** The emulator's clock, so tests can fix time. */
@@ -67,4 +85,6 @@ export interface AccountSnapshot {
   resources: Record<string, StoredResource[]>;
   listMembers: Record<string, Record<string, string>>;
   segmentMembers: Record<string, Record<string, string>>;
+  /** Written only when some subscription waits for confirmation; absent in older snapshots. */
+  pendingConfirmations?: Record<string, Record<string, PendingConfirmation>>;
 }
