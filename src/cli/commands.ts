@@ -52,6 +52,58 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/export.js'),
   },
   {
+    name: 'import',
+    args: '<object> <file|->',
+    summary: 'Import a CSV into a Klaviyo object (profiles, lists, campaigns, events...), one log line per row',
+    examples: [
+      ['klv import profiles people.csv --op upsert', 'create or update profiles; people.success.csv and people.errors.csv say what happened to each row'],
+      ['klv import profiles people.errors.csv --op upsert', 'retry the rows that failed: the error log is a valid input'],
+      ['klv import profiles people.csv --op upsert --dry-run', 'validate every row and show what would change; nothing is written'],
+      ['klv import profiles people.csv --op upsert --resume', 'continue an interrupted import without sending any row twice'],
+      ['klv import list-members members.csv --op insert --map "E-mail=Email" --set ListId=Y6nRLr', 'map a header and set a column for every row'],
+      ['klv import events orders.csv --op insert --unique-by Email,MetricName,Properties.order_id', 'events whose unique id comes from these columns: importing the file again never duplicates them'],
+      ['cat lists.csv | klv import lists - --op delete --yes', 'from standard input; deletes need --yes when klv cannot ask'],
+    ],
+    description:
+      'Rows are read as a stream, mapped to the object\'s columns (headers match case-insensitively,\n' +
+      'ignoring spaces, _ and -; Klaviyo\'s attribute names work too), validated (emails, E.164 phone\n' +
+      'numbers, dates, numbers, booleans, enums, JSON), batched into Klaviyo\'s bulk endpoints where\n' +
+      'they exist, and sent under the rate limits. \'klv describe <object>\' lists the columns and\n' +
+      '\'klv objects\' the operations.\n\n' +
+      'Logs: every input row lands in exactly one of two CSV files, beside the input unless given:\n' +
+      '  <input>.success.csv  Row, the input\'s columns, Id, Status (created, updated, deleted, ...)\n' +
+      '  <input>.errors.csv   Row, the input\'s columns, ErrorCode, ErrorMessage (Klaviyo\'s or klv\'s)\n' +
+      'From standard input they go to ./import-<object>-<UTC time>.*.csv; a dry run writes\n' +
+      '<input>.dry-run.success.csv and .dry-run.errors.csv.\n\n' +
+      'Interruptions: Ctrl-C stops reading, lets the batches in flight finish and flushes both logs\n' +
+      '(exit 130). --resume continues from the logs and the journal (<error log>.journal, written\n' +
+      'before each batch is sent), after Ctrl-C or a crash: rows in the logs are skipped; rows that\n' +
+      'were in flight are sent again when that is harmless, else logged as unknown_outcome to check.\n\n' +
+      '--json prints the summary as one JSON object on stdout.\n' +
+      'Exit codes: 0 every row succeeded, 3 some rows failed (see the error log), 2 usage error or\n' +
+      'broken CSV (rows before the broken line are imported), 4 key refused, 130 interrupted, 1 otherwise.',
+    configure(cmd: Command) {
+      cmd
+        .option('--op <operation>', 'insert, update, upsert or delete (the object\'s operations: klv objects)')
+        .option('--map <file|"Header=Column">', 'map CSV headers to columns: a YAML/JSON file or one pair (repeatable)', collect)
+        .option('--set <Column=value>', 'a constant value for a column on every row (repeatable)', collect)
+        .option('--null-value <token>', 'a cell holding exactly this text clears the field (e.g. NULL)')
+        .option('--strict', 'unknown headers are an error, not a warning')
+        .option('--success-log <file>', 'success log (default: <input>.success.csv)')
+        .option('--error-log <file>', 'error log (default: <input>.errors.csv)')
+        .option('--batch-size <n>', 'at most n rows per request (default: the most Klaviyo takes)')
+        .option('--dry-run', 'validate every row and report what would change; write nothing to Klaviyo')
+        .option('--yes', 'confirm a delete without being asked')
+        .option('--resume', 'continue an interrupted import from its logs, sending no row twice')
+        .option('--list <id>', 'Profiles: also add every imported profile to this list')
+        .option('--allow-global-unsubscribe', 'ListSubscribe delete: allow unsubscribing profiles not in the list (unsubscribes them everywhere)')
+        .option('--historical-import', 'ListSubscribe insert: consent collected earlier (no double opt-in, no flows)')
+        .option('--unique-by <A,B,...>', 'Events: columns whose values make each event\'s unique id', collect)
+        .option('--delimiter <char>', 'CSV field delimiter: , ; | or \\t (tab)');
+    },
+    load: () => import('./commands/import.js'),
+  },
+  {
     name: 'objects',
     summary: 'List the Klaviyo objects klv reads and writes, with their operations and incremental column',
     examples: [
