@@ -64,6 +64,12 @@ export interface RequestOptions {
   /** The caller vouches that sending this write twice is harmless, so it may be retried. */
   idempotent?: boolean;
   signal?: AbortSignal;
+  /**
+   * A 429 whose Retry-After is longer than this is not waited out: the request fails at once
+   * with a KlaviyoApiError (status 429, `retryAfterMs`). For daily caps (150 new lists a day),
+   * whose Retry-After reaches the next day: the caller reports it instead of hanging for hours.
+   */
+  maxRetryAfterMs?: number;
 }
 
 export interface PaginateOptions {
@@ -90,7 +96,7 @@ export interface ApiResponse<T = unknown> {
 export interface OperationStats {
   requests: number;
   retries: number;
-  /** Requests Klaviyo answered with 429 (each was retried after Retry-After). */
+  /** Requests Klaviyo answered with 429 (retried after Retry-After, unless maxRetryAfterMs said not to wait). */
   rateLimited: number;
   throttledMs: number;
 }
@@ -210,7 +216,7 @@ export class KlaviyoClient {
     const meta = operationMeta(operationId);
     checkRequiredQuery(meta, o.query);
     const target = pathWithQuery(this.#basePath + expandPath(meta, o.pathParams), o.query);
-    return this.#send<T>(meta, target, o.body, o.idempotent ?? false, o.signal);
+    return this.#send<T>(meta, target, o.body, o.idempotent ?? false, o.signal, o.maxRetryAfterMs);
   }
 
   /**
@@ -268,7 +274,14 @@ export class KlaviyoClient {
     return (this.#stats.byOperation[operationId] ??= { requests: 0, retries: 0, rateLimited: 0, throttledMs: 0 });
   }
 
-  async #send<T>(meta: OperationMeta, target: string, body: unknown, idempotent: boolean, callSignal?: AbortSignal): Promise<ApiResponse<T>> {
+  async #send<T>(
+    meta: OperationMeta,
+    target: string,
+    body: unknown,
+    idempotent: boolean,
+    callSignal?: AbortSignal,
+    maxRetryAfterMs?: number,
+  ): Promise<ApiResponse<T>> {
     const signals = [this.#signal, callSignal].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const method = meta.method;
@@ -342,6 +355,18 @@ export class KlaviyoClient {
         result.kind === 'response'
           ? { kind: 'status', status: result.status, retryAfterMs: parseRetryAfterMs(result.headers, this.#clock.now()) }
           : { kind: 'network', error: result.error };
+      if (
+        failure.kind === 'status' &&
+        failure.status === 429 &&
+        maxRetryAfterMs !== undefined &&
+        failure.retryAfterMs !== undefined &&
+        failure.retryAfterMs > maxRetryAfterMs
+      ) {
+        // Too long to wait (a daily cap): Klaviyo did not process it, the caller decides.
+        this.#stats.rateLimited += 1;
+        opStats.rateLimited += 1;
+        throw this.#failure(req, result, 'final', `429, Retry-After ${Math.ceil(failure.retryAfterMs / 1000)}s`, attempts);
+      }
       const decision = decideRetry(failure, { method, idempotent, throttleRetries, otherRetries }, this.#policy);
       if (decision.retry) {
         if (decision.throttled) {
@@ -418,7 +443,8 @@ export class KlaviyoClient {
         detail: e.detail === undefined ? undefined : this.#scrub(String(e.detail)),
         title: e.title === undefined ? undefined : this.#scrub(String(e.title)),
       }));
-      return new KlaviyoApiError({ ...req, status: result.status, errors, requestId, attempts });
+      const retryAfterMs = result.status === 429 ? parseRetryAfterMs(result.headers, this.#clock.now()) : undefined;
+      return new KlaviyoApiError({ ...req, status: result.status, errors, requestId, attempts, retryAfterMs });
     }
     const info = classifyNetworkError(result.error);
     const cause = scrubbedCause(result.error, (t) => this.#scrub(t));

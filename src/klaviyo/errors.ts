@@ -158,8 +158,12 @@ export class KlaviyoApiError extends KlvError {
   /** Every error object Klaviyo returned (the first one is described by the fields above). */
   readonly errors: KlaviyoErrorObject[];
   readonly attempts: number;
+  /** A 429's Retry-After, in milliseconds, when Klaviyo sent one. */
+  readonly retryAfterMs?: number;
 
-  constructor(o: RequestDescription & { status: number; errors?: KlaviyoErrorObject[]; requestId?: string; attempts?: number }) {
+  constructor(
+    o: RequestDescription & { status: number; errors?: KlaviyoErrorObject[]; requestId?: string; attempts?: number; retryAfterMs?: number },
+  ) {
     const errors = o.errors ?? [];
     const attempts = o.attempts ?? 1;
     super(apiErrorMessage(o, o.status, errors), {
@@ -178,6 +182,7 @@ export class KlaviyoApiError extends KlvError {
     this.path = o.path;
     this.errors = errors;
     this.attempts = attempts;
+    this.retryAfterMs = o.retryAfterMs;
   }
 }
 

@@ -22,6 +22,7 @@ import { pushdown } from '../read/pushdown.js';
 import { plannedRequest } from '../read/query.js';
 import { matchesAll, matchesCondition, rowFrom } from '../read/values.js';
 import type { ColumnDef, Condition, ObjectDefinition, PlannedRequest, ReadPlan, ReadRequest } from '../types.js';
+import { campaignWrites } from '../write/campaigns.js';
 import { idColumn, timestampColumn } from './common-columns.js';
 
 export const CHANNELS = ['email', 'sms', 'mobile_push'] as const;
@@ -77,7 +78,7 @@ const CHANNEL: ColumnDef = {
   name: 'Channel',
   type: 'string',
   enum: CHANNELS,
-  description: 'email, sms or mobile_push',
+  description: 'email, sms or mobile_push (insert: email when not given)',
   get: (r) => {
     const m = firstMessage(r);
     return m ? channelOf(m) : null;
@@ -85,7 +86,6 @@ const CHANNEL: ColumnDef = {
   aliases: ['channel', 'messages.channel'],
   filterField: 'messages.channel',
   sparseField: null,
-  requiredOnInsert: true,
 };
 
 const ARCHIVED: ColumnDef = {
@@ -93,13 +93,15 @@ const ARCHIVED: ColumnDef = {
   type: 'boolean',
   description: 'Whether the campaign is archived (archived ones are exported with --include-archived)',
   path: 'archived',
+  // Klaviyo's campaign create and update take no `archived`: archiving happens in Klaviyo's app.
+  readOnly: true,
   aliases: ['archived'],
   filterField: 'archived',
 };
 
 const STATUS_VALUES = (OPERATIONS.get_campaigns.filters.status?.enum ?? []).filter((v): v is string => typeof v === 'string');
 
-const MESSAGE_CONTENT_COLUMNS = ['Subject', 'PreviewText', 'FromEmail', 'FromLabel', 'Messages'];
+const MESSAGE_CONTENT_COLUMNS = ['Subject', 'PreviewText', 'FromEmail', 'FromLabel', 'Body', 'Messages'];
 
 const COLUMNS: ColumnDef[] = [
   idColumn('campaign'),
@@ -120,6 +122,7 @@ const COLUMNS: ColumnDef[] = [
   content('PreviewText', 'preview_text', 'Preview text of the first message (email)'),
   content('FromEmail', 'from_email', 'Sender address of the first message (email)', 'email'),
   content('FromLabel', 'from_label', 'Sender name of the first message (email)'),
+  content('Body', 'body', 'Text of the first message (sms, mobile_push)'),
   {
     name: 'TemplateId',
     type: 'id',
@@ -133,15 +136,17 @@ const COLUMNS: ColumnDef[] = [
   },
   {
     name: 'IncludedListIds',
-    type: 'json',
-    description: 'Lists and segments the campaign is sent to, as a JSON array of ids',
+    // 'string', not 'json': import also takes `a;b`, which is not JSON; the handler parses both.
+    type: 'string',
+    description: 'Lists and segments the campaign is sent to, as a JSON array of ids (import also takes ids separated by ;)',
     path: 'audiences.included',
     aliases: ['audiences.included', 'included'],
   },
   {
     name: 'ExcludedListIds',
-    type: 'json',
-    description: 'Lists and segments excluded from the campaign, as a JSON array of ids',
+    // 'string', not 'json': import also takes `a;b`, which is not JSON; the handler parses both.
+    type: 'string',
+    description: 'Lists and segments excluded from the campaign, as a JSON array of ids (import also takes ids separated by ;)',
     path: 'audiences.excluded',
     aliases: ['audiences.excluded', 'excluded'],
   },
@@ -370,7 +375,8 @@ export const Campaigns: ObjectDefinition = {
   description: 'Email, SMS and push campaigns, with the first message\'s subject, sender and template',
   key: ['Id'],
   columns: COLUMNS,
-  operations: [],
+  operations: ['insert', 'update', 'delete'],
+  write: campaignWrites,
   incremental: { column: 'UpdatedAt', serverSide: true },
   constraints: [
     "Klaviyo lists campaigns one channel at a time: klv reads email, sms and mobile_push in turn, or only those a Channel condition keeps (Channel = 'email').",
@@ -378,6 +384,8 @@ export const Campaigns: ObjectDefinition = {
     'Subject, PreviewText, FromEmail, FromLabel and TemplateId are those of the first message; Messages holds every message as JSON.',
     "Klaviyo filters Name only with contains: klv sends Name = '...' as contains and checks the exact name itself.",
     'Campaign endpoints are limited to 10 requests/s and 150/min.',
+    'Insert assigns TemplateId to the new message: Klaviyo copies the template for each message, so each imported row gets its own TemplateId in the success log.',
+    'A sent campaign cannot be changed: Klaviyo refuses the update.',
   ],
   plan,
 };

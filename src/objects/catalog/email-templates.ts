@@ -4,6 +4,7 @@
  * Definition (the drag-and-drop structure) comes only with additional-fields, on demand.
  */
 import { collectionObject } from '../read/collection-reader.js';
+import { emailTemplateWrites } from '../write/email-templates.js';
 import { idColumn, timestampColumn } from './common-columns.js';
 
 export const EmailTemplates = collectionObject(
@@ -38,10 +39,12 @@ export const EmailTemplates = collectionObject(
       timestampColumn('Created', 'created', 'When the template was created', 'created'),
       timestampColumn('Updated', 'updated', 'When the template last changed', 'updated'),
     ],
-    operations: [],
+    operations: ['insert', 'update', 'delete'],
+    write: emailTemplateWrites,
     incremental: { column: 'Updated', serverSide: true },
     constraints: [
-      'Drag-and-drop templates (SYSTEM_DRAGGABLE) cannot have their Html updated through the API.',
+      'Drag-and-drop templates (SYSTEM_DRAGGABLE) cannot have their Html or Amp updated through the API: such update rows fail unsent. They are created from their Definition.',
+      'EditorType cannot be changed after creation; SIMPLE templates cannot be created through the API.',
       'Klaviyo caps templates created through the API at 1,000 per account.',
       'Klaviyo returns at most 10 templates per page.',
     ],

@@ -14,8 +14,9 @@ import { groupIdColumn, planMembersRead, profileIdColumn } from '../read/group-m
 import { columnMap, sinceCondition } from '../read/collection-reader.js';
 import { pushdown } from '../read/pushdown.js';
 import type { ColumnDef, ObjectDefinition, ReadRequest } from '../types.js';
+import { listSubscribeDelete, listSubscribeInsert } from '../write/list-subscribe.js';
 import { timestampColumn } from './common-columns.js';
-import { profileColumn } from './list-members.js';
+import { profileColumn, writable, writeOnlyColumn } from './list-members.js';
 
 const CONSENT = ['SUBSCRIBED', 'UNSUBSCRIBED', 'NEVER_SUBSCRIBED'] as const;
 
@@ -31,16 +32,17 @@ const subscription = (name: string, type: ColumnDef['type'], path: string, descr
 });
 
 const COLUMNS: ColumnDef[] = [
-  groupIdColumn(LIST_GROUPS, 'Id of the list'),
-  profileIdColumn('Id of the profile'),
+  writable(groupIdColumn(LIST_GROUPS, 'Id of the list')),
+  writable(profileIdColumn('Id of the profile')),
   profileColumn('Email'),
   profileColumn('PhoneNumber'),
   subscription('EmailConsent', 'string', 'email.marketing.consent', 'Email marketing consent: SUBSCRIBED, UNSUBSCRIBED or NEVER_SUBSCRIBED', {
     enum: CONSENT,
     aliases: ['email_consent'],
   }),
-  subscription('EmailConsentTimestamp', 'datetime', 'email.marketing.consent_timestamp', 'When the email consent was given or withdrawn', {
+  subscription('EmailConsentTimestamp', 'datetime', 'email.marketing.consent_timestamp', 'When the email consent was given or withdrawn (import with --historical-import: when it was given)', {
     aliases: ['email_consent_timestamp'],
+    readOnly: false,
   }),
   subscription('EmailDoubleOptIn', 'boolean', 'email.marketing.double_optin', 'Whether the email consent was confirmed by double opt-in', {
     aliases: ['double_optin'],
@@ -50,11 +52,15 @@ const COLUMNS: ColumnDef[] = [
     enum: CONSENT,
     aliases: ['sms_consent'],
   }),
-  subscription('SmsConsentTimestamp', 'datetime', 'sms.marketing.consent_timestamp', 'When the SMS consent was given or withdrawn', {
+  subscription('SmsConsentTimestamp', 'datetime', 'sms.marketing.consent_timestamp', 'When the SMS consent was given or withdrawn (import with --historical-import: when it was given)', {
     aliases: ['sms_consent_timestamp'],
+    readOnly: false,
   }),
   subscription('CanReceiveSmsMarketing', 'boolean', 'sms.marketing.can_receive_sms_marketing', 'Whether Klaviyo will send marketing SMS to the profile'),
   timestampColumn('JoinedGroupAt', 'joined_group_at', 'When the profile joined the list', 'joined_group_at'),
+  writeOnlyColumn('ConsentedAt', 'datetime', 'Import only, with --historical-import: when the consent was collected (both channels, unless EmailConsentTimestamp or SmsConsentTimestamp says otherwise)', {
+    aliases: ['consented_at'],
+  }),
 ];
 
 const LOOKUP_HINT =
@@ -77,11 +83,15 @@ export const ListSubscribe: ObjectDefinition = {
   description: 'Consent (email, SMS) of given people in each list they are in; needs an Email or PhoneNumber filter',
   key: ['ListId', 'ProfileId'],
   columns: COLUMNS,
-  operations: [],
+  operations: ['insert', 'delete'],
+  write: { insert: listSubscribeInsert, delete: listSubscribeDelete },
   constraints: [
     "Needs an Email or PhoneNumber condition with = or in (e.g. --where \"Email = 'ann@example.com'\"): people are looked up, not listed.",
     "ListId = '...' or ListId in (...) looks in those lists only; without it klv looks in every list.",
     'A row means the person is in the list; the consent columns are the profile\'s consent per channel, which Klaviyo keeps per account, not per list.',
+    'Import insert subscribes (1,000 a job) and delete unsubscribes (100 a job): an Email for email marketing, a PhoneNumber for SMS marketing. Klaviyo processes the jobs after accepting them; it has no job status to read.',
+    'Subscribing into a double opt-in list only sends a confirmation message: such rows are logged pending-confirmation. --historical-import records consent collected earlier (ConsentedAt) without confirmation.',
+    'Klaviyo unsubscribes a person who is not in the list from all marketing: klv refuses such rows (not_in_list) unless --allow-global-unsubscribe.',
   ],
   plan,
 };

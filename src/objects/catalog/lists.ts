@@ -8,6 +8,7 @@ import { planCollectionRead, project } from '../read/collection-reader.js';
 import { plannedRequest } from '../read/query.js';
 import { matchesAll } from '../read/values.js';
 import type { ColumnDef, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../types.js';
+import { listWrites } from '../write/lists.js';
 import { idColumn, timestampColumn } from './common-columns.js';
 
 const PROFILE_COUNT: ColumnDef = {
@@ -83,10 +84,11 @@ export const Lists: ObjectDefinition = {
   description: 'Static lists of profiles, single or double opt-in',
   key: ['Id'],
   columns: COLUMNS,
-  operations: [],
+  operations: ['insert', 'update', 'delete'],
+  write: listWrites,
   incremental: { column: 'Updated', serverSide: true },
   constraints: [
-    'Klaviyo caps list creation at 150 a day per account.',
+    'Klaviyo caps list creation at 150 a day per account: once an import meets the cap, its remaining inserts fail with daily_limit, unsent.',
     'ProfileCount is read only when selected: one request per list at 1/s, 15/m.',
     'Klaviyo filters Created and Updated only with >: klv checks other comparisons itself.',
   ],

@@ -23,14 +23,15 @@ import {
 import { matchesCondition, rowFrom } from '../read/values.js';
 import type { ColumnDef, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../types.js';
 import { profileIdColumn } from '../read/group-members.js';
-import { profileColumn } from './list-members.js';
+import { peopleExclusionsDelete, peopleExclusionsInsert } from '../write/people-exclusions.js';
+import { profileColumn, writable } from './list-members.js';
 
 const REASON = entryColumn('Reason', 'string', SUPPRESSION_PATH, 'reason', 'Why the address is suppressed: HARD_BOUNCE, INVALID_EMAIL, SPAM_COMPLAINT, UNSUBSCRIBE or USER_SUPPRESSED', {
   enum: SUPPRESSION_REASONS,
 });
 const TIMESTAMP = entryColumn('Timestamp', 'datetime', SUPPRESSION_PATH, 'timestamp', 'When the address was suppressed');
 
-const COLUMNS: ColumnDef[] = [profileIdColumn('Id of the suppressed profile', 'id'), profileColumn('Email'), REASON, TIMESTAMP];
+const COLUMNS: ColumnDef[] = [writable(profileIdColumn('Id of the suppressed profile', 'id')), profileColumn('Email'), REASON, TIMESTAMP];
 
 function plan(request: ReadRequest): ReadPlan {
   const def = PeopleExclusions;
@@ -89,12 +90,14 @@ export const PeopleExclusions: ObjectDefinition = {
   description: 'Globally suppressed email addresses (bounces, unsubscribes, spam complaints ...) and why',
   key: ['ProfileId', 'Reason'],
   columns: COLUMNS,
-  operations: [],
+  operations: ['insert', 'delete'],
+  write: { insert: peopleExclusionsInsert, delete: peopleExclusionsDelete },
   incremental: { column: 'Timestamp', serverSide: true },
   constraints: [
     'Read from profiles: one request per suppression reason (HARD_BOUNCE, INVALID_EMAIL, SPAM_COMPLAINT, UNSUBSCRIBE, USER_SUPPRESSED); Reason = or in reads only those.',
     'A profile suppressed for several reasons gives one row per reason.',
-    'Klaviyo can lift only USER_SUPPRESSED suppressions through the API; bounces, invalid addresses and unsubscribes stay.',
+    'Klaviyo can lift only USER_SUPPRESSED suppressions through the API; bounces, invalid addresses and unsubscribes stay: import delete refuses such rows with the reason, without sending them.',
+    'Import insert suppresses and delete unsuppresses, 100 addresses a job; klv waits for each job and reads the addresses again, so a row succeeds only when Klaviyo\'s data shows the change.',
   ],
   plan,
 };

@@ -7,6 +7,7 @@
  */
 import { collectionObject } from '../read/collection-reader.js';
 import type { ColumnDef } from '../types.js';
+import { profileWriteHandlers } from '../write/profiles.js';
 import { idColumn, timestampColumn } from './common-columns.js';
 
 const text = (name: string, attribute: string, description: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({
@@ -92,11 +93,13 @@ export const Profiles = collectionObject(
     description: 'People in the account: identifiers, names, location, custom properties',
     key: ['Id'],
     columns: PROFILE_COLUMNS,
-    operations: [],
+    operations: ['insert', 'update', 'upsert'],
+    write: profileWriteHandlers,
     incremental: { column: 'Updated', serverSide: true },
     constraints: [
       'A profile needs at least one of Email, PhoneNumber or ExternalId.',
       'PhoneNumber must be in E.164 format (+ and country code).',
+      'Import: insert and upsert go through bulk import jobs (10,000 profiles a job), which ignore empty and null values; rows that clear a field (--null-value) are sent one by one.',
       'Subscriptions, EmailConsent, SmsConsent and PredictiveAnalytics are read only when selected: PredictiveAnalytics costs the slower 10/s, 150/m rate limit.',
       'Klaviyo filters Created and Updated only with > and <: klv sends >= and <= as a slightly wider filter and checks the bound itself.',
     ],

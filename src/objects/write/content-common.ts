@@ -1,0 +1,185 @@
+/**
+ * Helpers shared by the one-row-per-request handlers of Lists, EmailTemplates and Campaigns:
+ * reading values out of an ImportRow, building attribute objects by path, comparing current and
+ * wanted values for --dry-run, and turning a Klaviyo error into the row's failure.
+ *
+ * Errors: a row fails with Klaviyo's own code and detail when Klaviyo refused THAT row (4xx
+ * other than 401/403, a 5xx after retries, an unknown outcome). What is not about the row (a
+ * refused key, the network gone after retries, Ctrl-C, a bug) is thrown, so that the pipeline
+ * stops or records the batch as the contract says.
+ */
+import { InterruptedError } from '../../core/errors.js';
+import { KlaviyoApiError, UnknownOutcomeError, type KlaviyoErrorObject } from '../../klaviyo/errors.js';
+import type { ImportRow, RowFailure, RowOutcome, WriteContext } from './types.js';
+
+/** Whether the row gives the column at all (null counts: it means "clear"). */
+export function has(row: ImportRow, column: string): boolean {
+  return Object.prototype.hasOwnProperty.call(row.values, column) && row.values[column] !== undefined;
+}
+
+/** Whether the row gives a non-empty value for the column (not absent, not null, not ''). */
+export function given(row: ImportRow, column: string): boolean {
+  const v = row.values[column];
+  return v !== undefined && v !== null && v !== '';
+}
+
+/** The row's value as a trimmed string, or undefined when absent, null or empty. */
+export function text(row: ImportRow, column: string): string | undefined {
+  if (!given(row, column)) return undefined;
+  const v = row.values[column];
+  const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return s.trim() === '' ? undefined : s;
+}
+
+export function fail(row: ImportRow, code: string, message: string): RowFailure {
+  return { ok: false, rowNumber: row.rowNumber, code, message };
+}
+
+/** The Id of an update or delete row, or the failure that says it is missing. */
+export function idOrFailure(row: ImportRow, what: string): string | RowFailure {
+  const id = text(row, 'Id');
+  return id ?? fail(row, 'missing_value', `Id is empty: an ${what} is updated or deleted by its Klaviyo id (export them with klv export to get the ids).`);
+}
+
+/** Sets `value` at a dotted path (`audiences.included`) inside `target`, creating objects on the way. */
+export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+export function getPath(source: unknown, path: string): unknown {
+  let node: unknown = source;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+export interface AttributeMapping {
+  /** Canonical column name. */
+  column: string;
+  /** Attribute path in the request body (`opt_in_process`, `audiences.included`). */
+  path: string;
+}
+
+/** The attributes the row sets, by path: only the columns it gives (null included: it clears). */
+export function attributesOf(row: ImportRow, mappings: readonly AttributeMapping[]): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const m of mappings) {
+    if (has(row, m.column)) setPath(attributes, m.path, row.values[m.column]);
+  }
+  return attributes;
+}
+
+/** Equality for --dry-run comparisons: JSON-deep, key order ignored, null equals absent. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+    }
+    return value;
+  });
+}
+
+/** The columns whose wanted value differs from the current one, in the given order. */
+export function changedColumns(row: ImportRow, mappings: readonly AttributeMapping[], current: unknown): string[] {
+  return mappings.filter((m) => has(row, m.column) && !sameValue(row.values[m.column], getPath(current, m.path))).map((m) => m.column);
+}
+
+/** The dry-run outcome for an update: `updated` with the changed columns, or `unchanged`. */
+export function previewOutcome(row: ImportRow, id: string, changed: readonly string[], extras: Record<string, string> = {}): RowOutcome {
+  return changed.length > 0
+    ? { ok: true, rowNumber: row.rowNumber, status: 'updated', id, extras: { ...extras, ChangedColumns: changed.join(';') } }
+    : { ok: true, rowNumber: row.rowNumber, status: 'unchanged', id, extras: { ...extras, ChangedColumns: '' } };
+}
+
+function describeErrorObject(e: KlaviyoErrorObject): string {
+  const text = e.detail ?? e.title ?? 'error';
+  const at = e.source?.pointer ?? e.source?.parameter;
+  return at ? `${text} (${at})` : text;
+}
+
+/** Klaviyo's detail(s) for a row's error message: every error object, pointer included. */
+export function klaviyoDetail(err: KlaviyoApiError): string {
+  if (err.errors.length === 0) return `${err.method} ${err.path} answered ${err.status}`;
+  return err.errors.map(describeErrorObject).join('; ');
+}
+
+/** Klaviyo's code for the row's ErrorCode column; `http_<status>` when Klaviyo gave none. */
+export function klaviyoCode(err: KlaviyoApiError): string {
+  return err.code ?? `http_${err.status}`;
+}
+
+/** Not about the row: the pipeline must see it (a refused key stops the run; Ctrl-C too). */
+function isRunFailure(err: unknown, ctx: Pick<WriteContext, 'signal'>): boolean {
+  if (ctx.signal.aborted || err instanceof InterruptedError) return true;
+  if (err instanceof KlaviyoApiError) return err.status === 401 || err.status === 403;
+  if (err instanceof UnknownOutcomeError) return false;
+  // KlaviyoNetworkError (Klaviyo unreachable after retries), bugs: not the row's fault.
+  return true;
+}
+
+/**
+ * The row's failure for an error a request threw, or a rethrow when the error is not about the
+ * row. `context` prefixes the message when the row already changed something in Klaviyo (a
+ * campaign created before its template assignment failed).
+ */
+export function failureFrom(row: ImportRow, err: unknown, ctx: Pick<WriteContext, 'signal'>, context?: string): RowFailure {
+  if (isRunFailure(err, ctx)) throw err;
+  const prefix = context ? `${context}: ` : '';
+  if (err instanceof UnknownOutcomeError) {
+    return fail(row, 'unknown_outcome', `${prefix}${err.message}. Check in Klaviyo whether it was applied before importing this row again.`);
+  }
+  const e = err as KlaviyoApiError;
+  return fail(row, klaviyoCode(e), `${prefix}${klaviyoDetail(e)}`);
+}
+
+/**
+ * Runs `fn` over the rows one after the other: one outcome per row, in order. A failure that is
+ * not about a row (Ctrl-C, a refused key) is thrown as the contract says when no row of the batch
+ * was written yet; after some were, their outcomes are kept (they did happen) and the rows not
+ * sent fail with `not_sent` and the reason, so that no written row is logged as failed.
+ */
+export async function eachRow(rows: readonly ImportRow[], ctx: WriteContext, fn: (row: ImportRow) => Promise<RowOutcome>): Promise<RowOutcome[]> {
+  const out: RowOutcome[] = [];
+  for (const row of rows) {
+    if (ctx.signal.aborted) {
+      if (out.length === 0) throw new InterruptedError();
+      for (const rest of rows.slice(out.length)) out.push(fail(rest, 'not_sent', 'Not sent: interrupted'));
+      return out;
+    }
+    try {
+      out.push(await fn(row));
+    } catch (err) {
+      if (out.length === 0) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      const current = rows[out.length];
+      // The row in hand may have reached Klaviyo before the interruption; a refused request did not.
+      out.push(
+        err instanceof KlaviyoApiError
+          ? fail(current, klaviyoCode(err), klaviyoDetail(err))
+          : fail(current, 'unknown_outcome', `Interrupted while it was being written (${reason}): check in Klaviyo whether it was applied.`),
+      );
+      for (const rest of rows.slice(out.length)) out.push(fail(rest, 'not_sent', `Not sent: ${reason}`));
+      return out;
+    }
+  }
+  return out;
+}
+
+/** ISO 8601 UTC to the second, for messages. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

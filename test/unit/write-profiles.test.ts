@@ -1,0 +1,446 @@
+/**
+ * Profiles handlers (insert, upsert, update, preview) against a fake Klaviyo behind MockAgent:
+ * what is sent (bulk import jobs sized by count and bytes, per-row profile-import for nulls,
+ * PATCHes), how jobs are polled, how import errors and refusals are mapped back to rows, and
+ * which Id and status each row gets. Time is a FakeClock: polling never sleeps for real.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { InterruptedError } from '../../src/core/errors.js';
+import { Profiles, PROFILE_COLUMNS } from '../../src/objects/catalog/profiles.js';
+import { findObject } from '../../src/objects/registry.js';
+import {
+  JOB_MAX_PROFILES,
+  PROFILE_ATTRIBUTE_PATHS,
+  chunkJobs,
+  parseInstant,
+  profileInsert,
+  profilePayload,
+  profileUpdate,
+  profileUpsert,
+} from '../../src/objects/write/profiles.js';
+import type { RowOutcome } from '../../src/objects/write/types.js';
+import { FakeKlaviyo, parseFilter, refusal, row } from './write-profiles-fake.js';
+
+let fake: FakeKlaviyo;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined!;
+});
+
+function byRow(outcomes: RowOutcome[]): Record<number, RowOutcome> {
+  return Object.fromEntries(outcomes.map((o) => [o.rowNumber, o]));
+}
+
+function expectOnePerRow(outcomes: RowOutcome[], rows: number) {
+  expect(outcomes).toHaveLength(rows);
+  expect(new Set(outcomes.map((o) => o.rowNumber)).size).toBe(rows);
+}
+
+describe('the catalog', () => {
+  it('Profiles offers insert, update and upsert, and operations lists exactly the write handlers', () => {
+    const def = findObject('profiles');
+    expect([...def.operations].sort()).toEqual(['insert', 'update', 'upsert']);
+    expect(Object.keys(def.write ?? {}).sort()).toEqual([...def.operations].sort());
+    for (const op of def.operations) expect(def.write![op]!.operation).toBe(op);
+  });
+
+  it('the attribute paths the handlers write are exactly the writable catalog columns', () => {
+    const writable = Object.fromEntries(PROFILE_COLUMNS.filter((c) => !c.readOnly && c.path && c.name !== 'Id').map((c) => [c.name, c.path]));
+    expect(PROFILE_ATTRIBUTE_PATHS).toEqual(writable);
+    expect(Profiles.write?.upsert?.acceptedColumns).toEqual(['Id', ...Object.keys(writable)]);
+  });
+});
+
+describe('profilePayload', () => {
+  it('puts columns at their attribute paths, merges Properties with Properties.<name>, and unsets null properties', () => {
+    const r = row(1, {
+      Id: 'P1',
+      Email: 'ann@example.com',
+      City: 'Lyon',
+      Latitude: 45.76,
+      Properties: { tier: 'gold', size: 'M' },
+      'Properties.size': 'L',
+      'Properties.old': null,
+      LastName: null,
+    });
+    expect(profilePayload(r, { dropNulls: false, withId: true })).toEqual({
+      type: 'profile',
+      id: 'P1',
+      attributes: { email: 'ann@example.com', location: { city: 'Lyon', latitude: 45.76 }, properties: { tier: 'gold', size: 'L' }, last_name: null },
+      meta: { patch_properties: { unset: ['old'] } },
+    });
+    expect(profilePayload(r, { dropNulls: true, withId: false })).toEqual({
+      type: 'profile',
+      attributes: { email: 'ann@example.com', location: { city: 'Lyon', latitude: 45.76 }, properties: { tier: 'gold', size: 'L' } },
+    });
+  });
+});
+
+describe('validateRow', () => {
+  it('needs an identifier, refuses Id on insert, non-object Properties and profiles above 100 KB', () => {
+    const v = (op: 'insert' | 'upsert' | 'update', values: Record<string, unknown>) =>
+      (op === 'insert' ? profileInsert : op === 'upsert' ? profileUpsert : profileUpdate).validateRow!(row(7, values), {});
+    expect(v('upsert', { FirstName: 'Ann' })).toMatchObject({ ok: false, rowNumber: 7, code: 'missing_value' });
+    expect(v('upsert', { Email: null, FirstName: 'Ann' })).toMatchObject({ code: 'missing_value' });
+    expect(v('upsert', { Id: 'P1' })).toBeNull();
+    expect(v('insert', { Id: 'P1', Email: 'a@example.com' })).toMatchObject({ code: 'invalid_value', message: expect.stringContaining('--op upsert') });
+    expect(v('insert', { ExternalId: 'X1' })).toBeNull();
+    expect(v('update', { Email: 'a@example.com', Properties: ['x'] })).toMatchObject({ code: 'invalid_value' });
+    expect(v('upsert', { Email: 'a@example.com', Properties: { blob: 'x'.repeat(101 * 1024) } })).toMatchObject({
+      code: 'too_large',
+      message: expect.stringContaining('100 KB'),
+    });
+  });
+});
+
+describe('upsert through bulk import jobs', () => {
+  it('posts one job, polls it until complete, then gives each row its Id: created or updated by the profile creation time', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('OLD1', { email: 'old@example.com', first_name: 'Old' });
+    const rows = [
+      row(1, { Email: 'old@example.com', FirstName: 'Olga', City: 'Oslo' }),
+      row(2, { Email: 'New@Example.com', FirstName: 'Nia', Properties: { tier: 'gold' } }),
+      row(3, { PhoneNumber: '+15005550006', LastName: 'Phone' }),
+    ];
+    const ctx = fake.ctx({ listId: 'LIST1' });
+    const out = await profileUpsert.processBatch(rows, ctx);
+
+    expectOnePerRow(out, 3);
+    const posts = fake.callsTo('POST', '/api/profile-bulk-import-jobs');
+    expect(posts).toHaveLength(1);
+    expect(posts[0].body).toEqual({
+      data: {
+        type: 'profile-bulk-import-job',
+        attributes: {
+          profiles: {
+            data: [
+              { type: 'profile', attributes: { email: 'old@example.com', first_name: 'Olga', location: { city: 'Oslo' } } },
+              { type: 'profile', attributes: { email: 'New@Example.com', first_name: 'Nia', properties: { tier: 'gold' } } },
+              { type: 'profile', attributes: { phone_number: '+15005550006', last_name: 'Phone' } },
+            ],
+          },
+        },
+        relationships: { lists: { data: [{ type: 'list', id: 'LIST1' }] } },
+      },
+    });
+    // queued -> processing -> complete: two GETs, on the clock (no real sleep).
+    expect(fake.callsTo('GET', /^\/api\/profile-bulk-import-jobs\/JOB\d+$/)).toHaveLength(2);
+    expect(fake.clock.sleeps.length).toBeGreaterThanOrEqual(2);
+    // No import errors reported (failed_count 0): the errors endpoint is not read.
+    expect(fake.callsTo('GET', /import-errors$/)).toHaveLength(0);
+    // The writes: the job only. The ids come from lookups by identifier, 100 a request.
+    expect(fake.writes()).toHaveLength(1);
+    const lookups = fake.callsTo('GET', '/api/profiles');
+    expect(lookups.map((c) => parseFilter(c.query.filter).field).sort()).toEqual(['email', 'phone_number']);
+    expect(lookups[0].query['fields[profile]']).toBe('email,phone_number,external_id,created');
+
+    const o = byRow(out);
+    expect(o[1]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'OLD1' });
+    expect(o[2]).toMatchObject({ ok: true, status: 'created', id: expect.stringMatching(/^P\d+$/) });
+    expect(o[3]).toMatchObject({ ok: true, status: 'created', id: expect.stringMatching(/^P\d+$/) });
+    expect((o[2] as { id: string }).id).not.toBe((o[3] as { id: string }).id);
+  });
+
+  it('a row that gives the Id is updated and keeps it', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('KNOWN', { email: 'k@example.com' });
+    const out = await profileUpsert.processBatch([row(1, { Id: 'KNOWN', FirstName: 'Kim' })], fake.ctx());
+    expect(out).toEqual([{ ok: true, rowNumber: 1, status: 'updated', id: 'KNOWN' }]);
+    expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs')[0].body.data.attributes.profiles.data[0]).toEqual({
+      type: 'profile',
+      id: 'KNOWN',
+      attributes: { first_name: 'Kim' },
+    });
+    expect(parseFilter(fake.callsTo('GET', '/api/profiles')[0].query.filter)).toEqual({ field: 'id', values: ['KNOWN'] });
+  });
+
+  it('maps import errors back to rows by the pointer index, or by the identifiers of the original payload', async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobErrors = [
+      { index: 1, code: 'invalid', detail: 'Invalid email address' },
+      { index: 3, code: 'invalid_phone', detail: 'Phone number is not valid', pointer: null, payload: { phone_number: '+15005550999', first_name: 'D' } },
+    ];
+    const rows = [
+      row(10, { Email: 'a@example.com' }),
+      row(11, { Email: 'b@bad' }),
+      row(12, { Email: 'c@example.com' }),
+      row(13, { PhoneNumber: '+15005550999', FirstName: 'D' }),
+    ];
+    const out = byRow(await profileUpsert.processBatch(rows, fake.ctx()));
+    expect(fake.callsTo('GET', /import-errors$/)).toHaveLength(1);
+    expect(out[11]).toEqual({ ok: false, rowNumber: 11, code: 'invalid', message: 'Invalid email address (/data/attributes/profiles/data/1/attributes/email)' });
+    expect(out[13]).toEqual({ ok: false, rowNumber: 13, code: 'invalid_phone', message: 'Phone number is not valid' });
+    expect(out[10]).toMatchObject({ ok: true, status: 'created' });
+    expect(out[12]).toMatchObject({ ok: true, status: 'created' });
+  });
+
+  it('an import error no row can be tied to fails the rows whose profile is missing afterwards, with its code', async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobErrors = [{ index: 1, code: 'invalid', detail: 'Something about a profile', pointer: '/data/attributes/profiles', payload: null }];
+    const out = byRow(await profileUpsert.processBatch([row(1, { Email: 'a@example.com' }), row(2, { Email: 'b@example.com' })], fake.ctx()));
+    expect(out[1]).toMatchObject({ ok: true, status: 'created' });
+    expect(out[2]).toMatchObject({ ok: false, code: 'invalid', message: expect.stringContaining('Something about a profile') });
+  });
+
+  it('a job refused for one pointed row: that row fails with Klaviyo\'s detail, the rest is sent again', async () => {
+    fake = new FakeKlaviyo();
+    let refused = false;
+    fake.override = (call) => {
+      if (call.method === 'POST' && call.path === '/api/profile-bulk-import-jobs' && !refused) {
+        refused = true;
+        return refusal('Invalid phone number format', '/data/attributes/profiles/data/1/attributes/phone_number');
+      }
+      return undefined;
+    };
+    const rows = [row(1, { Email: 'a@example.com' }), row(2, { Email: 'b@example.com', PhoneNumber: '+1999' }), row(3, { Email: 'c@example.com' })];
+    const out = byRow(await profileUpsert.processBatch(rows, fake.ctx()));
+    const posts = fake.callsTo('POST', '/api/profile-bulk-import-jobs');
+    expect(posts).toHaveLength(2);
+    expect(posts[1].body.data.attributes.profiles.data.map((p: any) => p.attributes.email)).toEqual(['a@example.com', 'c@example.com']);
+    expect(out[2]).toEqual({ ok: false, rowNumber: 2, code: 'invalid', message: 'Invalid phone number format (/data/attributes/profiles/data/1/attributes/phone_number)' });
+    expect(out[1]).toMatchObject({ ok: true });
+    expect(out[3]).toMatchObject({ ok: true });
+  });
+
+  it('a refusal that points at no row is bisected down to the bad row', async () => {
+    fake = new FakeKlaviyo();
+    fake.override = (call) => {
+      if (call.method === 'POST' && call.path === '/api/profile-bulk-import-jobs') {
+        const emails = call.body.data.attributes.profiles.data.map((p: any) => p.attributes.email);
+        if (emails.includes('bad@example.com')) return refusal('The payload is invalid');
+      }
+      return undefined;
+    };
+    const rows = Array.from({ length: 8 }, (_, i) => row(i + 1, { Email: i === 5 ? 'bad@example.com' : `p${i}@example.com` }));
+    const out = byRow(await profileUpsert.processBatch(rows, fake.ctx()));
+    expect(out[6]).toMatchObject({ ok: false, code: 'invalid', message: 'The payload is invalid' });
+    for (const n of [1, 2, 3, 4, 5, 7, 8]) expect(out[n]).toMatchObject({ ok: true, status: 'created' });
+    // 1 + log2(8) levels of two halves at most.
+    expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs').length).toBeLessThanOrEqual(7);
+  });
+
+  it('a refusal of the request itself (every half refused alike) fails every row after three requests, not one per row', async () => {
+    fake = new FakeKlaviyo();
+    fake.override = (call) =>
+      call.method === 'POST' && call.path === '/api/profile-bulk-import-jobs' ? refusal('List NOPE does not exist', '/data/relationships/lists', 'not_found') : undefined;
+    const rows = Array.from({ length: 40 }, (_, i) => row(i + 1, { Email: `p${i}@example.com` }));
+    const out = await profileUpsert.processBatch(rows, fake.ctx({ listId: 'NOPE' }));
+    expectOnePerRow(out, 40);
+    for (const o of out) expect(o).toMatchObject({ ok: false, code: 'not_found', message: expect.stringContaining('List NOPE does not exist') });
+    expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs')).toHaveLength(3);
+  });
+
+  it('cuts a batch into jobs of at most 5 MB', async () => {
+    fake = new FakeKlaviyo();
+    const blob = 'x'.repeat(90 * 1024);
+    const rows = Array.from({ length: 60 }, (_, i) => row(i + 1, { Email: `p${i}@example.com`, Properties: { blob } }));
+    const out = await profileUpsert.processBatch(rows, fake.ctx());
+    expectOnePerRow(out, 60);
+    expect(out.every((o) => o.ok)).toBe(true);
+    const posts = fake.callsTo('POST', '/api/profile-bulk-import-jobs');
+    expect(posts).toHaveLength(2);
+    for (const p of posts) expect(Buffer.byteLength(JSON.stringify(p.body))).toBeLessThanOrEqual(5_000_000);
+    expect(posts.map((p) => p.body.data.attributes.profiles.data.length).reduce((a, b) => a + b)).toBe(60);
+  });
+
+  it('chunkJobs caps jobs at 10,000 profiles and at the byte limit', () => {
+    const items = Array.from({ length: 25_001 }, () => ({ bytes: 10 }));
+    expect(chunkJobs(items).map((c) => c.length)).toEqual([JOB_MAX_PROFILES, JOB_MAX_PROFILES, 5_001]);
+    expect(chunkJobs([{ bytes: 60 }, { bytes: 60 }, { bytes: 60 }], 10, 130).map((c) => c.length)).toEqual([2, 1]);
+  });
+
+  it('rows that clear a field go one by one through POST /api/profile-import with their nulls (bulk import ignores nulls)', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('OLD1', { email: 'old@example.com', last_name: 'Smith', properties: { legacy: 1 } });
+    const rows = [
+      row(1, { Email: 'old@example.com', LastName: null, 'Properties.legacy': null }),
+      row(2, { Email: 'new@example.com', City: null }),
+      row(3, { Email: 'bulk@example.com', FirstName: 'Bo' }),
+    ];
+    const out = byRow(await profileUpsert.processBatch(rows, fake.ctx({ listId: 'L9' })));
+    const imports = fake.callsTo('POST', '/api/profile-import');
+    expect(imports.map((c) => c.body)).toEqual([
+      { data: { type: 'profile', attributes: { email: 'old@example.com', last_name: null }, meta: { patch_properties: { unset: ['legacy'] } } } },
+      { data: { type: 'profile', attributes: { email: 'new@example.com', location: { city: null } } } },
+    ]);
+    expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs')[0].body.data.attributes.profiles.data).toHaveLength(1);
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'OLD1' });
+    expect(out[2]).toMatchObject({ ok: true, status: 'created' });
+    expect(out[3]).toMatchObject({ ok: true, status: 'created' });
+    // --list: the rows written one by one are added to the list in one call.
+    const adds = fake.callsTo('POST', '/api/lists/L9/relationships/profiles');
+    expect(adds).toHaveLength(1);
+    expect(adds[0].body.data.map((d: any) => d.id).sort()).toEqual([(out[1] as any).id, (out[2] as any).id].sort());
+  });
+
+  it('a job that never completes: its rows fail unknown_outcome naming the job, after a bounded wait', async () => {
+    fake = new FakeKlaviyo();
+    fake.pollsBeforeComplete = Number.POSITIVE_INFINITY;
+    const out = await profileUpsert.processBatch([row(1, { Email: 'a@example.com' })], fake.ctx());
+    expect(out).toEqual([{ ok: false, rowNumber: 1, code: 'unknown_outcome', message: expect.stringMatching(/still processing after 1800 s.*JOB\d+/) }]);
+    // Polls grow to one every 5 s: a 30-minute wait is a few hundred GETs, not thousands.
+    const polls = fake.callsTo('GET', /^\/api\/profile-bulk-import-jobs\/JOB\d+$/).length;
+    expect(polls).toBeGreaterThan(300);
+    expect(polls).toBeLessThan(400);
+  });
+
+  it('Ctrl-C while waiting for a job throws InterruptedError (the pipeline records the batch)', async () => {
+    fake = new FakeKlaviyo();
+    fake.pollsBeforeComplete = Number.POSITIVE_INFINITY;
+    const abort = new AbortController();
+    let gets = 0;
+    fake.override = (call) => {
+      if (call.method === 'GET' && /JOB/.test(call.path) && ++gets === 3) abort.abort();
+      return undefined;
+    };
+    await expect(profileUpsert.processBatch([row(1, { Email: 'a@example.com' })], fake.ctx({}, abort.signal))).rejects.toBeInstanceOf(InterruptedError);
+  });
+
+  it('a refused key is not a row error: it is thrown', async () => {
+    fake = new FakeKlaviyo();
+    fake.override = () => ({ status: 401, body: { errors: [{ id: 'a', code: 'not_authenticated', title: 'No', detail: 'Bad key' }] } });
+    await expect(profileUpsert.processBatch([row(1, { Email: 'a@example.com' })], fake.ctx())).rejects.toMatchObject({ status: 401 });
+  });
+});
+
+describe('insert', () => {
+  it('refuses, unsent, rows whose identifiers already belong to a profile or repeat an earlier row; creates the others', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('EXIST', { email: 'taken@example.com', external_id: 'X-1' });
+    const rows = [
+      row(1, { Email: 'TAKEN@example.com', FirstName: 'Dup' }),
+      row(2, { Email: 'fresh@example.com', ExternalId: 'X-2' }),
+      row(3, { ExternalId: 'X-1' }),
+      row(4, { Email: 'Fresh@example.com' }),
+      row(5, { PhoneNumber: '+15005550006', LastName: null }),
+    ];
+    const out = byRow(await profileInsert.processBatch(rows, fake.ctx()));
+    expectOnePerRow(Object.values(out), 5);
+    expect(out[1]).toMatchObject({ ok: false, code: 'duplicate_profile', message: expect.stringContaining('EXIST') });
+    expect(out[3]).toMatchObject({ ok: false, code: 'duplicate_profile', message: expect.stringContaining("ExternalId 'X-1'") });
+    expect(out[4]).toMatchObject({ ok: false, code: 'duplicate_profile', message: expect.stringContaining('Row 2') });
+    expect(out[2]).toMatchObject({ ok: true, status: 'created' });
+    expect(out[5]).toMatchObject({ ok: true, status: 'created' });
+    const sent = fake.callsTo('POST', '/api/profile-bulk-import-jobs')[0].body.data.attributes.profiles.data;
+    // Nulls mean nothing for a new profile: left out. The refused rows were never sent.
+    expect(sent).toEqual([
+      { type: 'profile', attributes: { email: 'fresh@example.com', external_id: 'X-2' } },
+      { type: 'profile', attributes: { phone_number: '+15005550006' } },
+    ]);
+  });
+
+  it('is declared idempotent: sent again, it refuses what the first send created instead of duplicating it', async () => {
+    fake = new FakeKlaviyo();
+    const rows = [row(1, { Email: 'once@example.com' })];
+    const first = await profileInsert.processBatch(rows, fake.ctx());
+    const again = await profileInsert.processBatch(rows, fake.ctx());
+    expect(first[0]).toMatchObject({ ok: true, status: 'created' });
+    expect(again[0]).toMatchObject({ ok: false, code: 'duplicate_profile', message: expect.stringContaining((first[0] as any).id) });
+    expect(fake.profiles).toHaveLength(1);
+    expect(profileInsert.idempotent).toBe(true);
+  });
+});
+
+describe('update', () => {
+  it('by Id or by an identifier looked up in bulk, one PATCH per row; nulls clear; the lookup key is not sent back', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('P1', { email: 'ann@example.com', first_name: 'Ann' });
+    fake.addProfile('P2', { email: 'bob@example.com', phone_number: '+15005550001' });
+    const rows = [
+      row(1, { Id: 'P1', FirstName: 'Anne', Title: null }),
+      row(2, { Email: 'BOB@example.com', City: 'Paris', 'Properties.vip': true }),
+      row(3, { Email: 'nobody@example.com', FirstName: 'X' }),
+      row(4, { Id: 'P404', FirstName: 'Ghost' }),
+      row(5, { PhoneNumber: '+15005550001' }),
+    ];
+    const out = byRow(await profileUpdate.processBatch(rows, fake.ctx()));
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'P1' });
+    expect(out[2]).toEqual({ ok: true, rowNumber: 2, status: 'updated', id: 'P2' });
+    expect(out[3]).toMatchObject({ ok: false, code: 'not_found', message: expect.stringContaining("Email 'nobody@example.com'") });
+    expect(out[4]).toMatchObject({ ok: false, code: 'not_found', message: expect.stringContaining('P404') });
+    // Nothing but the key: nothing to change, nothing sent.
+    expect(out[5]).toEqual({ ok: true, rowNumber: 5, status: 'unchanged', id: 'P2' });
+    const patches = fake.callsTo('PATCH', /^\/api\/profiles\//);
+    expect(patches.map((p) => [p.path, p.body])).toEqual(
+      expect.arrayContaining([
+        ['/api/profiles/P1', { data: { type: 'profile', id: 'P1', attributes: { first_name: 'Anne', title: null } } }],
+        ['/api/profiles/P2', { data: { type: 'profile', id: 'P2', attributes: { location: { city: 'Paris' }, properties: { vip: true } } } }],
+      ]),
+    );
+    expect(patches).toHaveLength(3);
+    // One lookup request per identifier field, whatever the number of rows.
+    expect(fake.callsTo('GET', '/api/profiles')).toHaveLength(2);
+  });
+
+  it('two profiles found for one identifier: the row fails ambiguous, unsent', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('A1', { external_id: 'SAME' });
+    fake.addProfile('A2', { external_id: 'SAME' });
+    const out = await profileUpdate.processBatch([row(1, { ExternalId: 'SAME', FirstName: 'Z' })], fake.ctx());
+    expect(out).toEqual([{ ok: false, rowNumber: 1, code: 'ambiguous', message: expect.stringContaining('A1, A2') }]);
+    expect(fake.writes()).toHaveLength(0);
+  });
+
+  it('a 409 duplicate_profile from the PATCH is the row\'s failure, with the existing profile named', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('P1', { email: 'a@example.com' });
+    fake.override = (call) =>
+      call.method === 'PATCH'
+        ? {
+            status: 409,
+            body: {
+              errors: [
+                {
+                  id: 'd',
+                  status: 409,
+                  code: 'duplicate_profile',
+                  title: 'Conflict.',
+                  detail: 'A profile already exists with one of these identifiers.',
+                  source: { pointer: '/data/attributes' },
+                  meta: { duplicate_profile_id: 'P7' },
+                },
+              ],
+            },
+          }
+        : undefined;
+    const out = await profileUpdate.processBatch([row(1, { Id: 'P1', Email: 'b@example.com' })], fake.ctx());
+    expect(out).toEqual([
+      { ok: false, rowNumber: 1, code: 'duplicate_profile', message: 'A profile already exists with one of these identifiers. (/data/attributes) (existing profile P7)' },
+    ]);
+  });
+});
+
+describe('preview (--dry-run)', () => {
+  it('upsert: created, updated with the changed columns, or unchanged; reads only', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('P1', { email: 'ann@example.com', first_name: 'Ann', location: { city: 'Lyon', latitude: '45.7' }, properties: { tier: 'gold' } });
+    const rows = [
+      row(1, { Email: 'ann@example.com', FirstName: 'Ann', City: 'Lyon', Latitude: 45.7, 'Properties.tier': 'gold' }),
+      row(2, { Email: 'ANN@example.com', FirstName: 'Anne', City: 'Lyon', Properties: { tier: 'silver' }, Title: null }),
+      row(3, { Email: 'new@example.com', FirstName: 'New' }),
+    ];
+    const out = byRow(await profileUpsert.preview!(rows, fake.ctx()));
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'unchanged', id: 'P1', extras: { ChangedColumns: '' } });
+    expect(out[2]).toEqual({ ok: true, rowNumber: 2, status: 'updated', id: 'P1', extras: { ChangedColumns: 'FirstName;Properties' } });
+    expect(out[3]).toMatchObject({ ok: true, status: 'created' });
+    expect(fake.writes()).toHaveLength(0);
+  });
+
+  it('update: a profile that does not exist is a failure, not a creation', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('P1', { email: 'ann@example.com', title: 'Boss' });
+    const out = byRow(await profileUpdate.preview!([row(1, { Email: 'x@example.com', FirstName: 'X' }), row(2, { Id: 'P1', Title: null })], fake.ctx()));
+    expect(out[1]).toMatchObject({ ok: false, code: 'not_found' });
+    expect(out[2]).toEqual({ ok: true, rowNumber: 2, status: 'updated', id: 'P1', extras: { ChangedColumns: 'Title' } });
+    expect(fake.writes()).toHaveLength(0);
+  });
+});
+
+describe('parseInstant', () => {
+  it('reads Klaviyo job times with microseconds and without a zone as UTC', () => {
+    expect(parseInstant('2026-01-01T12:00:00.123456')).toBe(Date.UTC(2026, 0, 1, 12, 0, 0, 123));
+    expect(parseInstant('2026-01-01T12:00:00+00:00')).toBe(Date.UTC(2026, 0, 1, 12));
+    expect(parseInstant('nope')).toBeUndefined();
+    expect(parseInstant(null)).toBeUndefined();
+  });
+});

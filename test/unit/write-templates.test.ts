@@ -1,0 +1,183 @@
+/**
+ * EmailTemplates import handlers against undici's MockAgent: create by editor type, Klaviyo's
+ * rule that a drag-and-drop template's Html and Amp cannot be updated (the row fails unsent,
+ * whether its EditorType says so or klv has to look the template up), partial PATCHes, deletes,
+ * Klaviyo's errors on the row, and --dry-run.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MockAgent } from 'undici';
+import { FakeClock } from '../../src/core/clock.js';
+import { Secret } from '../../src/core/secret.js';
+import { KlaviyoClient } from '../../src/klaviyo/client.js';
+import { EmailTemplates } from '../../src/objects/catalog/email-templates.js';
+import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
+
+const ORIGIN = 'https://a.klaviyo.com';
+const JSON_API = { 'content-type': 'application/vnd.api+json' };
+const path = (p: string) => (actual: string) => actual.split('?')[0] === p;
+
+let agent: MockAgent;
+
+function setup() {
+  agent = new MockAgent({ enableCallHistory: true });
+  agent.disableNetConnect();
+  const clock = new FakeClock({ autoAdvance: true });
+  const client = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret('pk_test_templates_0123456789'), userAgent: 'klv/test', dispatcher: agent, clock, random: () => 0.5 });
+  const ctx: WriteContext = { client, signal: new AbortController().signal, options: {}, clock, debug: () => {} };
+  return { ctx, pool: agent.get(ORIGIN) };
+}
+
+const calls = () => agent.getCallHistory()?.calls() ?? [];
+const bodyOf = (i: number) => JSON.parse(String(calls()[i].body));
+const row = (rowNumber: number, values: Record<string, unknown>): ImportRow => ({ rowNumber, values });
+const handler = (op: 'insert' | 'update' | 'delete'): OperationHandler => EmailTemplates.write![op]!;
+
+async function run(op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> {
+  const h = handler(op);
+  const out: RowOutcome[] = [];
+  for (const r of rows) {
+    const invalid = h.validateRow?.(r, ctx.options);
+    if (invalid) out.push(invalid);
+    else out.push(...(await h.processBatch([r], ctx)));
+  }
+  return out;
+}
+
+const DEFINITION = { body: { properties: {}, styles: {}, sections: [] }, styles: [] };
+
+afterEach(async () => {
+  await agent?.close();
+});
+
+describe('EmailTemplates catalog', () => {
+  it('offers insert, update and delete', () => {
+    expect(EmailTemplates.operations).toEqual(['insert', 'update', 'delete']);
+    expect(Object.keys(EmailTemplates.write!).sort()).toEqual(['delete', 'insert', 'update']);
+    expect(handler('insert').idempotent).toBe(false);
+    expect(handler('update').idempotent).toBe(true);
+    expect(handler('update').maxBatchSize).toBe(1);
+  });
+});
+
+describe('insert', () => {
+  it('creates a CODE template by default from Html and Text', async () => {
+    const { ctx, pool } = setup();
+    pool.intercept({ path: path('/api/templates'), method: 'POST' }).reply(201, { data: { type: 'template', id: 'T1' } }, { headers: JSON_API });
+    const [out] = await run('insert', [row(1, { Name: 'Welcome', Html: '<p>Hi</p>', Text: 'Hi' })], ctx);
+    expect(out).toEqual({ ok: true, rowNumber: 1, status: 'created', id: 'T1' });
+    expect(bodyOf(0)).toEqual({ data: { type: 'template', attributes: { name: 'Welcome', html: '<p>Hi</p>', text: 'Hi', editor_type: 'CODE' } } });
+  });
+
+  it('creates a SYSTEM_DRAGGABLE template from its Definition, leaving an exported Html out', async () => {
+    const { ctx, pool } = setup();
+    pool.intercept({ path: path('/api/templates'), method: 'POST' }).reply(201, { data: { type: 'template', id: 'T2' } }, { headers: JSON_API });
+    const [out] = await run('insert', [row(1, { Name: 'DnD', EditorType: 'SYSTEM_DRAGGABLE', Html: '<p>rendered</p>', Definition: DEFINITION })], ctx);
+    expect(out).toMatchObject({ ok: true, id: 'T2' });
+    expect(bodyOf(0).data.attributes).toEqual({ name: 'DnD', editor_type: 'SYSTEM_DRAGGABLE', definition: DEFINITION });
+  });
+
+  it.each([
+    [{ Name: 'x' }, 'missing_value', /Html is empty/],
+    [{ Name: 'x', EditorType: 'SIMPLE', Html: '<p/>' }, 'invalid_value', /SIMPLE cannot be created/],
+    [{ Name: 'x', EditorType: 'SYSTEM_DRAGGABLE', Html: '<p/>' }, 'missing_value', /Definition/],
+    [{ Name: 'x', Html: '<p/>', Definition: DEFINITION }, 'invalid_value', /only for SYSTEM_DRAGGABLE/],
+    [{ Html: '<p/>' }, 'missing_value', /Name is empty/],
+  ])('refuses %j before sending', async (values, code, message) => {
+    const { ctx } = setup();
+    const [out] = await run('insert', [row(5, values)], ctx);
+    expect(out).toMatchObject({ ok: false, rowNumber: 5, code });
+    expect((out as { message: string }).message).toMatch(message);
+    expect(calls()).toHaveLength(0);
+  });
+
+  it("fails the row with Klaviyo's code and detail (the 1,000-template cap)", async () => {
+    const { ctx, pool } = setup();
+    pool
+      .intercept({ path: path('/api/templates'), method: 'POST' })
+      .reply(400, { errors: [{ code: 'invalid', detail: 'This account has reached the limit of 1000 templates created via the API.' }] }, { headers: JSON_API });
+    const [out] = await run('insert', [row(2, { Name: 'x', Html: '<p/>' })], ctx);
+    expect(out).toEqual({ ok: false, rowNumber: 2, code: 'invalid', message: 'This account has reached the limit of 1000 templates created via the API.' });
+  });
+});
+
+describe('update', () => {
+  it("a drag-and-drop row whose EditorType says so fails unsent, naming the reason", async () => {
+    const { ctx } = setup();
+    const [out] = await run('update', [row(3, { Id: 'T9', EditorType: 'SYSTEM_DRAGGABLE', Html: '<p>new</p>' })], ctx);
+    expect(out).toMatchObject({ ok: false, rowNumber: 3, code: 'drag_and_drop_html' });
+    expect((out as { message: string }).message).toMatch(/T9 is a drag-and-drop template \(SYSTEM_DRAGGABLE\).*Html.*not sent/);
+    expect(calls()).toHaveLength(0);
+  });
+
+  it('without EditorType, looks the template up and does not send the Html of a drag-and-drop one', async () => {
+    const { ctx, pool } = setup();
+    pool.intercept({ path: path('/api/templates/T9'), method: 'GET' }).reply(200, { data: { type: 'template', id: 'T9', attributes: { editor_type: 'SYSTEM_DRAGGABLE' } } }, { headers: JSON_API });
+    const [out] = await run('update', [row(3, { Id: 'T9', Amp: '<amp/>' })], ctx);
+    expect(out).toMatchObject({ ok: false, code: 'drag_and_drop_html' });
+    expect((out as { message: string }).message).toContain('Amp');
+    expect(calls().map((c) => c.method)).toEqual(['GET']);
+    expect(calls()[0].searchParams).toMatchObject({ 'fields[template]': 'editor_type' });
+  });
+
+  it('without EditorType, looks a CODE template up and PATCHes its Html', async () => {
+    const { ctx, pool } = setup();
+    pool.intercept({ path: path('/api/templates/T1'), method: 'GET' }).reply(200, { data: { type: 'template', id: 'T1', attributes: { editor_type: 'CODE' } } }, { headers: JSON_API });
+    pool.intercept({ path: path('/api/templates/T1'), method: 'PATCH' }).reply(200, { data: { type: 'template', id: 'T1' } }, { headers: JSON_API });
+    const [out] = await run('update', [row(1, { Id: 'T1', Html: '<p>new</p>' })], ctx);
+    expect(out).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'T1' });
+    expect(bodyOf(1)).toEqual({ data: { type: 'template', id: 'T1', attributes: { html: '<p>new</p>' } } });
+  });
+
+  it('a rename needs no lookup, even of a drag-and-drop template; EditorType is never sent', async () => {
+    const { ctx, pool } = setup();
+    pool.intercept({ path: path('/api/templates/T9'), method: 'PATCH' }).reply(200, { data: { type: 'template', id: 'T9' } }, { headers: JSON_API });
+    const [out] = await run('update', [row(1, { Id: 'T9', EditorType: 'SYSTEM_DRAGGABLE', Name: 'New name', Text: null })], ctx);
+    expect(out).toMatchObject({ ok: true, status: 'updated' });
+    expect(calls().map((c) => c.method)).toEqual(['PATCH']);
+    // Text null: cleared, as Klaviyo's PATCH allows.
+    expect(bodyOf(0).data.attributes).toEqual({ name: 'New name', text: null });
+  });
+
+  it("Klaviyo's refusal of the PATCH becomes the row's failure", async () => {
+    const { ctx, pool } = setup();
+    pool
+      .intercept({ path: path('/api/templates/T1'), method: 'PATCH' })
+      .reply(400, { errors: [{ code: 'invalid', detail: 'html is not allowed for SYSTEM_DRAGGABLE templates', source: { pointer: '/data/attributes/html' } }] }, { headers: JSON_API });
+    const [out] = await run('update', [row(2, { Id: 'T1', EditorType: 'CODE', Html: '<p/>' })], ctx);
+    expect(out).toEqual({ ok: false, rowNumber: 2, code: 'invalid', message: 'html is not allowed for SYSTEM_DRAGGABLE templates (/data/attributes/html)' });
+  });
+
+  it('--dry-run reports ChangedColumns, and refuses a drag-and-drop Html change as the real run would', async () => {
+    const { ctx, pool } = setup();
+    pool
+      .intercept({ path: path('/api/templates/T1'), method: 'GET' })
+      .reply(200, { data: { type: 'template', id: 'T1', attributes: { name: 'A', editor_type: 'CODE', html: '<p>1</p>', text: 'one', amp: null } } }, { headers: JSON_API })
+      .times(2);
+    pool
+      .intercept({ path: path('/api/templates/T9'), method: 'GET' })
+      .reply(200, { data: { type: 'template', id: 'T9', attributes: { name: 'D', editor_type: 'SYSTEM_DRAGGABLE', html: '<p/>' } } }, { headers: JSON_API });
+    const h = handler('update');
+    const out = [
+      ...(await h.preview!([row(1, { Id: 'T1', Name: 'A', Html: '<p>2</p>', Text: 'one' })], ctx)),
+      ...(await h.preview!([row(2, { Id: 'T1', Name: 'A', Amp: null })], ctx)),
+      ...(await h.preview!([row(3, { Id: 'T9', Html: '<p/>' })], ctx)),
+    ];
+    expect(out[0]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'T1', extras: { ChangedColumns: 'Html' } });
+    expect(out[1]).toEqual({ ok: true, rowNumber: 2, status: 'unchanged', id: 'T1', extras: { ChangedColumns: '' } });
+    expect(out[2]).toMatchObject({ ok: false, rowNumber: 3, code: 'drag_and_drop_html' });
+    expect(calls().every((c) => c.method === 'GET')).toBe(true);
+  });
+});
+
+describe('delete', () => {
+  it('DELETEs by Id; a missing template fails the row with not_found', async () => {
+    const { ctx, pool } = setup();
+    pool.intercept({ path: path('/api/templates/T1'), method: 'DELETE' }).reply(204, '');
+    pool.intercept({ path: path('/api/templates/GONE'), method: 'DELETE' }).reply(404, { errors: [{ code: 'not_found', detail: 'Template GONE does not exist.' }] }, { headers: JSON_API });
+    const out = await run('delete', [row(1, { Id: 'T1' }), row(2, { Id: 'GONE' })], ctx);
+    expect(out).toEqual([
+      { ok: true, rowNumber: 1, status: 'deleted', id: 'T1' },
+      { ok: false, rowNumber: 2, code: 'not_found', message: 'Template GONE does not exist.' },
+    ]);
+  });
+});
