@@ -3,7 +3,7 @@
  * "not given", the --null-value token is null.
  */
 import { describe, expect, it } from 'vitest';
-import { coerceCell, type CoerceColumn } from '../../src/pipeline/import/coerce.js';
+import { coerceCell, coerceJson, type CoerceColumn } from '../../src/pipeline/import/coerce.js';
 
 const col = (type: CoerceColumn['type'], name = 'Col', extra: Partial<CoerceColumn> = {}): CoerceColumn => ({ name, type, ...extra });
 const ok = (text: string, c: CoerceColumn, nullToken?: string) => {
@@ -223,6 +223,24 @@ describe('json', () => {
     expect(ok('{"a":1}', tier)).toEqual({ a: 1 });
     expect(ok('"quoted"', tier)).toBe('quoted');
     expect(ok('12345678901234567890', tier)).toBe('12345678901234567890');
+    expect(ok('-3', tier)).toBe(-3);
+    expect(ok('false', tier)).toBe(false);
+    expect(ok('null', tier)).toBe(null);
+    expect(ok('[1,"a"]', tier)).toEqual([1, 'a']);
+    // Text that merely starts like JSON stays text, whether or not parsing is attempted.
+    expect(ok('trueish', tier)).toBe('trueish');
+    expect(ok('nullable', tier)).toBe('nullable');
+    expect(ok('-x', tier)).toBe('-x');
+    expect(ok('[draft', tier)).toBe('[draft');
+    expect(ok('Gold Plan', tier)).toBe('Gold Plan');
+    expect(ok('.5', tier)).toBe('.5');
+    expect(ok('True', tier)).toBe('True');
+  });
+
+  it('a custom property given untrimmed to coerceJson is parsed as JSON.parse would', () => {
+    expect(coerceJson(' 42', 'Properties.n')).toEqual({ ok: true, value: 42 });
+    expect(coerceJson('\t true', 'Properties.b')).toEqual({ ok: true, value: true });
+    expect(coerceJson(' gold', 'Properties.t')).toEqual({ ok: true, value: ' gold' });
   });
 });
 

@@ -12,7 +12,9 @@ import {
   JOB_MAX_PROFILES,
   PROFILE_ATTRIBUTE_PATHS,
   chunkJobs,
+  PROFILE_MAX_BYTES,
   parseInstant,
+  payloadBytesAtMost,
   profileInsert,
   profilePayload,
   profileUpdate,
@@ -90,6 +92,26 @@ describe('validateRow', () => {
       code: 'too_large',
       message: expect.stringContaining('100 KB'),
     });
+    // Without an object value the size is first bounded from the values: the bound must not let
+    // a large profile through, nor refuse one just under the limit.
+    expect(v('upsert', { Email: 'a@example.com', 'Properties.blob': 'x'.repeat(101 * 1024) })).toMatchObject({ code: 'too_large' });
+    expect(v('upsert', { Email: 'a@example.com', Title: 'é'.repeat(60 * 1024) })).toMatchObject({ code: 'too_large' });
+    expect(v('upsert', { Email: 'a@example.com', 'Properties.blob': 'x'.repeat(99 * 1024) })).toBeNull();
+  });
+
+  it('bounds the payload size from above without building it', () => {
+    const exact = (values: Record<string, unknown>) =>
+      Buffer.byteLength(JSON.stringify(profilePayload(row(1, values), { dropNulls: false, withId: true })));
+    const cases: Record<string, unknown>[] = [
+      { Email: 'ann@example.com', FirstName: 'Ann', City: 'Lyon', PhoneNumber: '+15005550006', 'Properties.plan': 'pro' },
+      { Id: 'P1', Latitude: -2.2250738585072014e-308, Longitude: 1e21, 'Properties.vip': true, LastName: null, 'Properties.old': null },
+      { Email: 'a@example.com', FirstName: '\u0000\u001f"\\\n', LastName: '😀\ud800€', ['Properties.' + '\u0001'.repeat(40)]: 'x' },
+      { PhoneNumber: '+15005550006', Address1: '\u001f'.repeat(1000), Zip: '😀'.repeat(1000) },
+    ];
+    for (const values of cases) expect(payloadBytesAtMost(row(1, values))).toBeGreaterThanOrEqual(exact(values));
+    expect(payloadBytesAtMost(row(1, { Email: 'a@example.com', Properties: { a: 1 } }))).toBe(Infinity);
+    expect(payloadBytesAtMost(row(1, { Email: 'a@example.com', 'Properties.x': [1] }))).toBe(Infinity);
+    expect(payloadBytesAtMost(row(1, cases[0]))).toBeLessThan(PROFILE_MAX_BYTES);
   });
 });
 

@@ -178,6 +178,31 @@ function describeKey(k: RowKey): string {
 // ---------------------------------------------------------------------------------------------
 // Row rules that need no request
 
+/** More than the envelope of any payload: type, id, the attributes, location, properties and meta objects. */
+const ENVELOPE_BYTES = 256;
+
+/**
+ * An upper bound of the UTF-8 size of the row's `profilePayload` (any options), without building
+ * it: every column counted whether or not it ends up in the payload, its name as the key (a key
+ * is the column's attribute name or property name, never longer than the column name), and each
+ * UTF-16 unit of a string at 6 bytes (an escape such as \u001f is 6; a character is at most 3).
+ * A value that is an object or array has no cheap bound: Infinity, so the exact size is taken.
+ */
+export function payloadBytesAtMost(row: ImportRow): number {
+  let bytes = ENVELOPE_BYTES;
+  const values = row.values;
+  for (const column in values) {
+    const value = values[column];
+    if (value === undefined) continue;
+    // "key":value, and the separators around them; a nulled property's name goes in meta.unset once.
+    bytes += 6 * column.length + 8;
+    if (typeof value === 'string') bytes += 6 * value.length + 2;
+    else if (typeof value === 'number' || typeof value === 'boolean' || value === null) bytes += 32;
+    else return Infinity;
+  }
+  return bytes;
+}
+
 function validateFor(op: 'insert' | 'upsert' | 'update') {
   return (row: ImportRow, _options: ImportOptions): RowFailure | null => {
     if (op === 'insert' && idOf(row)) {
@@ -192,6 +217,9 @@ function validateFor(op: 'insert' | 'upsert' | 'update') {
     if (props !== undefined && props !== null && !isPlainObject(props)) {
       return fail(row, 'invalid_value', 'Properties must be a JSON object, e.g. {"tier": "gold"}.');
     }
+    // Building and serializing the payload of every row only to measure it cost a quarter of a
+    // large import: an upper bound, from the values alone, settles nearly every row.
+    if (payloadBytesAtMost(row) <= PROFILE_MAX_BYTES) return null;
     const bytes = Buffer.byteLength(JSON.stringify(profilePayload(row, { dropNulls: false, withId: true })));
     if (bytes > PROFILE_MAX_BYTES) {
       return fail(row, 'too_large', `The profile is ${Math.ceil(bytes / 1024)} KB; Klaviyo accepts at most 100 KB a profile. Shorten its Properties.`);

@@ -197,6 +197,10 @@ export function coerceEnum(text: string, allowed: readonly string[]): CoerceResu
  */
 export function coerceJson(text: string, columnName: string): CoerceResult {
   if (columnName.startsWith('Properties.')) {
+    // Most such cells are plain text (`gold`): a JSON.parse that throws costs a SyntaxError per
+    // cell, which dominated a large import. JSON text can only start with one of a few
+    // characters or words, so anything else is text, left unparsed.
+    if (!mayBeJson(text)) return { ok: true, value: text };
     try {
       const v: unknown = JSON.parse(text);
       // Beyond 2^53 a number would silently change: keep the digits.
@@ -221,4 +225,19 @@ export function coerceJson(text: string, columnName: string): CoerceResult {
     return fail(`${quote(text)} is not a JSON object; Properties takes an object like {"tier":"gold"}`);
   }
   return { ok: true, value: v };
+}
+
+/**
+ * Whether text could be a JSON text: after JSON whitespace, a number (`-` or a digit), a string,
+ * an object, an array, or true, false or null. False means JSON.parse would certainly throw.
+ */
+function mayBeJson(text: string): boolean {
+  let i = 0;
+  // JSON's own whitespace, for a caller that did not trim.
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  const c = text.charCodeAt(i);
+  // { [ " - 0-9
+  if (c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39)) return true;
+  const word = i === 0 ? text : text.slice(i);
+  return word.startsWith('true') || word.startsWith('false') || word.startsWith('null');
 }
