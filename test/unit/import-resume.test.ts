@@ -316,6 +316,9 @@ describe('killed mid-import, then --resume', () => {
     const after = logged(p);
     expect(after.rows).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
     expect(result.counts.skipped).toBe(before.rows.length);
+    // The killed run's failures still count (exit 3): it never reported them.
+    expect(before.errors.length).toBeGreaterThan(0);
+    expect(result.counts.skippedFailed).toBe(before.errors.length);
     // Each valid row reached Klaviyo at least once; only the in-flight batch twice.
     const twice = resent.filter((r) => sent.includes(r));
     expect(twice).toEqual(sent.slice(-4));

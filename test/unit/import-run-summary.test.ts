@@ -45,6 +45,8 @@ describe('the summary', () => {
     const text = formatImportSummary(summary({ stopped: 'interrupted', input: '-', counts: { ...emptyCounts(), read: 30, succeeded: 10, skipped: 15, notProcessed: 5, statuses: { created: 10 } } }));
     expect(text).toMatch(/^Import stopped after 30 rows of profiles \(--op upsert\) from standard input/);
     expect(text).toMatch(/15 already done by the interrupted run \(skipped\), 5 not processed/);
+    const failedBefore = formatImportSummary(summary({ resumed: true, counts: { ...emptyCounts(), read: 30, succeeded: 15, skipped: 15, skippedFailed: 2, statuses: { created: 15 } } }));
+    expect(failedBefore).toMatch(/15 already done by the interrupted run \(skipped, 2 of them failed \(see the error log\)\)/);
   });
 
   it('a dry run says valid and invalid, and that nothing was written', () => {
@@ -65,6 +67,7 @@ describe('the summary', () => {
       failed: 50,
       statuses: { created: 900, updated: 50 },
       skipped: 0,
+      skippedFailed: 0,
       notProcessed: 0,
       requests: 12,
       rateLimited: 1,
@@ -81,6 +84,8 @@ describe('the summary', () => {
   it('exit codes: 0 all succeeded, 3 any failed, the stop code when the run stopped early', () => {
     expect(importExitCode({ counts: { ...emptyCounts(), succeeded: 5 } })).toBe(ExitCode.Ok);
     expect(importExitCode({ counts: { ...emptyCounts(), succeeded: 5, failed: 1 } })).toBe(ExitCode.RowsRejected);
+    // --resume: a row the interrupted run failed (it exited 130, not 3) still fails the import.
+    expect(importExitCode({ counts: { ...emptyCounts(), succeeded: 5, skipped: 3, skippedFailed: 1 } })).toBe(ExitCode.RowsRejected);
     expect(importExitCode({ counts: { ...emptyCounts(), failed: 1 }, stopped: 'interrupted' }, 130)).toBe(130);
     expect(importExitCode({ counts: emptyCounts(), stopped: 'fatal' }, 4)).toBe(4);
     expect(importExitCode({ counts: emptyCounts(), stopped: 'fatal' })).toBe(1);

@@ -50,6 +50,12 @@ export const NONE = 0;
 export const SENT = 1;
 export const LOGGED = 2;
 type RowState = typeof NONE | typeof SENT | typeof LOGGED;
+/**
+ * Set beside LOGGED when the row's logged outcome is in the error log: a resumed run that skips
+ * the row still owes the user its failure (exit 3), since the interrupted run never reported it.
+ */
+const FAILED_BIT = 0x80;
+const STATE_MASK = 0x7f;
 
 /**
  * What the interrupted run did with each row number, in two flat arrays (5 bytes a row: a
@@ -74,16 +80,16 @@ export class RowTable {
     this.#hash = h;
   }
 
-  /** A row's outcome is in a log. The first one counts; a second is a duplicate. */
-  markLogged(row: number, hash: number): void {
+  /** A row's outcome is in a log (`failed`: the error log). The first one counts; a second is a duplicate. */
+  markLogged(row: number, hash: number, failed = false): void {
     this.#grow(row);
-    const st = this.#state[row];
+    const st = this.#state[row] & STATE_MASK;
     if (st === LOGGED) {
       this.#duplicates++;
       return;
     }
     if (st === SENT) this.#sent--;
-    this.#state[row] = LOGGED;
+    this.#state[row] = failed ? LOGGED | FAILED_BIT : LOGGED;
     this.#hash[row] = hash;
     this.#logged++;
   }
@@ -99,7 +105,12 @@ export class RowTable {
   }
 
   state(row: number): RowState {
-    return (row < this.#state.length ? this.#state[row] : NONE) as RowState;
+    return (row < this.#state.length ? this.#state[row] & STATE_MASK : NONE) as RowState;
+  }
+
+  /** Whether the row's logged outcome is a failure (it is in the error log). */
+  failed(row: number): boolean {
+    return row < this.#state.length && (this.#state[row] & FAILED_BIT) !== 0;
   }
 
   hash(row: number): number {
@@ -156,6 +167,11 @@ export class ResumePlan {
     }
     if (st === LOGGED) return 'done';
     return this.idempotent ? 'resend' : 'unknown';
+  }
+
+  /** For a `done` row: whether the interrupted run logged it as failed. */
+  failedBefore(rowNumber: number): boolean {
+    return this.table.failed(rowNumber);
   }
 }
 
@@ -360,7 +376,7 @@ export async function scanLog(o: {
     if (!Number.isInteger(row) || row < 1) {
       throw new UsageError(`The ${o.kind} log ${o.path} is damaged at line ${rec.line}: Row '${rec.record[0]}' is not a row number.`, `Fix that line, or use other logs (${flag}).`);
     }
-    o.table.markLogged(row, rowHash(rec.record, o.hashPositions));
+    o.table.markLogged(row, rowHash(rec.record, o.hashPositions), o.kind === 'error');
     rows++;
     goodEnd = rec.end;
   };

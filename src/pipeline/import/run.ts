@@ -208,6 +208,7 @@ export async function runImport(o: RunOptions): Promise<RunResult> {
         }
         if (decision === 'done') {
           counts.skipped++;
+          if (o.resume.failedBefore(src.rowNumber)) counts.skippedFailed++;
           continue;
         }
         if (decision === 'unknown') {

@@ -20,12 +20,17 @@ export interface RunCounts {
   statuses: Record<string, number>;
   /** Rows a previous run already logged (--resume): not sent again. */
   skipped: number;
+  /**
+   * Of those, the rows the previous run logged as failed: the run that failed them was
+   * interrupted (exit 130) before it could exit 3, so the run that completes the import does.
+   */
+  skippedFailed: number;
   /** Rows read but neither sent nor logged because the run stopped (Ctrl-C, a fatal error): --resume sends them. */
   notProcessed: number;
 }
 
 export function emptyCounts(): RunCounts {
-  return { read: 0, succeeded: 0, failed: 0, statuses: {}, skipped: 0, notProcessed: 0 };
+  return { read: 0, succeeded: 0, failed: 0, statuses: {}, skipped: 0, skippedFailed: 0, notProcessed: 0 };
 }
 
 export type StopReason = 'interrupted' | 'fatal' | 'input';
@@ -55,10 +60,13 @@ export function objectNounFor(object: string): string {
   return objectNoun(object, 2);
 }
 
-/** 0 when every row succeeded, 3 when any failed; an early stop has its own code (the caller's error). */
+/**
+ * 0 when every row succeeded, 3 when any failed (with --resume: also a row the interrupted run
+ * failed); an early stop has its own code (the caller's error).
+ */
 export function importExitCode(s: Pick<ImportSummary, 'counts' | 'stopped'>, stopCode?: number): number {
   if (s.stopped !== undefined) return stopCode ?? ExitCode.Failure;
-  return s.counts.failed > 0 ? ExitCode.RowsRejected : ExitCode.Ok;
+  return s.counts.failed > 0 || (s.counts.skippedFailed ?? 0) > 0 ? ExitCode.RowsRejected : ExitCode.Ok;
 }
 
 function statusList(statuses: Record<string, number>): string {
@@ -79,7 +87,10 @@ export function formatImportSummary(s: ImportSummary): string {
   // A dry run's rows are all `valid` unless a preview said more (created, updated, unchanged).
   const statuses = s.dryRun ? Object.fromEntries(Object.entries(c.statuses).filter(([k]) => k !== 'valid')) : c.statuses;
   const parts = [`${int(c.succeeded)} ${s.dryRun ? 'valid' : 'succeeded'}${statusList(statuses)}`, `${int(c.failed)} ${s.dryRun ? 'invalid' : 'failed'}`];
-  if (c.skipped > 0) parts.push(`${int(c.skipped)} already done by the interrupted run (skipped)`);
+  if (c.skipped > 0) {
+    const failedBefore = c.skippedFailed > 0 ? `, ${int(c.skippedFailed)} of them failed (see the error log)` : '';
+    parts.push(`${int(c.skipped)} already done by the interrupted run (skipped${failedBefore})`);
+  }
   if (c.notProcessed > 0) parts.push(`${int(c.notProcessed)} not processed`);
   const lines = [`${head}${parts.join(', ')}${s.dryRun ? '; nothing was written to Klaviyo' : ''}`];
   lines.push(
@@ -104,6 +115,7 @@ export function importSummaryJson(s: ImportSummary, exitCode: number): Record<st
     failed: c.failed,
     statuses: { ...c.statuses },
     skipped: c.skipped,
+    skippedFailed: c.skippedFailed,
     notProcessed: c.notProcessed,
     requests: s.requests,
     rateLimited: s.rateLimited,
