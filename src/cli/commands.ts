@@ -52,6 +52,41 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/export.js'),
   },
   {
+    name: 'query',
+    args: '[sql...]',
+    summary: 'Run SQL over Klaviyo objects: filters pushed down to the API, joins and grouping in SQLite',
+    examples: [
+      ['klv --demo query "SELECT Name, Created FROM Lists ORDER BY Created DESC LIMIT 5"', 'try it on the built-in emulator'],
+      ["klv query \"SELECT * FROM Profiles WHERE Email = 'ann@example.com'\"", 'one request: the condition becomes a Klaviyo filter'],
+      ['klv query "SELECT Country, COUNT(*) FROM Profiles GROUP BY Country" --format json', 'grouping runs locally, in a temporary SQLite file'],
+      ['klv query "SELECT l.Name, COUNT(*) FROM ListMembers m JOIN Lists l ON l.Id = m.ListId GROUP BY l.Name"', 'joins between objects'],
+      ["klv query --explain \"SELECT Email FROM Profiles WHERE City LIKE 'Par%'\"", 'show the requests, filters, local work and an estimate; send nothing'],
+      ['klv query -f report.sql --format csv > report.csv', 'the SQL from a file (or from standard input)'],
+    ],
+    description:
+      'Objects are tables (klv objects), their columns those of klv describe; names match\n' +
+      'case-insensitively (list_members, ListMembers). SQLite\'s dialect and functions.\n\n' +
+      'Push-down: top-level WHERE conditions of the form Column op literal, Column IN (...),\n' +
+      "Column LIKE 'x%' / '%x%' / '%x', Column BETWEEN a AND b become Klaviyo filters where the\n" +
+      'endpoint allows (Id = \'...\' reads by id); only the referenced columns are requested; LIMIT\n' +
+      'stops paging early when nothing else needs the rows. The rest runs locally: simple scans\n' +
+      'stream; joins, grouping, ordering, DISTINCT and subqueries run in a temporary SQLite file\n' +
+      '(memory stays bounded). LIKE is case-sensitive, as Klaviyo\'s filters are.\n\n' +
+      'INSERT, UPDATE and DELETE go through the same operation handlers as klv import; DELETE needs\n' +
+      '--yes when klv cannot ask.\n\n' +
+      'Output: --format table (default on a terminal), csv (default otherwise), json, ndjson; the\n' +
+      'values are written as klv export writes them. The summary goes to stderr (JSON with --json).\n' +
+      'Exit codes: 0 done, 2 usage error (nothing sent), 4 key refused, 130 interrupted, 1 otherwise.',
+    configure(cmd: Command) {
+      cmd
+        .option('-f, --file <file>', 'read the SQL from this file')
+        .addOption(new Option('--format <format>', 'table, csv, json or ndjson (default: table on a terminal, else csv)'))
+        .option('--explain', 'print the requests, filters, local work and an estimate, then exit without sending anything')
+        .option('--yes', 'confirm a DELETE without being asked');
+    },
+    load: () => import('./commands/query.js'),
+  },
+  {
     name: 'import',
     args: '<object> <file|->',
     summary: 'Import a CSV into a Klaviyo object (profiles, lists, campaigns, events...), one log line per row',

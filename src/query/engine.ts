@@ -1,0 +1,228 @@
+/**
+ * Runs an analysed SELECT.
+ *
+ * Simple scans (one object, plain columns, every condition pushed down or checked by the
+ * object's planner) stream straight from the read plan to the output: nothing is held.
+ *
+ * Everything else runs in SQLite (better-sqlite3): a temporary database FILE in the system's
+ * temp folder, one table per object the query names (the object's name, its referenced columns
+ * under their catalog names), filled by streaming the plan's rows in batched transactions, so
+ * memory stays bounded whatever the row count; then the user's SQL (with canonical names) runs
+ * there and its rows stream to the output with `.iterate()`. The file is deleted at the end,
+ * also on failure or Ctrl-C.
+ *
+ * Values in SQLite: datetimes as ISO 8601 UTC text (the export's spelling, which sorts and
+ * compares as time), booleans as 1/0 (TRUE and FALSE in SQL), JSON as JSON text. LIKE is made
+ * case-sensitive, as Klaviyo's filters are, so push-down and SQLite agree.
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KlaviyoClient } from '../klaviyo/client.js';
+import type { ColumnDef, ColumnType, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../objects/types.js';
+import { normalizeDatetime, type ValueColumn } from '../pipeline/export/values.js';
+import type { Analysis } from './analyze.js';
+import { toSql } from './parse.js';
+
+export const BATCH_ROWS = 2_000;
+
+interface Statement {
+  run(...params: unknown[]): unknown;
+  raw(on?: boolean): Statement;
+  iterate(...params: unknown[]): IterableIterator<unknown[]>;
+  columns(): Array<{ name: string; column: string | null; table: string | null; type: string | null }>;
+}
+interface Database {
+  prepare(sql: string): Statement;
+  pragma(sql: string): unknown;
+  exec(sql: string): void;
+  transaction<T extends (...args: never[]) => unknown>(fn: T): T;
+  close(): void;
+}
+
+export interface PlannedTable {
+  def: ObjectDefinition;
+  request: ReadRequest;
+  plan: ReadPlan;
+}
+
+/** One read plan per object: the referenced columns, the conditions, LIMIT when it can stop paging. */
+export function planTables(analysis: Analysis): PlannedTable[] {
+  const out: PlannedTable[] = [];
+  for (const use of analysis.tables.values()) {
+    let columns = [...use.columns.values()];
+    if (analysis.simple && analysis.simple.table === use.def.name) {
+      const seen = new Set<string>();
+      columns = analysis.simple.output.map((o) => o.column).filter((c) => !seen.has(c.name) && Boolean(seen.add(c.name)));
+    }
+    // COUNT(*) needs rows, not attributes: the key alone makes the smallest request.
+    if (columns.length === 0) columns = [use.def.columns.find((c) => c.name === use.def.key[0]) ?? use.def.columns[0]];
+    const properties = columns.filter((c) => c.name.startsWith('Properties.')).map((c) => c.name.slice('Properties.'.length));
+    const request: ReadRequest = {
+      columns,
+      where: use.where,
+      limit: analysis.pushLimit,
+      options: properties.length > 0 ? { properties } : {},
+    };
+    out.push({ def: use.def, request, plan: use.def.plan(request) });
+  }
+  return out;
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+function sqliteType(t: ColumnType): string {
+  if (t === 'integer' || t === 'boolean') return 'INTEGER';
+  if (t === 'number') return 'REAL';
+  return 'TEXT';
+}
+
+/** A row value as SQLite stores it. */
+export function sqliteValue(value: unknown, col: ColumnDef): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return normalizeDatetime(value);
+  if (typeof value === 'bigint' || typeof value === 'number') return value;
+  if (typeof value === 'string') return col.type === 'datetime' ? normalizeDatetime(value) : value;
+  return JSON.stringify(value);
+}
+
+/** A SQLite value back as the export writes it: booleans and JSON regain their types. */
+export function outputValue(value: unknown, type: ColumnType | undefined): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === 'boolean' && (value === 0 || value === 1)) return value === 1;
+  if (type === 'json' && typeof value === 'string' && /^\s*[[{]/.test(value)) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+function openSqlite(): { db: Database; dispose: () => void } {
+  const require = createRequire(import.meta.url);
+  const BetterSqlite = require('better-sqlite3') as new (file: string) => Database;
+  const dir = mkdtempSync(join(tmpdir(), 'klv-query-'));
+  const db = new BetterSqlite(join(dir, 'query.sqlite'));
+  db.pragma('journal_mode = OFF');
+  db.pragma('synchronous = OFF');
+  // Pages spill to the file beyond this (KiB, negative): the cache, not the data, is in memory.
+  db.pragma('cache_size = -32000');
+  db.pragma('temp_store = FILE');
+  db.pragma('case_sensitive_like = ON');
+  let closed = false;
+  return {
+    db,
+    dispose: () => {
+      if (closed) return;
+      closed = true;
+      try {
+        db.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+async function load(db: Database, t: PlannedTable, client: KlaviyoClient, signal: AbortSignal | undefined, onRows?: (n: number) => void): Promise<number> {
+  const cols = t.request.columns;
+  db.exec(`CREATE TABLE ${quote(t.def.name)} (${cols.map((c) => `${quote(c.name)} ${sqliteType(c.type)}`).join(', ')})`);
+  const insert = db.prepare(`INSERT INTO ${quote(t.def.name)} VALUES (${cols.map(() => '?').join(', ')})`);
+  const flush = db.transaction((batch: unknown[][]) => {
+    for (const values of batch) insert.run(...values);
+  });
+  let batch: unknown[][] = [];
+  let n = 0;
+  for await (const row of t.plan.execute(client, signal)) {
+    batch.push(cols.map((c) => sqliteValue(row[c.name], c)));
+    n += 1;
+    if (batch.length >= BATCH_ROWS) {
+      flush(batch as never);
+      batch = [];
+      onRows?.(n);
+    }
+  }
+  if (batch.length > 0) flush(batch as never);
+  onRows?.(n);
+  return n;
+}
+
+export interface QueryResult {
+  columns: ValueColumn[];
+  rows: AsyncIterable<Row>;
+  /** Removes the temporary database; safe to call twice. */
+  dispose: () => void;
+}
+
+/** Unique output names: `Id`, `Id` -> `Id`, `Id_2` (rows are keyed by name). */
+function uniqueNames(names: string[]): string[] {
+  const seen = new Map<string, number>();
+  return names.map((n) => {
+    const k = n.toLowerCase();
+    const count = (seen.get(k) ?? 0) + 1;
+    seen.set(k, count);
+    return count === 1 ? n : `${n}_${count}`;
+  });
+}
+
+export async function runSelect(analysis: Analysis, tables: PlannedTable[], client: KlaviyoClient, signal?: AbortSignal, onLoaded?: (table: string, rows: number) => void): Promise<QueryResult> {
+  if (analysis.simple) {
+    const { output, offset, limit } = analysis.simple;
+    const plan = tables[0].plan;
+    const names = uniqueNames(output.map((o) => o.name));
+    const columns = output.map((o, i) => ({ name: names[i], type: o.column.type }));
+    async function* rows(): AsyncGenerator<Row> {
+      let skipped = 0;
+      let sent = 0;
+      if (limit === 0) return;
+      for await (const row of plan.execute(client, signal)) {
+        if (skipped < offset) {
+          skipped += 1;
+          continue;
+        }
+        const out: Row = {};
+        output.forEach((o, i) => (out[names[i]] = row[o.column.name] ?? null));
+        yield out;
+        sent += 1;
+        if (limit !== undefined && sent >= limit) return;
+      }
+    }
+    return { columns, rows: rows(), dispose: () => {} };
+  }
+
+  const { db, dispose } = openSqlite();
+  try {
+    for (const t of tables) {
+      const n = await load(db, t, client, signal);
+      onLoaded?.(t.def.name, n);
+    }
+    const stmt = db.prepare(toSql(analysis.ast));
+    stmt.raw(true);
+    const meta = stmt.columns();
+    const types = meta.map((m) => {
+      const t = tables.find((x) => x.def.name === m.table);
+      return t?.request.columns.find((c) => c.name === m.column)?.type;
+    });
+    const names = uniqueNames(meta.map((m) => m.name));
+    const columns: ValueColumn[] = names.map((name, i) => ({ name, type: types[i] ?? 'string' }));
+    async function* rows(): AsyncGenerator<Row> {
+      try {
+        for (const values of stmt.iterate()) {
+          const out: Row = {};
+          names.forEach((n, i) => (out[n] = outputValue(values[i], types[i])));
+          yield out;
+        }
+      } finally {
+        dispose();
+      }
+    }
+    return { columns, rows: rows(), dispose };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
