@@ -139,6 +139,47 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/import.js'),
   },
   {
+    name: 'replicate',
+    args: '[objects...]',
+    summary: 'Copy Klaviyo objects into SQLite, PostgreSQL or MySQL tables and keep them current',
+    examples: [
+      ['klv replicate', 'every object into ./klaviyo.db (SQLite); run it again to read only what changed'],
+      ['klv replicate --to postgres://klv@db.internal/analytics --schema klaviyo', 'into PostgreSQL, schema klaviyo'],
+      ['klv replicate campaigns email-templates lists --to mysql://klv@127.0.0.1/klaviyo', 'chosen objects into MySQL or MariaDB'],
+      ['klv replicate profiles --sweep-deletes always --hard-deletes', 'also find deleted profiles, and remove their rows'],
+      ['klv replicate state', 'each object\'s cursor, last complete run and last deletion check'],
+      ['klv replicate state rewind events 2026-11-01', 'read events again from that time on the next run'],
+      ['klv replicate state reset profiles', 'forget the state: the next run reads profiles in full'],
+    ],
+    description:
+      'A table per object (snake_case: list_members), typed columns from the catalog (klv describe),\n' +
+      'the object\'s key as primary key, indexes on reference columns, plus _klv_synced_at and\n' +
+      '_klv_deleted_at. The first run reads everything; later runs read from each object\'s cursor\n' +
+      'minus a lookback window (7d for events, 1h otherwise; --lookback) and upsert by key, in\n' +
+      'batched transactions. State lives in the destination\'s _klv_state table and moves only once an\n' +
+      'object is complete: a run killed at any point and started again converges, with no duplicates.\n' +
+      'Objects are named as in klv objects; default: every object readable without a filter.\n\n' +
+      'Deletions (Klaviyo cannot report them): --sweep-deletes always|never|<hours>. Default: objects\n' +
+      'read in full every run (tags, coupons, metrics...) from their own read; campaigns, templates,\n' +
+      'lists, segments and flows by an id-only read every run; memberships and suppressions daily;\n' +
+      'profiles and events only when asked. Deleted rows get _klv_deleted_at, or go with --hard-deletes.\n\n' +
+      'One summary line per object on stderr (rows inserted, updated, deleted, requests, seconds);\n' +
+      '--json prints the summary as one JSON object on stdout.\n' +
+      'Exit codes: 0 done, 1 an object failed (the others are replicated), 2 usage error, 4 key\n' +
+      'refused, 130 interrupted.',
+    configure(cmd: Command) {
+      cmd
+        .option('--to <url>', 'destination: sqlite:FILE, postgres://..., mysql://... (default: sqlite:./klaviyo.db)')
+        .option('--schema <name>', 'PostgreSQL schema / MySQL database for the tables (created if missing)')
+        .option('--table-prefix <prefix>', 'prefix every table name (klaviyo_)')
+        .option('--sweep-deletes <when>', 'look for deleted records: always, never, or every <hours> (default: per object)')
+        .option('--hard-deletes', 'remove deleted records\' rows instead of setting _klv_deleted_at')
+        .option('--lookback <span>', 'read again this far back from each cursor (default: 7d for events, 1h otherwise)')
+        .option('--batch-size <n>', 'rows per upsert transaction (default 500)');
+    },
+    load: () => import('./commands/replicate.js'),
+  },
+  {
     name: 'objects',
     summary: 'List the Klaviyo objects klv reads and writes, with their operations and incremental column',
     examples: [

@@ -1,0 +1,220 @@
+/**
+ * `klv replicate [objects...]`: Klaviyo objects into database tables, incrementally (see
+ * src/replicate/engine.ts). `klv replicate state`, `state rewind <object> <time>` and
+ * `state reset <object>` show and move the per-object state kept in the destination.
+ *
+ * People on stderr (progress on a terminal, one summary line per object), data on stdout: the
+ * `--json` summary, and the state table.
+ */
+import type { CommandContext } from '../context.js';
+import { KlvError, UsageError } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-code.js';
+import type { ObjectDefinition } from '../../objects/types.js';
+import type { Destination, ReplicationState } from '../../replicate/destination.js';
+import type { ObjectResult } from '../../replicate/engine.js';
+
+export interface ReplicateFlags {
+  to?: string;
+  schema?: string;
+  tablePrefix?: string;
+  sweepDeletes?: string;
+  hardDeletes?: boolean;
+  lookback?: string;
+  batchSize?: string;
+}
+
+async function openDest(ctx: CommandContext, flags: ReplicateFlags): Promise<Destination> {
+  const { openDestination, DEFAULT_DESTINATION } = await import('../../replicate/destinations/index.js');
+  const url = flags.to ?? DEFAULT_DESTINATION;
+  const dest = await openDestination(url, { schema: flags.schema, tablePrefix: flags.tablePrefix });
+  ctx.onCleanup(() => dest.close());
+  return dest;
+}
+
+export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
+  const flags = options as ReplicateFlags;
+  if (args[0]?.toLowerCase() === 'state') return stateCommand(ctx, args.slice(1), flags);
+  return replicateCommand(ctx, args, flags);
+}
+
+async function resolveObjects(names: string[]): Promise<ObjectDefinition[]> {
+  const { allObjects, findObject } = await import('../../objects/registry.js');
+  const { defaultObjects } = await import('../../replicate/engine.js');
+  if (names.length === 0) return defaultObjects(allObjects());
+  const readable = new Set(defaultObjects(allObjects()).map((d) => d.name));
+  const chosen: ObjectDefinition[] = [];
+  for (const n of names) {
+    const def = findObject(n);
+    if (!readable.has(def.name)) {
+      throw new UsageError(
+        `${def.name} cannot be replicated: Klaviyo reads it only for given people (a required filter).`,
+        `Replicate ListMembers for list memberships; 'klv objects' lists the objects.`,
+      );
+    }
+    if (!chosen.includes(def)) chosen.push(def);
+  }
+  return chosen;
+}
+
+async function replicateCommand(ctx: CommandContext, names: string[], flags: ReplicateFlags): Promise<number> {
+  const io = ctx.io;
+  const { parseSpan } = await import('../../replicate/state.js');
+  const { parseSweepSetting } = await import('../../replicate/sweep.js');
+  // Every usage error before anything is opened or sent.
+  const objects = await resolveObjects(names);
+  const sweepDeletes = parseSweepSetting(flags.sweepDeletes);
+  const lookbackMs = flags.lookback !== undefined ? parseSpan(flags.lookback) : undefined;
+  let batchSize: number | undefined;
+  if (flags.batchSize !== undefined) {
+    batchSize = Number(flags.batchSize);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size '${flags.batchSize}' is not a whole number above zero.`);
+  }
+  const { exportNow } = await import('../../pipeline/export/since.js');
+  exportNow(io.env); // a bad KLV_NOW is a usage error now, not mid-run
+
+  const { PARTITIONED_READ_CONCURRENCY } = await import('../../objects/read/partitioned.js');
+  const client = await ctx.client({ concurrency: PARTITIONED_READ_CONCURRENCY });
+  const dest = await openDest(ctx, flags);
+  const { replicate } = await import('../../replicate/engine.js');
+
+  io.info(io.style.dim(`Replicating ${objects.length === 1 ? objects[0]!.name : `${objects.length} objects`} into ${dest.description}.`));
+  const progress = io.progressEnabled ? new ProgressLine(io.stderr) : undefined;
+  if (progress) ctx.onCleanup(() => progress.clear());
+  const started = performance.now();
+  const { results, failed } = await replicate({
+    objects,
+    destination: dest,
+    client,
+    tablePrefix: flags.tablePrefix,
+    sweepDeletes,
+    hardDeletes: Boolean(flags.hardDeletes),
+    lookbackMs,
+    batchSize,
+    now: () => exportNow(io.env),
+    signal: ctx.signal,
+    onProgress: (object, rows) => progress?.show(`${object}: ${rows.toLocaleString('en-US')} rows`),
+    onObject: (r) => {
+      progress?.clear();
+      if (r.error) io.error(`${r.object}: ${r.error.message}`, r.error.hint);
+      else io.info(formatObjectLine(r));
+    },
+  }).finally(() => progress?.clear());
+
+  const seconds = (performance.now() - started) / 1000;
+  const totals = results.reduce(
+    (t, r) => ({ inserted: t.inserted + r.inserted, updated: t.updated + r.updated, deleted: t.deleted + r.deleted, requests: t.requests + r.requests }),
+    { inserted: 0, updated: 0, deleted: 0, requests: 0 },
+  );
+  if (io.json) {
+    io.data(
+      JSON.stringify({
+        destination: dest.description,
+        ok: failed.length === 0,
+        seconds: round(seconds),
+        ...totals,
+        objects: results.map((r) => ({
+          object: r.object,
+          table: r.table,
+          full: r.full,
+          since: r.since,
+          rowsRead: r.rowsRead,
+          inserted: r.inserted,
+          updated: r.updated,
+          deleted: r.deleted,
+          swept: r.swept,
+          addedColumns: r.addedColumns,
+          requests: r.requests,
+          seconds: round(r.seconds),
+          cursor: r.cursor,
+          ...(r.error ? { error: r.error.message } : {}),
+        })),
+      }),
+    );
+  }
+  io.info(
+    `Replicated ${results.length - failed.length} of ${results.length} objects into ${dest.description} in ${seconds.toFixed(1)} s: ` +
+      `${totals.inserted.toLocaleString('en-US')} inserted, ${totals.updated.toLocaleString('en-US')} updated, ${totals.deleted.toLocaleString('en-US')} deleted, ${totals.requests.toLocaleString('en-US')} requests.`,
+  );
+  if (failed.length > 0) {
+    const first = failed[0]!.error!;
+    throw new KlvError(`Replication failed for ${failed.map((r) => r.object).join(', ')}: ${first.message}`, {
+      hint: `The other objects are up to date. The failed ones keep their previous state, so the next run reads them again from there.${first.hint ? ` ${first.hint}` : ''}`,
+      cause: first.error,
+    });
+  }
+  return ExitCode.Ok;
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+export function formatObjectLine(r: ObjectResult): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const how = r.full ? 'full read' : `since ${r.since}`;
+  return (
+    `${r.object} -> ${r.table}: ${n(r.inserted)} inserted, ${n(r.updated)} updated, ${n(r.deleted)} deleted` +
+    ` (${how}${r.swept ? ', deletions checked' : ''}${r.addedColumns.length ? `, added columns ${r.addedColumns.join(', ')}` : ''}; ` +
+    `${n(r.requests)} ${r.requests === 1 ? 'request' : 'requests'}, ${r.seconds.toFixed(1)} s)`
+  );
+}
+
+class ProgressLine {
+  #shown = false;
+  constructor(private readonly stream: NodeJS.WritableStream) {}
+  show(text: string): void {
+    this.stream.write(`\r\x1b[2K${text}`);
+    this.#shown = true;
+  }
+  clear(): void {
+    if (this.#shown) this.stream.write('\r\x1b[2K');
+    this.#shown = false;
+  }
+}
+
+async function stateCommand(ctx: CommandContext, args: string[], flags: ReplicateFlags): Promise<number> {
+  const io = ctx.io;
+  const [action, objectName, time, ...rest] = args;
+  const usage = `klv replicate state [--to URL], klv replicate state rewind <object> <ISO time>, klv replicate state reset <object>`;
+  if (rest.length > 0) throw new UsageError(`Too many arguments to klv replicate state.`, usage);
+  let def: ObjectDefinition | undefined;
+  let cursor: string | undefined;
+  if (action !== undefined) {
+    if (action !== 'rewind' && action !== 'reset') throw new UsageError(`Unknown action '${action}' for klv replicate state.`, usage);
+    if (!objectName) throw new UsageError(`Which object? klv replicate state ${action} <object>.`, usage);
+    const { findObject } = await import('../../objects/registry.js');
+    def = findObject(objectName);
+    if (action === 'rewind') {
+      if (!time) throw new UsageError(`To when? klv replicate state rewind ${def.name} <ISO time>.`, usage);
+      const { exportNow, parseSince } = await import('../../pipeline/export/since.js');
+      cursor = parseSince(time, exportNow(io.env)).toISOString();
+      if (!def.incremental) throw new UsageError(`${def.name} has no cursor: it is read in full on every run.`, `Use klv replicate state reset ${def.name} to forget its state.`);
+    } else if (time !== undefined) {
+      throw new UsageError(`reset takes no time.`, usage);
+    }
+  }
+  const dest = await openDest(ctx, flags);
+  if (action === 'rewind') {
+    const prev = await dest.getState(def!.name);
+    await dest.setState({ object: def!.name, cursor: cursor!, lastCompleteRunAt: prev?.lastCompleteRunAt ?? null, lastSweepAt: prev?.lastSweepAt ?? null });
+    io.info(`${def!.name}: the next run reads from ${cursor} (minus the lookback window); it was ${prev?.cursor ?? 'unset'}.`);
+    return ExitCode.Ok;
+  }
+  if (action === 'reset') {
+    await dest.deleteState(def!.name);
+    io.info(`${def!.name}: state removed; the next run reads it in full.`);
+    return ExitCode.Ok;
+  }
+  const states = await dest.listStates();
+  if (io.json) {
+    io.data(JSON.stringify(states));
+    return ExitCode.Ok;
+  }
+  io.data(formatStates(states));
+  return ExitCode.Ok;
+}
+
+export function formatStates(states: ReplicationState[]): string {
+  const header = ['object', 'cursor', 'last complete run', 'last deletion check'];
+  const rows = states.map((s) => [s.object, s.cursor ?? '-', s.lastCompleteRunAt ?? '-', s.lastSweepAt ?? '-']);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,111 @@
+/**
+ * SQLite through better-sqlite3 (synchronous, one connection). Statements are wrapped in
+ * promises and serialised with a queue, so two objects replicated concurrently never interleave
+ * inside each other's transaction.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { KlvError, UsageError } from '../../core/errors.js';
+import type { DestinationOptions } from '../destination.js';
+import { SqlDestination, type SqlConnection, type SqlDriver } from './sql-destination.js';
+
+interface Statement {
+  all(...params: unknown[]): Record<string, unknown>[];
+  run(...params: unknown[]): { changes: number };
+  reader: boolean;
+}
+
+interface Database {
+  prepare(sql: string): Statement;
+  pragma(sql: string): unknown;
+  exec(sql: string): void;
+  close(): void;
+  readonly inTransaction: boolean;
+}
+
+class SqliteDriver implements SqlDriver {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly conn: SqlConnection;
+
+  constructor(private readonly db: Database) {
+    this.conn = {
+      query: async (sql, params = []) => db.prepare(sql).all(...params),
+      run: async (sql, params = []) => db.prepare(sql).run(...params).changes,
+    };
+  }
+
+  /** Runs fn after everything queued before it, holding the connection until it settles. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  withConnection<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    return this.serial(() => fn(this.conn));
+  }
+
+  session<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    return fn({
+      query: (sql, params) => this.serial(() => this.conn.query(sql, params)),
+      run: (sql, params) => this.serial(() => this.conn.run(sql, params)),
+    });
+  }
+
+  transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.conn);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.db.close();
+  }
+}
+
+/** `sqlite:./k.db`, `sqlite:///abs/k.db`, `sqlite::memory:` or a bare path: the file path. */
+export function sqlitePath(url: string): string {
+  let rest = url.replace(/^sqlite3?:/i, '');
+  if (rest.startsWith('//')) rest = rest.slice(2); // sqlite:///abs -> /abs, sqlite://./k.db -> ./k.db
+  if (rest === '') throw new UsageError(`No database file in ${JSON.stringify(url)}`, 'Write sqlite:./klaviyo.db or sqlite:///absolute/path.db.');
+  return rest === ':memory:' ? rest : resolve(rest);
+}
+
+export async function openSqlite(url: string, opts: DestinationOptions & { stagingBatch?: number }): Promise<SqlDestination> {
+  if (opts.schema) {
+    throw new UsageError('--schema applies to PostgreSQL and MySQL; a SQLite file has one schema', 'Drop --schema, or use --table-prefix to keep tables apart.');
+  }
+  const file = sqlitePath(url);
+  if (file !== ':memory:' && !existsSync(dirname(file))) {
+    throw new KlvError(`Cannot open SQLite database ${file}: the directory ${dirname(file)} does not exist`, { hint: 'Create the directory first, or point --to at an existing one.' });
+  }
+  const require = createRequire(import.meta.url);
+  const BetterSqlite = require('better-sqlite3') as new (file: string, options?: { timeout?: number }) => Database;
+  let db: Database;
+  try {
+    // timeout: wait for another klv process holding the write lock instead of failing at once.
+    db = new BetterSqlite(file, { timeout: 30_000 });
+  } catch (err) {
+    throw new KlvError(`Cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  // WAL: readers (dashboards, klv query) are not blocked while a run writes.
+  if (file !== ':memory:') db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  return new SqlDestination({
+    kind: 'sqlite',
+    description: `sqlite:${file}`,
+    driver: new SqliteDriver(db),
+    tablePrefix: opts.tablePrefix,
+    stagingBatch: opts.stagingBatch,
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * Deletions. Klaviyo's list endpoints cannot say what was deleted, so `klv replicate` finds
+ * deletions by reading every live key (an id-only read: the key columns alone become a sparse
+ * fieldset, so pages are small and as large as the endpoint allows) and marking the rows whose
+ * key is gone (`Destination.reconcileDeletions`).
+ *
+ * When: `--sweep-deletes always|never|<hours>`, else per object:
+ * - objects read in full on every run (no incremental column, or one Klaviyo cannot filter:
+ *   Tags, Coupons, CouponCodes, Metrics, CatalogItems) are reconciled from that read itself,
+ *   with no extra request;
+ * - small incremental objects (Campaigns, EmailTemplates, Lists, Segments, Flows) are swept on
+ *   every run: a few requests each;
+ * - memberships and suppressions (ListMembers, SegmentMembers, PeopleExclusions, ListExclusions)
+ *   once a day: their id-only read costs a request per 100 rows;
+ * - Profiles and Events only when asked (`--sweep-deletes`): an account's profiles and events
+ *   are millions of rows, and Klaviyo deletes them only on a data-privacy request.
+ * A table created by this run needs no sweep: its rows are exactly what was read.
+ */
+import { UsageError } from '../core/errors.js';
+import type { KlaviyoClient } from '../klaviyo/client.js';
+import type { ObjectDefinition, Row } from '../objects/types.js';
+import type { ReplicationState } from './destination.js';
+import { keyColumns } from './table-spec.js';
+
+/** `--sweep-deletes`: always, never, or at most every N hours; undefined: per object (above). */
+export type SweepSetting = 'always' | 'never' | { hours: number } | undefined;
+
+export type SweepPolicy = 'from-read' | 'every-run' | 'daily' | 'on-request';
+
+const DAILY = new Set(['ListMembers', 'SegmentMembers', 'PeopleExclusions', 'ListExclusions']);
+const ON_REQUEST = new Set(['Profiles', 'Events']);
+
+export function parseSweepSetting(text: string | undefined): SweepSetting {
+  if (text === undefined) return undefined;
+  const t = text.trim().toLowerCase();
+  if (t === 'always' || t === 'never') return t;
+  const m = /^(\d+(?:\.\d+)?)\s*h?$/.exec(t);
+  if (m) return { hours: Number(m[1]) };
+  throw new UsageError(`--sweep-deletes '${text}' is not always, never or a number of hours.`, 'Use e.g. --sweep-deletes always, --sweep-deletes never or --sweep-deletes 24.');
+}
+
+/** Whether the object is read in full on every run (so its read itself shows deletions). */
+export function readsInFull(def: ObjectDefinition): boolean {
+  return !def.incremental || !def.incremental.serverSide;
+}
+
+export function sweepPolicy(def: ObjectDefinition): SweepPolicy {
+  if (readsInFull(def)) return 'from-read';
+  if (ON_REQUEST.has(def.name)) return 'on-request';
+  if (DAILY.has(def.name)) return 'daily';
+  return 'every-run';
+}
+
+/** Whether this run looks for deletions of the object. */
+export function sweepDue(def: ObjectDefinition, setting: SweepSetting, state: ReplicationState | null, now: Date): boolean {
+  if (setting === 'never') return false;
+  if (setting === 'always') return true;
+  const last = state?.lastSweepAt ? Date.parse(state.lastSweepAt) : undefined;
+  const olderThan = (hours: number) => last === undefined || Number.isNaN(last) || now.getTime() - last >= hours * 3_600_000;
+  if (setting !== undefined) return olderThan(setting.hours);
+  switch (sweepPolicy(def)) {
+    case 'from-read':
+    case 'every-run':
+      return true;
+    case 'daily':
+      return olderThan(24);
+    case 'on-request':
+      return false;
+  }
+}
+
+/** Every live key of the object, read id-only (sparse fieldsets, largest pages). */
+export async function* liveKeys(def: ObjectDefinition, client: KlaviyoClient, signal?: AbortSignal): AsyncIterable<Row> {
+  const plan = def.plan({ columns: keyColumns(def), where: [], options: { includeArchived: true } });
+  for await (const row of plan.execute(client, signal)) {
+    const key: Row = {};
+    for (const k of def.key) key[k] = row[k];
+    yield key;
+  }
+}
+
+export async function* fromArray(rows: readonly Row[]): AsyncIterable<Row> {
+  yield* rows;
+}
