@@ -14,11 +14,10 @@
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { ROOT, fmtInt } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'dist/emulator/server.js');
 if (!existsSync(SERVER)) {
   console.error('dist/ is missing: run `npm run build` first.');
@@ -80,7 +79,7 @@ for (const profiles of sizes) {
       }
     }
     const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    console.log(`profiles ${profiles.toLocaleString('en-US')}:`);
+    console.log(`profiles ${fmtInt(profiles)}:`);
     console.log(`  sort=created page[size]=1, first request (builds the index): ${fmt(first.ms)}`);
     console.log(`  sort=-created page[size]=1: ${fmt(last.ms)}; sort=created again: ${fmt(again.ms)}`);
     console.log(`  first page of a slice (100 profiles): ${fmt(avg(firstPages))} on average over ${firstPages.length}`);

@@ -17,38 +17,16 @@
  * Exits 1 when an export fails or writes the wrong number of rows; a missed target is reported,
  * not an error (numbers vary with the machine: see bench/README.md).
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BIN, ROOT, TIME, cleanEnv, countRecords, cpuName, fail, fmtInt, gitCommit, measure, minSeconds, rssMethod, startEmulator, wholeNumber } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin/klv.js');
-const TIME = '/usr/bin/time';
+export { minSeconds };
+
 const KEY = 'pk_bench_export_profiles_000';
-
-/**
- * The least time `requests` requests can take under Klaviyo's fixed rate-limit windows: at most
- * `burst` per second and `steady` per minute. Every full minute of steady quota that has to be
- * used up before the last batch costs 60 s; the rest goes at the burst rate; and the burst rate
- * alone is a floor too. 500 requests at 75/s and 750/min: 500 / 75 = 6.7 s. 2,000 requests:
- * 2 full minutes (1,500 requests) + 500 / 75 = 126.7 s. Round trips are not counted: this is
- * the floor the limits set, which no client can beat however it schedules its requests.
- */
-export function minSeconds(requests, burst, steady) {
-  if (requests <= 0) return 0;
-  const fullMinutes = steady ? Math.ceil(requests / steady) - 1 : 0;
-  const rest = requests - fullMinutes * (steady ?? 0);
-  return Math.max(requests / burst, fullMinutes * 60 + rest / burst);
-}
-
-function fail(message) {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
 
 async function main() {
   const { values } = parseArgs({
@@ -75,10 +53,10 @@ async function main() {
   const { burst, steady } = op.rateLimit;
 
   const machine = {
-    cpu: `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}`,
+    cpu: cpuName(),
     node: process.version,
     commit: gitCommit(),
-    rssMethod: existsSync(TIME) ? 'GNU time (Maximum resident set size)' : '/proc VmHWM, polled',
+    rssMethod: rssMethod(),
   };
   const log = values.json ? () => {} : (line) => console.log(line);
   log(`klv export profiles against klv emulator --latency ${latency} (spec rate limits), ${machine.cpu}, Node ${machine.node}, commit ${machine.commit}`);
@@ -121,48 +99,15 @@ async function exportOnce(n, latency, seed) {
   const emulator = await startEmulator(['--port', '0', '--profiles', String(n), '--latency', String(latency), '--seed', String(seed)]);
   try {
     const csv = join(dir, 'profiles.csv');
-    const timeFile = join(dir, 'time.txt');
-    const useTime = existsSync(TIME);
-    const command = useTime ? TIME : process.execPath;
-    const args = [...(useTime ? ['-v', '-o', timeFile, process.execPath] : []), BIN, 'export', 'profiles', '-o', csv];
     // A clean environment and an empty folder: no profile or project config of the person running it.
-    const env = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      XDG_CONFIG_HOME: join(dir, 'config'),
-      NO_COLOR: '1',
-      KLAVIYO_BASE_URL: emulator.url,
-      KLAVIYO_PRIVATE_API_KEY: KEY,
-    };
-    const started = performance.now();
-    const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk.toString()));
-    let polledKb = 0;
-    const poll = useTime
-      ? null
-      : setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) polledKb = Math.max(polledKb, Number(m[1]));
-          } catch {
-            // The process has just exited.
-          }
-        }, 20);
-    const code = await new Promise((done) => child.on('exit', (c) => done(c)));
-    const seconds = (performance.now() - started) / 1000;
-    if (poll) clearInterval(poll);
+    const env = cleanEnv(dir, { url: emulator.url, key: KEY });
+    const { code, seconds, stderr, rssKb } = await measure([BIN, 'export', 'profiles', '-o', csv], { cwd: dir, env, timeFile: join(dir, 'time.txt'), stdout: 'ignore' });
     if (code !== 0) fail(`klv export profiles exited with ${code} for ${n} profiles:\n${stderr.slice(-2000)}`);
     if (!existsSync(csv)) {
       const partial = existsSync(`${csv}.partial`) ? ` (only ${csv}.partial is there: the export did not finish it)` : '';
       fail(`klv export profiles exited 0 but wrote no ${csv}${partial}:\n${stderr.slice(-2000)}`);
     }
-    let rssKb = polledKb;
-    if (useTime) {
-      const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
-      if (!m) fail(`${TIME} reported no maximum resident set size`);
-      rssKb = Number(m[1]);
-    }
+    if (rssKb === null) fail(`${TIME} reported no maximum resident set size`);
     const rows = await countRecords(csv);
     if (rows !== n) fail(`the export wrote ${rows} rows for an account of ${n} profiles`);
     const counts = await (await fetch(`${emulator.url}/_emulator/requests`)).json();
@@ -179,50 +124,6 @@ async function exportOnce(n, latency, seed) {
     await emulator.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Starts `klv emulator ARGS` and resolves with its URL once it prints it. */
-function startEmulator(args) {
-  const child = spawn(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise((done) => child.on('exit', done));
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (chunk) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolve({ url: m[1], stop });
-    });
-    child.on('exit', (code) => reject(new Error(`klv emulator exited with ${code} before listening:\n${err}`)));
-  });
-}
-
-/** CSV records after the header, parsed (a quoted cell may hold a line break). */
-async function countRecords(file) {
-  const { parse } = await import('csv-parse');
-  let records = 0;
-  for await (const _ of createReadStream(file).pipe(parse({ relax_column_count: true, bom: true }))) records++;
-  return Math.max(0, records - 1);
-}
-
-function gitCommit() {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-function wholeNumber(text, flag) {
-  if (!/^\d+$/.test(String(text))) fail(`${flag} must be a whole number, got '${text}'.`);
-  return Number(text);
-}
-
-function fmtInt(n) {
-  return n.toLocaleString('en-US');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

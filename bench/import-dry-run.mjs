@@ -19,18 +19,13 @@
  * from /proc/<pid>/status. It checks that the logs hold exactly N rows, and exits 1 when they do
  * not or a run fails; missed targets are reported, not errors (see bench/README.md).
  */
-import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin/klv.js');
-const TIME = '/usr/bin/time';
+import { BIN, ROOT, cleanEnv, measure as measureChild, rssMethod } from './lib.mjs';
 
 const PLAIN_PASS = `
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -96,7 +91,7 @@ async function main() {
       ratio,
       targets: { ratio: { min: 0.5, met: ratio >= 0.5 }, rssMB: { max: 250, met: k.rssMB < 250 } },
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, node: process.version },
-      rssMethod: existsSync(TIME) ? 'GNU time (Maximum resident set size)' : '/proc VmHWM, polled',
+      rssMethod: rssMethod(),
       runs,
     };
     if (values.json) {
@@ -165,36 +160,9 @@ async function generate(path, n) {
 
 /** Runs a command, measuring wall time and peak RSS. */
 async function measure(args, cwd, env) {
-  const timeFile = join(cwd, `time-${process.hrtime.bigint()}.txt`);
-  const useTime = existsSync(TIME);
-  const command = useTime ? TIME : process.execPath;
-  const full = useTime ? ['-v', '-o', timeFile, process.execPath, ...args] : args;
-  const started = performance.now();
-  const child = spawn(command, full, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  let polledKb = 0;
-  const poll = useTime
-    ? null
-    : setInterval(() => {
-        try {
-          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-          if (m) polledKb = Math.max(polledKb, Number(m[1]));
-        } catch {
-          // exited
-        }
-      }, 20);
-  const code = await new Promise((done) => child.on('exit', (c) => done(c)));
-  const seconds = (performance.now() - started) / 1000;
-  if (poll) clearInterval(poll);
-  let rssKb = polledKb;
-  if (useTime) {
-    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
-    if (m) rssKb = Number(m[1]);
-  }
-  return { code, seconds, rssMB: rssKb / 1024, stdout, stderr };
+  // GNU time's report goes to the temp folder, never into the working tree.
+  const { rssKb, ...r } = await measureChild(args, { cwd, env, timeFile: join(tmpdir(), `klv-bench-time-${process.hrtime.bigint()}.txt`) });
+  return { ...r, rssMB: (rssKb ?? 0) / 1024 };
 }
 
 async function plainPass(input, output, n) {
@@ -207,7 +175,7 @@ async function plainPass(input, output, n) {
 
 async function dryRun(input, dir, n, invalid) {
   // A clean environment: no key, no profile, no config of the person running it (none is needed).
-  const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1' };
+  const env = cleanEnv(dir);
   const r = await measure([BIN, 'import', 'profiles', input, '--op', 'insert', '--dry-run', '--json'], dir, env);
   // Exit 3: the invalid rows were refused, as they should be.
   if (r.code !== 3 && r.code !== 0) fail(`klv import --dry-run exited ${r.code}:\n${r.stderr.slice(-2000)}`);

@@ -24,35 +24,21 @@
  * Exits 1 when the import fails or the logs do not hold exactly N rows; a missed target is
  * reported, not an error (see bench/README.md).
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BIN, ROOT, cleanEnv, countRecords, cpuName, fail, fmtInt, gitCommit, measure, minSeconds, startEmulator, wholeNumber } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin/klv.js');
-const TIME = '/usr/bin/time';
+/** The least time `requests` requests take at `burst`/s and `steady`/min (fixed windows); see lib.mjs. */
+export { minSeconds };
+
 const KEY = 'pk_bench_import_profiles_000';
 const JOB_SIZE = 10_000;
 const LOOKUP_SIZE = 100;
 const WRITE_TARGET = 15;
-
-/** The least time `requests` requests take at `burst`/s and `steady`/min (fixed windows); see export-profiles.mjs. */
-export function minSeconds(requests, burst, steady) {
-  if (requests <= 0) return 0;
-  const fullMinutes = steady ? Math.ceil(requests / steady) - 1 : 0;
-  const rest = requests - fullMinutes * (steady ?? 0);
-  return Math.max(requests / burst, fullMinutes * 60 + rest / burst);
-}
-
-function fail(message) {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
 
 async function main() {
   const { values } = parseArgs({
@@ -69,7 +55,7 @@ async function main() {
   const { OPERATIONS } = await import(join(ROOT, 'dist/klaviyo/generated/api-metadata.js'));
   const limit = (op) => OPERATIONS[op].rateLimit;
 
-  const machine = { cpu: `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}`, node: process.version, commit: gitCommit() };
+  const machine = { cpu: cpuName(), node: process.version, commit: gitCommit() };
   const log = values.json ? () => {} : (line) => console.log(line);
   log(`klv import profiles --op upsert, N = ${fmtInt(n)}, against klv emulator --data ${values.data} --latency ${latency} (spec rate limits), ${machine.cpu}, Node ${machine.node}, commit ${machine.commit}`);
 
@@ -150,37 +136,9 @@ async function writeCsv(path, n) {
 }
 
 async function importOnce(input, url, dir) {
-  const timeFile = join(dir, 'time.txt');
-  const useTime = existsSync(TIME);
-  const command = useTime ? TIME : process.execPath;
-  const args = [...(useTime ? ['-v', '-o', timeFile, process.execPath] : []), BIN, 'import', 'profiles', input, '--op', 'upsert', '--json'];
-  const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1', KLAVIYO_BASE_URL: url, KLAVIYO_PRIVATE_API_KEY: KEY };
-  const started = performance.now();
-  const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c.toString()));
-  child.stderr.on('data', (c) => (stderr += c.toString()));
-  let polledKb = 0;
-  const pollRss = useTime
-    ? null
-    : setInterval(() => {
-        try {
-          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-          if (m) polledKb = Math.max(polledKb, Number(m[1]));
-        } catch {
-          // The process has just exited.
-        }
-      }, 20);
-  const code = await new Promise((done) => child.on('exit', (c) => done(c)));
-  const seconds = (performance.now() - started) / 1000;
-  if (pollRss) clearInterval(pollRss);
+  const env = cleanEnv(dir, { url, key: KEY });
+  const { code, seconds, rssKb, stdout, stderr } = await measure([BIN, 'import', 'profiles', input, '--op', 'upsert', '--json'], { cwd: dir, env, timeFile: join(dir, 'time.txt') });
   if (code !== 0 && code !== 3) fail(`klv import exited with ${code}:\n${stderr.slice(-2000)}`);
-  let rssKb = polledKb;
-  if (useTime) {
-    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
-    if (m) rssKb = Number(m[1]);
-  }
   let summary = null;
   try {
     summary = JSON.parse(stdout);
@@ -190,51 +148,7 @@ async function importOnce(input, url, dir) {
   const summaryLine = summary
     ? `${fmtInt(summary.rowsRead)} rows, ${fmtInt(summary.succeeded)} succeeded ${JSON.stringify(summary.statuses)}, ${fmtInt(summary.failed)} failed, ${fmtInt(summary.requests)} requests, ${summary.rateLimited} rate-limited, ${summary.seconds} s`
     : stderr.trim().split('\n').slice(-1)[0];
-  return { code, seconds, rssMB: rssKb / 1024, summary, summaryLine };
-}
-
-/** Starts `klv emulator ARGS` and resolves with its URL once it prints it. */
-function startEmulator(args) {
-  const child = spawn(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise((done) => child.on('exit', done));
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (chunk) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolve({ url: m[1], stop });
-    });
-    child.on('exit', (code) => reject(new Error(`klv emulator exited with ${code} before listening:\n${err}`)));
-  });
-}
-
-/** CSV records after the header. */
-async function countRecords(file) {
-  const { parse } = await import('csv-parse');
-  let records = 0;
-  for await (const _ of createReadStream(file).pipe(parse({ relax_column_count: true, bom: true }))) records++;
-  return Math.max(0, records - 1);
-}
-
-function gitCommit() {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-function wholeNumber(text, flag) {
-  if (!/^\d+$/.test(String(text))) fail(`${flag} must be a whole number, got '${text}'.`);
-  return Number(text);
-}
-
-function fmtInt(n) {
-  return n.toLocaleString('en-US');
+  return { code, seconds, rssMB: (rssKb ?? 0) / 1024, summary, summaryLine };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -13,75 +13,36 @@
  *
  * Exits 1 when the query fails or the counts do not add up; a missed target is reported.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BIN, ROOT, TIME, cleanEnv, cpuName, fail, fmtInt, measure, startEmulator, wholeNumber } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin/klv.js');
-const TIME = '/usr/bin/time';
 const KEY = 'pk_bench_query_group_by_000';
 const SQL = 'SELECT Country, COUNT(*) AS n FROM Profiles GROUP BY Country';
 const TARGET_MB = 300;
 
-function fail(message) {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
-
 async function main() {
   const { values } = parseArgs({ options: { profiles: { type: 'string', default: '200000' }, json: { type: 'boolean', default: false } } });
-  if (!/^\d+$/.test(values.profiles)) fail(`--profiles must be a whole number, got '${values.profiles}'.`);
-  const n = Number(values.profiles);
+  const n = wholeNumber(values.profiles, '--profiles');
   if (!existsSync(join(ROOT, 'dist/cli/commands/query.js'))) fail('dist/ has no klv query: run `npm run build` first.');
 
   const emulator = await startEmulator(['--port', '0', '--profiles', String(n), '--rate-limits', 'off']);
   const dir = mkdtempSync(join(tmpdir(), 'klv-bench-query-'));
   try {
-    const timeFile = join(dir, 'time.txt');
-    const useTime = existsSync(TIME);
-    const command = useTime ? TIME : process.execPath;
-    const args = [...(useTime ? ['-v', '-o', timeFile, process.execPath] : []), BIN, 'query', SQL, '--format', 'csv'];
-    const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1', KLAVIYO_BASE_URL: emulator.url, KLAVIYO_PRIVATE_API_KEY: KEY };
-    const started = performance.now();
-    const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c.toString()));
-    child.stderr.on('data', (c) => (stderr += c.toString()));
-    let polledKb = 0;
-    const poll = useTime
-      ? null
-      : setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) polledKb = Math.max(polledKb, Number(m[1]));
-          } catch {
-            // The process has just exited.
-          }
-        }, 20);
-    const code = await new Promise((done) => child.on('exit', (c) => done(c)));
-    const seconds = (performance.now() - started) / 1000;
-    if (poll) clearInterval(poll);
+    const env = cleanEnv(dir, { url: emulator.url, key: KEY });
+    const { code, seconds, rssKb, stdout, stderr } = await measure([BIN, 'query', SQL, '--format', 'csv'], { cwd: dir, env, timeFile: join(dir, 'time.txt') });
     if (code !== 0) fail(`klv query exited with ${code}:\n${stderr.slice(-2000)}`);
-    let rssKb = polledKb;
-    if (useTime) {
-      const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
-      if (!m) fail(`${TIME} reported no maximum resident set size`);
-      rssKb = Number(m[1]);
-    }
+    if (rssKb === null) fail(`${TIME} reported no maximum resident set size`);
     const lines = stdout.trim().split('\n').slice(1);
     const total = lines.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(',') + 1)), 0);
     if (total !== n) fail(`the counts add up to ${total}, not ${n}:\n${stdout.slice(0, 2000)}`);
     const rssMB = rssKb / 1024;
-    const result = { profiles: n, seconds, rssMB, groups: lines.length, cpu: `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}`, node: process.version, summary: stderr.trim().split('\n').slice(-1)[0] ?? '' };
+    const result = { profiles: n, seconds, rssMB, groups: lines.length, cpu: cpuName(), node: process.version, summary: stderr.trim().split('\n').slice(-1)[0] ?? '' };
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else {
-      console.log(`klv query "${SQL}" over ${n.toLocaleString('en-US')} profiles (emulator, rate limits off), ${result.cpu}, Node ${result.node}`);
+      console.log(`klv query "${SQL}" over ${fmtInt(n)} profiles (emulator, rate limits off), ${result.cpu}, Node ${result.node}`);
       console.log(`  ${seconds.toFixed(1)} s, ${lines.length} groups, peak RSS ${rssMB.toFixed(0)} MB; target < ${TARGET_MB} MB: ${rssMB < TARGET_MB ? 'met' : 'MISSED'}`);
       console.log(`  klv: ${result.summary}`);
     }
@@ -89,25 +50,6 @@ async function main() {
     await emulator.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Starts `klv emulator ARGS` and resolves with its URL once it prints it. */
-function startEmulator(args) {
-  const child = spawn(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise((done) => child.on('exit', done));
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (chunk) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolve({ url: m[1], stop });
-    });
-    child.on('exit', (code) => reject(new Error(`klv emulator exited with ${code} before listening:\n${err}`)));
-  });
 }
 
 main().catch((err) => fail(err.stack ?? String(err)));

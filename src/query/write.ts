@@ -13,7 +13,6 @@
  * without one. No write-ahead journal (there is no file to resume): a statement interrupted by
  * Ctrl-C lets the rows in flight finish and reports the others as not sent.
  */
-import { setMaxListeners } from 'node:events';
 import type { CommandContext } from '../cli/context.js';
 import { InterruptedError, KlvError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-code.js';
@@ -24,6 +23,7 @@ import type { ObjectDefinition } from '../objects/types.js';
 import type { WriteContext } from '../objects/write/types.js';
 import type { LoggedOutcome } from '../pipeline/import/batches.js';
 import type { LogSink, SourceRow } from '../pipeline/import/run.js';
+import { confirm, neverAborted, writeClient } from '../pipeline/import/setup.js';
 import { NULL_TOKEN, targetCells, translateWrite, type Cells, type WriteStatement } from './write-statement.js';
 
 export interface WriteOptions {
@@ -79,7 +79,7 @@ export async function runWriteStatement(ast: unknown, o: WriteOptions): Promise<
   }
   if (st.kind === 'delete' && !o.yes) {
     const n = cells.length;
-    const ok = await confirm(ctx, `DELETE FROM ${st.def.name} deletes ${n.toLocaleString('en-US')} ${n === 1 ? 'record' : 'records'} in Klaviyo and cannot be undone. Continue? [y/N] `);
+    const ok = await confirm(ctx, `DELETE FROM ${st.def.name} deletes ${n.toLocaleString('en-US')} ${n === 1 ? 'record' : 'records'} in Klaviyo and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was deleted.');
     if (!ok) throw new UsageError('Not confirmed: nothing was deleted.', 'Add --yes to skip the question.');
   }
 
@@ -155,22 +155,6 @@ export async function runWriteStatement(ast: unknown, o: WriteOptions): Promise<
     });
   }
   return exitCode;
-}
-
-/** The client of a write: like import's, not aborted by the first Ctrl-C, so that rows in flight finish with a known outcome. */
-async function writeClient(ctx: CommandContext, concurrency: number): Promise<KlaviyoClient> {
-  const profile = await ctx.profile();
-  const [{ KlaviyoClient }, { KLV_VERSION }] = await Promise.all([import('../klaviyo/client.js'), import('../core/version.js')]);
-  const client = new KlaviyoClient({
-    baseUrl: profile.baseUrl,
-    apiKey: profile.privateKey,
-    revision: profile.revision,
-    userAgent: `klv/${KLV_VERSION}`,
-    concurrency: profile.sources.concurrency === 'default' ? Math.max(profile.concurrency, Math.floor(concurrency)) : profile.concurrency,
-    journal: ctx.io.verbose ? (line) => ctx.io.stderr.write(`${ctx.io.style.dim(line)}\n`) : undefined,
-  });
-  ctx.onCleanup(() => client.close());
-  return client;
 }
 
 /** UPDATE/DELETE: one row per selected record, with its keys (and the SET values). */
@@ -252,25 +236,3 @@ function summaryLine(
     `${notSent > 0 ? `, ${int(notSent)} not sent` : ''}; ${int(requests)} request${requests === 1 ? '' : 's'}`
   );
 }
-
-async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: true });
-  try {
-    const answer = await new Promise<string | null>((resolvePromise, reject) => {
-      rl.on('SIGINT', () => resolvePromise(null));
-      rl.question(question, { signal: ctx.signal }).then(resolvePromise, reject);
-    });
-    if (answer === null) throw new InterruptedError('Interrupted: nothing was deleted.');
-    return /^\s*(y|yes)\s*$/i.test(answer);
-  } catch (err) {
-    if (ctx.signal.aborted || (err as Error).name === 'AbortError') throw new InterruptedError('Interrupted: nothing was deleted.');
-    throw err;
-  } finally {
-    rl.close();
-  }
-}
-
-/** Handlers get a signal the first Ctrl-C does not abort (see the top of this file); many requests listen on it. */
-const neverAborted = new AbortController().signal;
-setMaxListeners(0, neverAborted);

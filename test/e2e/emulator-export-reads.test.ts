@@ -6,51 +6,24 @@
  * Klaviyo accepts, and every answer one Klaviyo could give.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import { withRecording } from '../helpers/recording.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin/klv.js');
 const HEADERS = { authorization: 'Klaviyo-API-Key pk_e2e_export_reads_0123', revision: '2026-07-15' };
 const f = (filter: string) => `filter=${encodeURIComponent(filter)}`;
 
 describe('klv emulator answers the export reads within the spec', () => {
   const recording = withRecording({ setEnv: false });
-  let child: ChildProcess;
+  let emulator: EmulatorProcess | undefined;
   let url = '';
-  let exited: Promise<number | null>;
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
-    child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--rate-limits', 'off', '--profiles', '50000'], {
-      cwd: ROOT,
-      env: { ...recording.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    exited = new Promise((done) => child.on('exit', (code) => done(code)));
-    url = await new Promise<string>((done, fail) => {
-      let err = '';
-      const timer = setTimeout(() => fail(new Error(`emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        err += chunk.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-        if (m) {
-          clearTimeout(timer);
-          done(m[1]!);
-        }
-      });
-      child.on('exit', (code) => fail(new Error(`emulator exited with ${code}; stderr:\n${err}`)));
-    });
+    emulator = spawnEmulator(['--port', '0', '--rate-limits', 'off', '--profiles', '50000'], recording.env);
+    url = await emulator.url;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await emulator?.stop();
   });
 
   async function get(path: string): Promise<any> {
@@ -107,8 +80,7 @@ describe('klv emulator answers the export reads within the spec', () => {
     await get('/api/catalog-categories');
     await get('/api/catalog-variants');
 
-    child.kill('SIGTERM');
-    await exited;
+    await emulator!.stop();
     recording.expectConformant({ minExchanges: 20 });
   });
 });

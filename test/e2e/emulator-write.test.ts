@@ -7,11 +7,8 @@
  * in the account (consent, suppressions, events, new metrics) is spec-shaped too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import { withRecording } from '../helpers/recording.js';
-import { REPO_ROOT, KLV_BIN } from '../helpers/cli.js';
 
 const HEADERS = {
   authorization: 'Klaviyo-API-Key pk_e2e_emulator_write_0123',
@@ -22,38 +19,16 @@ const HEADERS = {
 
 describe('klv emulator: the write side, within the spec', () => {
   const recording = withRecording({ setEnv: false });
-  let child: ChildProcess;
+  let emulator: EmulatorProcess | undefined;
   let url = '';
-  let exited: Promise<number | null>;
 
   beforeAll(async () => {
-    if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
-    child = spawn(process.execPath, [KLV_BIN, 'emulator', '--port', '0', '--data', 'empty', '--rate-limits', 'off'], {
-      cwd: REPO_ROOT,
-      env: { ...recording.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    exited = new Promise((done) => child.on('exit', (code) => done(code)));
-    url = await new Promise<string>((done, fail) => {
-      let err = '';
-      const timer = setTimeout(() => fail(new Error(`emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        err += chunk.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-        if (m) {
-          clearTimeout(timer);
-          done(m[1]!);
-        }
-      });
-      child.on('exit', (code) => fail(new Error(`emulator exited with ${code}; stderr:\n${err}`)));
-    });
+    emulator = spawnEmulator(['--port', '0', '--data', 'empty', '--rate-limits', 'off'], recording.env);
+    url = await emulator.url;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await emulator?.stop();
   });
 
   async function call(method: string, path: string, body?: unknown, expected?: number): Promise<any> {
@@ -167,8 +142,7 @@ describe('klv emulator: the write side, within the spec', () => {
     await call('DELETE', `/api/lists/${scratch}`, undefined, 204);
     await call('DELETE', `/api/lists/${scratch}`, undefined, 404);
 
-    child.kill('SIGTERM');
-    await exited;
+    await emulator!.stop();
     recording.expectConformant({ minExchanges: 40 });
   });
 });

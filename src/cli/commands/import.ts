@@ -13,16 +13,15 @@
  * the write-ahead journal then tells --resume which rows were in flight.
  */
 import { existsSync, createReadStream, statSync } from 'node:fs';
-import { setMaxListeners } from 'node:events';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
 import { systemClock } from '../../core/clock.js';
-import type { KlaviyoClient } from '../../klaviyo/client.js';
 import type { ObjectDefinition, Operation } from '../../objects/types.js';
 import type { ImportOptions, OperationHandler, WriteContext } from '../../objects/write/types.js';
 import { parseDelimiter } from '../../pipeline/export/formats.js';
+import { confirm, neverAborted, writeClient } from '../../pipeline/import/setup.js';
 import { splitList } from './export.js';
 
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'upsert', 'delete'];
@@ -145,24 +144,6 @@ function canAsk(ctx: CommandContext, input: string): boolean {
   return input !== '-' && ctx.io.stdinIsTTY && ctx.io.stderrIsTTY;
 }
 
-async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: true });
-  try {
-    const answer = await new Promise<string | null>((resolvePromise, reject) => {
-      rl.on('SIGINT', () => resolvePromise(null));
-      rl.question(question, { signal: ctx.signal }).then(resolvePromise, reject);
-    });
-    if (answer === null) throw new InterruptedError('Interrupted: nothing was sent.');
-    return /^\s*(y|yes)\s*$/i.test(answer);
-  } catch (err) {
-    if (ctx.signal.aborted || (err as Error).name === 'AbortError') throw new InterruptedError('Interrupted: nothing was sent.');
-    throw err;
-  } finally {
-    rl.close();
-  }
-}
-
 /** `--map file.yaml` or `--map "CSV Header=Column"`, in any mix; later ones win (a pair can correct a shared file). */
 async function mappingFlags(values: string[], cwd: string): Promise<Record<string, string>> {
   const { loadMappingFile, parseMapPairs } = await import('../../pipeline/import/mapping-file.js');
@@ -173,23 +154,6 @@ async function mappingFlags(values: string[], cwd: string): Promise<Record<strin
     Object.assign(merged, isFile ? loadMappingFile(path) : parseMapPairs([v]));
   }
   return merged;
-}
-
-/** The client of an import: not aborted by the first Ctrl-C, so that batches in flight can finish. */
-async function importClient(ctx: CommandContext, concurrency: number): Promise<KlaviyoClient> {
-  const profile = await ctx.profile();
-  const [{ KlaviyoClient }, { KLV_VERSION }] = await Promise.all([import('../../klaviyo/client.js'), import('../../core/version.js')]);
-  const client = new KlaviyoClient({
-    baseUrl: profile.baseUrl,
-    apiKey: profile.privateKey,
-    revision: profile.revision,
-    userAgent: `klv/${KLV_VERSION}`,
-    // As ctx.client(): a profile's own concurrency always wins; the rate governor keeps any value within the limits.
-    concurrency: profile.sources.concurrency === 'default' ? Math.max(profile.concurrency, Math.floor(concurrency)) : profile.concurrency,
-    journal: ctx.io.verbose ? (line) => ctx.io.stderr.write(`${ctx.io.style.dim(line)}\n`) : undefined,
-  });
-  ctx.onCleanup(() => client.close());
-  return client;
 }
 
 /** The command line that resumes this run, rebuilt from what was parsed (for the last message). */
@@ -367,7 +331,7 @@ export async function importInto(
   // The delete question, once everything that could go wrong without asking has been checked.
   if (writes && s.operation === 'delete' && !s.yes) {
     const what = handler.description ? `${handler.description.trim().replace(/\.$/, '')}.\n` : '';
-    const ok = await confirm(ctx, `${what}--op delete changes ${def.name} in Klaviyo for every row of ${source}, and cannot be undone. Continue? [y/N] `);
+    const ok = await confirm(ctx, `${what}--op delete changes ${def.name} in Klaviyo for every row of ${source}, and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was sent.');
     if (!ok) throw new UsageError('Not confirmed: nothing was sent.', 'Add --yes to skip the question.');
   }
 
@@ -378,7 +342,7 @@ export async function importInto(
   if (s.batchSize !== undefined && s.batchSize > handler.maxBatchSize && !dry) {
     io.info(`--batch-size ${s.batchSize} is above what Klaviyo takes at once for ${def.name} ${s.operation} (${handler.maxBatchSize}): batches of ${handler.maxBatchSize}.`);
   }
-  const client = writes || dry?.reads ? await importClient(ctx, concurrency) : undefined;
+  const client = writes || dry?.reads ? await writeClient(ctx, concurrency) : undefined;
   const writeContext = (): WriteContext => ({
     client: client!,
     signal: neverAborted,
@@ -529,10 +493,3 @@ export async function importInto(
     cause: err,
   });
 }
-
-/**
- * Handlers get a signal that the first Ctrl-C does not abort (see the top of this file). Every
- * request in flight listens on it, and an import keeps many in flight: no listener limit.
- */
-const neverAborted = new AbortController().signal;
-setMaxListeners(0, neverAborted);

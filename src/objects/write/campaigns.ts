@@ -27,6 +27,7 @@
  */
 import { joinIncluded, type JsonApiRelationship, type JsonApiResource } from '../../klaviyo/json-api.js';
 import {
+  deleteByIdHandler,
   eachRow,
   fail,
   failureFrom,
@@ -35,6 +36,7 @@ import {
   idOrFailure,
   sameValue,
   text,
+  withRowId,
 } from './content-common.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
 
@@ -438,10 +440,8 @@ async function updateCampaign(row: ImportRow, ctx: WriteContext): Promise<RowOut
   return { ok: true, rowNumber: row.rowNumber, status: plan.changed.length > 0 ? 'updated' : 'unchanged', id, extras: { TemplateId: templateId } };
 }
 
-async function previewCampaign(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'campaign');
-  if (typeof id !== 'string') return id;
-  try {
+function previewCampaign(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
+  return withRowId(row, ctx, 'campaign', async (id) => {
     const current = await readCampaign(id, ctx, given(row, 'TemplateId'));
     const plan = planUpdate(row, current);
     if ('ok' in plan) return plan;
@@ -452,20 +452,7 @@ async function previewCampaign(row: ImportRow, ctx: WriteContext): Promise<RowOu
     }
     const extras = { TemplateId: current.templateId ?? '', ChangedColumns: plan.changed.join(';') };
     return { ok: true, rowNumber: row.rowNumber, status: plan.changed.length > 0 ? 'updated' : 'unchanged', id, extras };
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
-}
-
-async function deleteCampaign(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'campaign');
-  if (typeof id !== 'string') return id;
-  try {
-    await ctx.client.request('delete_campaign', { pathParams: { id }, idempotent: true, signal: ctx.signal });
-    return { ok: true, rowNumber: row.rowNumber, status: 'deleted', id };
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
+  });
 }
 
 const insert: OperationHandler = {
@@ -496,14 +483,6 @@ const update: OperationHandler = {
   preview: (rows, ctx) => eachRow(rows, ctx, (row) => previewCampaign(row, ctx)),
 };
 
-const remove: OperationHandler = {
-  operation: 'delete',
-  description: 'Deletes campaigns by Id (DELETE /api/campaigns/{id}).',
-  requiredColumns: ['Id'],
-  maxBatchSize: 1,
-  concurrency: 4,
-  idempotent: true,
-  processBatch: (rows, ctx) => eachRow(rows, ctx, (row) => deleteCampaign(row, ctx)),
-};
+const remove = deleteByIdHandler('Deletes campaigns by Id (DELETE /api/campaigns/{id}).', 'campaign', 'delete_campaign');
 
 export const campaignWrites: WriteHandlers = { insert, update, delete: remove };

@@ -1,7 +1,8 @@
 /**
  * Helpers shared by the one-row-per-request handlers of Lists, EmailTemplates and Campaigns:
  * reading values out of an ImportRow, building attribute objects by path, comparing current and
- * wanted values for --dry-run, and turning a Klaviyo error into the row's failure.
+ * wanted values for --dry-run, the requests by Id (PATCH, DELETE), and turning a Klaviyo error
+ * into the row's failure.
  *
  * Errors: a row fails with Klaviyo's own code and detail when Klaviyo refused THAT row (4xx
  * other than 401/403, a 5xx after retries, an unknown outcome). What is not about the row (a
@@ -10,7 +11,8 @@
  */
 import { InterruptedError } from '../../core/errors.js';
 import { KlaviyoApiError, UnknownOutcomeError, type KlaviyoErrorObject } from '../../klaviyo/errors.js';
-import type { ImportRow, RowFailure, RowOutcome, WriteContext } from './types.js';
+import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
+import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext } from './types.js';
 
 /** Whether the row gives the column at all (null counts: it means "clear"). */
 export function has(row: ImportRow, column: string): boolean {
@@ -144,6 +146,60 @@ export function failureFrom(row: ImportRow, err: unknown, ctx: Pick<WriteContext
   }
   const e = err as KlaviyoApiError;
   return fail(row, klaviyoCode(e), `${prefix}${klaviyoDetail(e)}`);
+}
+
+/**
+ * Runs `fn` with the Id of an update or delete row: the row fails unsent when it has none, and an
+ * error `fn` throws becomes the row's failure (or is rethrown when it is not about the row, as
+ * failureFrom says).
+ */
+export async function withRowId(row: ImportRow, ctx: Pick<WriteContext, 'signal'>, what: string, fn: (id: string) => Promise<RowOutcome>): Promise<RowOutcome> {
+  const id = idOrFailure(row, what);
+  if (typeof id !== 'string') return id;
+  try {
+    return await fn(id);
+  } catch (err) {
+    return failureFrom(row, err, ctx);
+  }
+}
+
+/** PATCHes `attributes` onto the object `id` of JSON:API `type` with `operation`: the row is `updated`. */
+export async function patchAttributes(
+  row: ImportRow,
+  ctx: WriteContext,
+  operation: OperationId,
+  type: string,
+  id: string,
+  attributes: Record<string, unknown>,
+): Promise<RowOutcome> {
+  await ctx.client.request(operation, {
+    pathParams: { id },
+    body: { data: { type, id, attributes } },
+    idempotent: true,
+    signal: ctx.signal,
+  });
+  return { ok: true, rowNumber: row.rowNumber, status: 'updated', id };
+}
+
+/** Deletes the row's object by its Id with `operation` (one DELETE): `deleted`, or the row's failure. */
+export function deleteById(row: ImportRow, ctx: WriteContext, what: string, operation: OperationId): Promise<RowOutcome> {
+  return withRowId(row, ctx, what, async (id) => {
+    await ctx.client.request(operation, { pathParams: { id }, idempotent: true, signal: ctx.signal });
+    return { ok: true, rowNumber: row.rowNumber, status: 'deleted', id };
+  });
+}
+
+/** The delete handler of a one-row-per-request object: one DELETE by Id per row, four in flight. */
+export function deleteByIdHandler(description: string, what: string, operation: OperationId): OperationHandler {
+  return {
+    operation: 'delete',
+    description,
+    requiredColumns: ['Id'],
+    maxBatchSize: 1,
+    concurrency: 4,
+    idempotent: true,
+    processBatch: (rows, ctx) => eachRow(rows, ctx, (row) => deleteById(row, ctx, what, operation)),
+  };
 }
 
 /**

@@ -15,14 +15,16 @@
 import {
   attributesOf,
   changedColumns,
+  deleteByIdHandler,
   eachRow,
   fail,
   failureFrom,
   given,
   has,
-  idOrFailure,
+  patchAttributes,
   previewOutcome,
   text,
+  withRowId,
   type AttributeMapping,
 } from './content-common.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
@@ -114,50 +116,25 @@ async function readTemplate(id: string, ctx: WriteContext, fields: string, defin
   return { attributes: res.body.data.attributes ?? {} };
 }
 
-async function updateTemplate(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'template');
-  if (typeof id !== 'string') return id;
-  const attributes = attributesOf(row, UPDATE_ATTRIBUTES);
-  if (Object.keys(attributes).length === 0) return { ok: true, rowNumber: row.rowNumber, status: 'unchanged', id };
-  try {
+function updateTemplate(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
+  return withRowId(row, ctx, 'template', async (id) => {
+    const attributes = attributesOf(row, UPDATE_ATTRIBUTES);
+    if (Object.keys(attributes).length === 0) return { ok: true, rowNumber: row.rowNumber, status: 'unchanged', id };
     if ((has(row, 'Html') || has(row, 'Amp')) && editorTypeOf(row) === undefined) {
       // The row does not say the kind: look it up, so that a drag-and-drop template's HTML is never sent.
       const current = await readTemplate(id, ctx, 'editor_type', false);
       if (current.attributes.editor_type === DRAG_AND_DROP) return dragAndDropFailure(row, id);
     }
-    await ctx.client.request('update_template', {
-      pathParams: { id },
-      body: { data: { type: 'template', id, attributes } },
-      idempotent: true,
-      signal: ctx.signal,
-    });
-    return { ok: true, rowNumber: row.rowNumber, status: 'updated', id };
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
+    return patchAttributes(row, ctx, 'update_template', 'template', id, attributes);
+  });
 }
 
-async function previewTemplate(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'template');
-  if (typeof id !== 'string') return id;
-  try {
+function previewTemplate(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
+  return withRowId(row, ctx, 'template', async (id) => {
     const current = await readTemplate(id, ctx, 'name,editor_type,html,text,amp', has(row, 'Definition'));
     if (current.attributes.editor_type === DRAG_AND_DROP && (has(row, 'Html') || has(row, 'Amp'))) return dragAndDropFailure(row, id);
     return previewOutcome(row, id, changedColumns(row, UPDATE_ATTRIBUTES, current.attributes));
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
-}
-
-async function deleteTemplate(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'template');
-  if (typeof id !== 'string') return id;
-  try {
-    await ctx.client.request('delete_template', { pathParams: { id }, idempotent: true, signal: ctx.signal });
-    return { ok: true, rowNumber: row.rowNumber, status: 'deleted', id };
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
+  });
 }
 
 const insert: OperationHandler = {
@@ -187,14 +164,6 @@ const update: OperationHandler = {
   preview: (rows, ctx) => eachRow(rows, ctx, (row) => previewTemplate(row, ctx)),
 };
 
-const remove: OperationHandler = {
-  operation: 'delete',
-  description: 'Deletes templates by Id (DELETE /api/templates/{id}).',
-  requiredColumns: ['Id'],
-  maxBatchSize: 1,
-  concurrency: 4,
-  idempotent: true,
-  processBatch: (rows, ctx) => eachRow(rows, ctx, (row) => deleteTemplate(row, ctx)),
-};
+const remove = deleteByIdHandler('Deletes templates by Id (DELETE /api/templates/{id}).', 'template', 'delete_template');
 
 export const emailTemplateWrites: WriteHandlers = { insert, update, delete: remove };

@@ -14,15 +14,17 @@ import { OPERATIONS } from '../../klaviyo/generated/api-metadata.js';
 import {
   attributesOf,
   changedColumns,
+  deleteByIdHandler,
   eachRow,
   fail,
   failureFrom,
   has,
-  idOrFailure,
   isoSeconds,
   klaviyoDetail,
+  patchAttributes,
   previewOutcome,
   text,
+  withRowId,
   type AttributeMapping,
 } from './content-common.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
@@ -98,48 +100,23 @@ async function createList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome
   }
 }
 
-async function updateList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'list');
-  if (typeof id !== 'string') return id;
-  const attributes = attributesOf(row, ATTRIBUTES);
-  if (Object.keys(attributes).length === 0) return { ok: true, rowNumber: row.rowNumber, status: 'unchanged', id };
-  try {
-    await ctx.client.request('update_list', {
-      pathParams: { id },
-      body: { data: { type: 'list', id, attributes } },
-      idempotent: true,
-      signal: ctx.signal,
-    });
-    return { ok: true, rowNumber: row.rowNumber, status: 'updated', id };
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
+function updateList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
+  return withRowId(row, ctx, 'list', async (id) => {
+    const attributes = attributesOf(row, ATTRIBUTES);
+    if (Object.keys(attributes).length === 0) return { ok: true, rowNumber: row.rowNumber, status: 'unchanged', id };
+    return patchAttributes(row, ctx, 'update_list', 'list', id, attributes);
+  });
 }
 
-async function previewList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'list');
-  if (typeof id !== 'string') return id;
-  try {
+function previewList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
+  return withRowId(row, ctx, 'list', async (id) => {
     const res = await ctx.client.request<{ data: { attributes?: Record<string, unknown> } }>('get_list', {
       pathParams: { id },
       query: { 'fields[list]': 'name,opt_in_process' },
       signal: ctx.signal,
     });
     return previewOutcome(row, id, changedColumns(row, ATTRIBUTES, res.body.data.attributes ?? {}));
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
-}
-
-async function deleteList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
-  const id = idOrFailure(row, 'list');
-  if (typeof id !== 'string') return id;
-  try {
-    await ctx.client.request('delete_list', { pathParams: { id }, idempotent: true, signal: ctx.signal });
-    return { ok: true, rowNumber: row.rowNumber, status: 'deleted', id };
-  } catch (err) {
-    return failureFrom(row, err, ctx);
-  }
+  });
 }
 
 const insert: OperationHandler = {
@@ -168,14 +145,6 @@ const update: OperationHandler = {
   preview: (rows, ctx) => eachRow(rows, ctx, (row) => previewList(row, ctx)),
 };
 
-const remove: OperationHandler = {
-  operation: 'delete',
-  description: 'Deletes lists by Id (DELETE /api/lists/{id}); the profiles stay in the account.',
-  requiredColumns: ['Id'],
-  maxBatchSize: 1,
-  concurrency: 4,
-  idempotent: true,
-  processBatch: (rows, ctx) => eachRow(rows, ctx, (row) => deleteList(row, ctx)),
-};
+const remove = deleteByIdHandler('Deletes lists by Id (DELETE /api/lists/{id}); the profiles stay in the account.', 'list', 'delete_list');
 
 export const listWrites: WriteHandlers = { insert, update, delete: remove };
