@@ -180,6 +180,39 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/replicate.js'),
   },
   {
+    name: 'sync',
+    args: '<object>',
+    summary: 'Keep a database table and Klaviyo campaigns, templates or lists equal, both ways',
+    examples: [
+      ['klv sync lists --with sqlite:./klaviyo.db', 'first run: Klaviyo\'s lists into table lists, the table\'s new rows into Klaviyo'],
+      ['klv sync email-templates --with postgres://klv@db/crm --table templates --conflict newest', 'a record changed on both sides: the newer edit wins, per column'],
+      ['klv sync campaigns --with sqlite:./klaviyo.db --dry-run', 'list what each side would receive; write nothing'],
+    ],
+    description:
+      'Objects: Campaigns, EmailTemplates, Lists. The table (--table, default the object\'s snake_case\n' +
+      'name) has _klv_row_id (its key), Id (Klaviyo\'s id, empty for rows created in the database), the\n' +
+      'synchronized columns, Klaviyo-only columns (Status, Updated), _klv_modified_at (optional, set it\n' +
+      'when you edit a row, for --conflict newest) and _klv_synced_at. _klv_sync_map ties both sides.\n\n' +
+      'Each run: Klaviyo\'s changes by update timestamps; the table\'s by row hashes against the last\n' +
+      'synchronized values (no triggers: the same on SQLite, PostgreSQL and MySQL); inserts, updates\n' +
+      'and deletes go to the other side. A column changed on both sides is a conflict: --conflict\n' +
+      'klaviyo-wins (default), db-wins or newest; columns changed on one side only are merged.\n' +
+      'A change Klaviyo refuses (a drag-and-drop template\'s Html, a sent campaign) is reported once\n' +
+      'and not sent again until the row changes.\n\n' +
+      'Logs: sync-<table>-<UTC time>.success.csv, .errors.csv and .conflicts.csv in --log-dir (default .).\n' +
+      'Exit codes: 0 done, 3 some rows failed (see the error log), 2 usage error, 4 key refused, 1 otherwise.',
+    configure(cmd: Command) {
+      cmd
+        .option('--with <url>', 'the database: sqlite:FILE, postgres://..., mysql://...')
+        .option('--table <name>', 'the table to keep in sync (default: the object\'s snake_case name)')
+        .option('--schema <name>', 'PostgreSQL schema / MySQL database of the table')
+        .option('--conflict <policy>', 'klaviyo-wins, db-wins or newest (default klaviyo-wins)')
+        .option('--log-dir <dir>', 'where the success, error and conflict logs go (default .)')
+        .option('--dry-run', 'list what each side would receive; write nothing');
+    },
+    load: () => import('./commands/sync.js'),
+  },
+  {
     name: 'objects',
     summary: 'List the Klaviyo objects klv reads and writes, with their operations and incremental column',
     examples: [

@@ -336,6 +336,33 @@ export class SqlDestination implements Destination {
     });
   }
 
+  // ---- raw SQL (klv sync) ------------------------------------------------------------------
+
+  /** Schema-qualified, quoted reference to a table (prefix applied), for callers building SQL. */
+  tableRef(name: string): string {
+    return this.table(name);
+  }
+
+  /** The PostgreSQL schema / MySQL database tables live in (created by the driver), if any. */
+  get schemaName(): string | undefined {
+    return this.schema;
+  }
+
+  /** Runs one query on a connection; rows as the driver returns them. Not part of Destination. */
+  query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+    return this.driver.withConnection((conn) => conn.query(sql, params));
+  }
+
+  /** Runs one statement that returns no rows (DDL); the number of rows it changed. */
+  execute(sql: string, params: unknown[] = []): Promise<number> {
+    return this.driver.withConnection((conn) => conn.run(sql, params));
+  }
+
+  /** Runs statements in one transaction (klv sync writes a table and its id map together). */
+  transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    return this.driver.transaction(fn);
+  }
+
   // ---- state -------------------------------------------------------------------------------
 
   private stateTable(): string {

@@ -1,0 +1,63 @@
+/** klv sync's pure core: value normalisation, row hashes and the per-column three-way merge. */
+import { describe, expect, it } from 'vitest';
+import { findObject } from '../../src/objects/registry.js';
+import { hashValues, mergeRow, normalize, syncSpec } from '../../src/sync/spec.js';
+import type { ColumnDef } from '../../src/objects/types.js';
+
+const text: ColumnDef = { name: 'Name', type: 'string', description: '' };
+const json: ColumnDef = { name: 'SendOptions', type: 'json', description: '' };
+const times = { klaviyo: '2026-01-02T00:00:00Z', db: null };
+
+describe('normalize', () => {
+  it('treats empty text and null alike, and JSON in any form the same', () => {
+    expect(normalize(text, '')).toBeNull();
+    expect(normalize(text, undefined)).toBeNull();
+    expect(normalize(json, { b: 1, a: null, c: { y: 2, x: 1 } })).toBe(normalize(json, '{"c":{"x":1,"y":2},"b":1}'));
+    expect(normalize(text, ['9nCbya'])).toBe(normalize(text, '["9nCbya"]'));
+  });
+  it('hashes do not depend on key order', () => {
+    expect(hashValues({ a: '1', b: null })).toBe(hashValues({ b: null, a: '1' }));
+    expect(hashValues({ a: '1' })).not.toBe(hashValues({ a: '2' }));
+  });
+});
+
+describe('mergeRow', () => {
+  const base = { Name: 'A', OptInProcess: 'single_opt_in' };
+  it('takes a column changed on one side only, from that side, with no conflict', () => {
+    const r = mergeRow(['Name', 'OptInProcess'], base, { ...base, Name: 'K' }, { ...base, OptInProcess: 'double_opt_in' }, 'klaviyo-wins', times);
+    expect(r.merged).toEqual({ Name: 'K', OptInProcess: 'double_opt_in' });
+    expect(r.toKlaviyo).toEqual(['OptInProcess']);
+    expect(r.toDb).toEqual(['Name']);
+    expect(r.conflicts).toEqual([]);
+  });
+  it('the same change on both sides is no conflict and moves nothing', () => {
+    const r = mergeRow(['Name'], base, { Name: 'X' }, { Name: 'X' }, 'db-wins', times);
+    expect(r).toMatchObject({ toKlaviyo: [], toDb: [], conflicts: [] });
+  });
+  it('a column changed on both sides follows the policy', () => {
+    const k = { Name: 'K' };
+    const d = { Name: 'D' };
+    expect(mergeRow(['Name'], base, k, d, 'klaviyo-wins', times).merged.Name).toBe('K');
+    expect(mergeRow(['Name'], base, k, d, 'db-wins', times).merged.Name).toBe('D');
+    expect(mergeRow(['Name'], base, k, d, 'newest', { klaviyo: '2026-01-02T00:00:00Z', db: '2026-01-01T00:00:00Z' }).merged.Name).toBe('K');
+    expect(mergeRow(['Name'], base, k, d, 'newest', { klaviyo: '2026-01-02T00:00:00Z', db: '2026-01-03T00:00:00Z' }).merged.Name).toBe('D');
+    // No modification time in the table: its change was made after the last sync, at an unknown time.
+    expect(mergeRow(['Name'], base, k, d, 'newest', times).merged.Name).toBe('D');
+    const c = mergeRow(['Name'], base, k, d, 'db-wins', times).conflicts;
+    expect(c).toEqual([{ column: 'Name', klaviyo: 'K', db: 'D', base: 'A', winner: 'db' }]);
+  });
+  it('without a base (first pairing), every differing column is a conflict', () => {
+    const r = mergeRow(['Name', 'OptInProcess'], null, { Name: 'K', OptInProcess: 'x' }, { Name: 'D', OptInProcess: 'x' }, 'klaviyo-wins', times);
+    expect(r.conflicts.map((c) => c.column)).toEqual(['Name']);
+    expect(r.toDb).toEqual(['Name']);
+  });
+});
+
+describe('syncSpec', () => {
+  it('covers Campaigns, EmailTemplates and Lists and refuses the rest', () => {
+    expect(syncSpec(findObject('lists')).sync.map((c) => c.name)).toEqual(['Name', 'OptInProcess']);
+    expect(syncSpec(findObject('email-templates')).insertOnly.map((c) => c.name)).toEqual(['EditorType']);
+    expect(syncSpec(findObject('campaigns')).updated).toBe('UpdatedAt');
+    expect(() => syncSpec(findObject('profiles'))).toThrow(/cannot be synchronized/);
+  });
+});
