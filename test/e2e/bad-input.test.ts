@@ -147,7 +147,7 @@ const cases: Case[] = [
   { name: 'base URL: not a URL', env: () => env({ KLAVIYO_BASE_URL: 'not-a-url' }), args: () => ['export', 'lists'], code: 2, stderr: /is not a valid URL/ },
 
   // --- unwritable logs and other flags ---
-  { name: 'log: error log in a folder that does not exist', args: imp('profiles', 'p.csv', 'upsert', '--error-log', '/nonexistent-klv/dir/e.csv'), code: 2, stderr: /Cannot write the error log .*: its folder does not exist/ },
+  { name: 'log: error log in a folder that does not exist', args: imp('profiles', 'p.csv', 'upsert', '--error-log', '/nonexistent-klv/dir/e.csv'), code: 2, stderr: /Cannot write the error log .*: its folder does not exist/, after: () => expect(existsSync(join(work, 'p.success.csv'))).toBe(false) },
   { name: 'log: success log in a folder that does not exist', args: imp('profiles', 'p.csv', 'upsert', '--success-log', 'nope/s.csv'), code: 2, stderr: /success log/ },
   { name: 'log: success log under a regular file', files: { 'plain.txt': 'x' }, args: imp('profiles', 'p.csv', 'upsert', '--success-log', 'plain.txt/s.csv'), code: 2, stderr: /plain\.txt/ },
   { name: 'flag: --batch-size 0', args: imp('profiles', 'p.csv', 'upsert', '--batch-size', '0'), code: 2, stderr: /--batch-size '0' is not a whole number of rows above zero/ },

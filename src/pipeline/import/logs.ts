@@ -16,7 +16,8 @@
  * file is known to be on disk; the journal records it so that `--resume` can tell a line torn by
  * a kill from damage done to the file afterwards.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import type { LoggedOutcome } from './batches.js';
@@ -273,12 +274,15 @@ export class ImportLogs {
 
   /** Opens (creates or, for --resume, appends to) both logs. An unwritable path is a UsageError: exit 2, nothing sent. */
   static async open(o: OpenLogsOptions): Promise<ImportLogs> {
+    const successExisted = existsSync(o.paths.success);
     const success = await openLog('success', o.paths.success, o.layout.successHeader, o);
     let error: LogFile;
     try {
       error = await openLog('error', o.paths.error, o.layout.errorHeader, o);
     } catch (err) {
       await success.close();
+      // Nothing was imported: leave no empty success log behind for a run that never started.
+      if (!successExisted) await rm(o.paths.success, { force: true });
       throw err;
     }
     return new ImportLogs(o, success, error);
