@@ -302,18 +302,27 @@ export const COMMANDS: CommandSpec[] = [
       ['klv emulator --port 8787', 'serve the demo account on http://127.0.0.1:8787'],
       ['klv emulator --port 0 --rate-limits off', 'a free port, no rate limits: fast tests'],
       ['klv emulator --profiles 1000000 --faults 0.1', 'a large account where a tenth of requests fail'],
+      ['klv emulator --port 0 --faults 0.05 --fault-kinds all --slow-ms 3000 --job-faults 0.2', 'every kind of fault, in turn, and some bulk import jobs cancelled half-way'],
       ['KLAVIYO_BASE_URL=http://127.0.0.1:8787 KLAVIYO_PRIVATE_API_KEY=pk_test_123456 klv doctor', 'point klv at it'],
     ],
     description:
       'A real HTTP server that behaves as Klaviyo\'s OpenAPI spec says: API keys, revision header,\n' +
       'page sizes, filters, sorts, sparse fieldsets, includes, rate limits (429 + Retry-After) and\n' +
       'JSON:API errors. Runs until Ctrl-C.\n\n' +
+      'Fault kinds (--fault-kinds, handed out in turn to the --faults fraction of /api requests):\n' +
+      '  500, 502, 503   that status with a JSON:API error; nothing changes\n' +
+      '  drop            connection closed before the request is handled; nothing changes\n' +
+      '  drop-after      the request is handled (the account changes), then the connection is closed\n' +
+      '                  without a response\n' +
+      '  slow            handled, then answered after --slow-ms\n' +
+      '  429             a storm: every /api request is answered 429 (Retry-After) for --storm-ms\n\n' +
       'Admin endpoints (no key needed):\n' +
       '  POST /_emulator/reset         back to the initial data\n' +
       '  POST /_emulator/load          replace the account with a JSON snapshot\n' +
       '  GET  /_emulator/state         the account as a JSON snapshot\n' +
       '  GET  /_emulator/requests      {"total": N, "byOperation": {...}}; DELETE zeroes the counts\n' +
-      '  POST /_emulator/faults        {"rate": 0.2} changes the fault rate\n' +
+      '  GET  /_emulator/faults        fault settings and how many of each kind were injected\n' +
+      '  POST /_emulator/faults        change any of {"rate", "kinds", "slowMs", "stormMs", "jobFailRate"}\n' +
       '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}\n' +
       'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
     configure(cmd: Command) {
@@ -323,7 +332,11 @@ export const COMMANDS: CommandSpec[] = [
         .option('--data <demo|empty|FILE>', 'initial account: the demo account, an empty one, or a JSON file', 'demo')
         .option('--profiles <n>', 'number of profiles in the demo account', '2000')
         .addOption(new Option('--rate-limits <mode>', 'enforce the spec\'s rate limits').choices(['spec', 'off']).default('spec'))
-        .option('--faults <rate>', 'fraction of requests answered with a 5xx or a dropped connection', '0')
+        .option('--faults <rate>', 'fraction (0 to 1) of /api requests that get a fault (see --fault-kinds)', '0')
+        .option('--fault-kinds <list>', 'comma list of 500,502,503,drop,drop-after,slow,429, or all', '500,502,503,drop')
+        .option('--slow-ms <n>', 'how long a slow fault holds the response back', '1500')
+        .option('--storm-ms <n>', 'how long a 429 storm lasts', '2000')
+        .option('--job-faults <rate>', 'fraction (0 to 1) of profile bulk import jobs cancelled half-way', '0')
         .option('--latency <ms>', 'delay added to every response', '0')
         .option('--key <pk_...>', 'accept only this private key (default: any key starting with pk_)')
         .option('--seed <n>', 'seed for demo data and fault injection', '1');
@@ -362,6 +375,10 @@ const ENVIRONMENT_HELP = `Environment variables
   KLAVIYO_REVISION           API revision; overrides the profile's
   XDG_CONFIG_HOME            user config lives in $XDG_CONFIG_HOME/klv/config.yaml (default ~/.config)
   KLV_DEBUG=http             write the request journal to stderr (like --verbose)
+  KLV_TIMEOUT                seconds klv waits for a response (headers, then each body chunk) before
+                             counting the request as failed (default 60; fractions allowed, e.g. 0.5).
+                             A timed-out GET is retried; a timed-out write that is not idempotent
+                             has an unknown outcome
   NO_COLOR                   no colour in messages
   KLV_NOW                    ISO time used as 'now' by doctor's revision-age check and export --since 7d (tests)
   KLV_OPENAPI_SPEC           path to Klaviyo's OpenAPI spec (for npm run gen:api and the tests)

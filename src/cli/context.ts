@@ -6,7 +6,7 @@
 import type { IO } from './io.js';
 import type { ResolvedProfile } from '../config/profile.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
-import { InterruptedError } from '../core/errors.js';
+import { InterruptedError, UsageError } from '../core/errors.js';
 
 export interface GlobalOptions {
   profile?: string;
@@ -17,6 +17,28 @@ export interface GlobalOptions {
   quiet?: boolean;
   json?: boolean;
   color?: boolean;
+}
+
+/** KLV_TIMEOUT above this is refused: Node's timers overflow past 2^31 ms (~24.8 days) and fire at once. */
+const MAX_TIMEOUT_SECONDS = 86_400;
+
+/**
+ * The per-request HTTP timeout from KLV_TIMEOUT (seconds, fractions allowed), in milliseconds;
+ * undefined when unset (the client's default, 60 s). A timed-out request counts as a network
+ * failure that may have been sent: GETs are retried, a non-idempotent write's outcome is unknown.
+ */
+export function requestTimeoutMsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.KLV_TIMEOUT;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const seconds = Number(raw.trim());
+  if (!(Number.isFinite(seconds) && seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
+    throw new UsageError(
+      `KLV_TIMEOUT must be a number of seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS}, got '${raw}'.`,
+      'For example KLV_TIMEOUT=30 or KLV_TIMEOUT=0.5; unset it for the default of 60 seconds.',
+    );
+  }
+  // At least 1 ms: undici reads a timeout of 0 as "no timeout".
+  return Math.max(1, Math.round(seconds * 1000));
 }
 
 export { KLV_VERSION } from '../core/version.js';
@@ -58,6 +80,11 @@ export class CommandContext {
         // Cleanup failures must not hide the command's own result.
       }
     }
+  }
+
+  /** The per-request HTTP timeout (KLV_TIMEOUT) for every client a command builds; UsageError when invalid. */
+  requestTimeoutMs(): number | undefined {
+    return requestTimeoutMsFromEnv(this.io.env);
   }
 
   /** The connection profile: flags, then environment, then project file, then user file; or the demo emulator. */
@@ -106,6 +133,8 @@ export class CommandContext {
    */
   client(options: { maxRetries?: number; concurrency?: number } = {}): Promise<KlaviyoClient> {
     this.#client ??= (async () => {
+      // Checked before the profile: a bad KLV_TIMEOUT is a usage error whatever else is wrong.
+      const timeoutMs = this.requestTimeoutMs();
       const profile = await this.profile();
       const { KlaviyoClient } = await import('../klaviyo/client.js');
       const verbose = this.globals.verbose || (this.io.env.KLV_DEBUG ?? '').split(',').includes('http');
@@ -121,6 +150,7 @@ export class CommandContext {
         journal: verbose ? (line) => this.io.stderr.write(`${this.io.style.dim(line)}\n`) : undefined,
         signal: this.signal,
         maxRetries: options.maxRetries,
+        timeoutMs,
       });
       this.onCleanup(() => client.close());
       return client;

@@ -15,7 +15,7 @@ import { createEmptyStore, snapshotOf, storeFromSnapshot } from './store/account
 import { createDemoStore } from './demo-data/index.js';
 import { ApiError, errorDocument } from './http/api-error.js';
 import { authenticate, checkRevision } from './http/auth.js';
-import { FaultInjector } from './http/faults.js';
+import { FaultInjector, type FaultKind, type FaultReport, type FaultSettings } from './http/faults.js';
 import { httpUrl, isLoopbackHost } from './http/loopback.js';
 import { PageCache } from './http/paging.js';
 import { parseQuery } from './http/query.js';
@@ -41,8 +41,16 @@ export interface EmulatorOptions {
   /** Seed for demo data, ids and fault injection (default 1). */
   seed?: number;
   rateLimits?: RateLimitMode;
-  /** Fraction (0..1) of /api requests answered with a 5xx or a dropped connection. */
+  /** Fraction (0..1) of /api requests that get a fault (see http/faults.ts). */
   faults?: number;
+  /** The fault kinds handed out in turn (default 500, 502, 503, drop). */
+  faultKinds?: readonly FaultKind[];
+  /** How long a `slow` fault holds the response back (default 1500 ms). */
+  slowMs?: number;
+  /** How long a 429 storm lasts, measured with `clock` (default 2000 ms). */
+  stormMs?: number;
+  /** Fraction (0..1) of profile bulk import jobs that end `cancelled` half-way (default 0). */
+  jobFailRate?: number;
   /** Delay added to every /api response. */
   latencyMs?: number;
   /** Accept only this private key (default: any key that looks like pk_...). */
@@ -79,7 +87,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmu
     clock,
     seed,
     rateLimits: o.rateLimits ?? 'spec',
-    faults: o.faults ?? 0,
+    faults: { rate: o.faults, kinds: o.faultKinds, slowMs: o.slowMs, stormMs: o.stormMs, jobFailRate: o.jobFailRate },
     latencyMs: o.latencyMs ?? 0,
     key: o.key,
     record: o.record ?? (process.env.KLV_EMULATOR_RECORD || undefined),
@@ -170,7 +178,7 @@ interface EmulatorConfig {
   clock: () => Date;
   seed: number;
   rateLimits: RateLimitMode;
-  faults: number;
+  faults: Partial<FaultSettings>;
   latencyMs: number;
   key?: string;
   record?: string;
@@ -192,17 +200,18 @@ class Emulator implements EmulatorControl {
     this.store = config.store;
     this.rateLimits = config.rateLimits;
     this.#limiter = new RateLimiter(() => config.clock().getTime());
-    this.#faults = new FaultInjector({ rate: config.faults, seed: config.seed });
+    // Storms are measured with the emulator's clock, like the rate limits: a fake clock ends them.
+    this.#faults = new FaultInjector({ ...withoutUndefined(config.faults), seed: config.seed, now: () => config.clock().getTime() });
   }
 
   // --- EmulatorControl (admin endpoints) ---
 
-  get faultRate(): number {
-    return this.#faults.rate;
+  faultReport(): FaultReport {
+    return this.#faults.report();
   }
 
-  set faultRate(rate: number) {
-    this.#faults.rate = rate;
+  updateFaults(settings: Partial<FaultSettings>): void {
+    this.#faults.update(settings);
   }
 
   reset(): void {
@@ -278,6 +287,7 @@ class Emulator implements EmulatorControl {
     let requestBody: unknown = null;
     let result: HandlerResult;
     let rateHeaders: Record<string, string> = {};
+    let fault: ReturnType<FaultInjector['next']> = null;
     try {
       if (route.kind === 'not-found') {
         throw new ApiError(404, 'not_found', `No Klaviyo endpoint at ${url.pathname} in revision ${SPEC_REVISION}; check the path against the API reference.`);
@@ -307,13 +317,22 @@ class Emulator implements EmulatorControl {
           };
         }
       }
-      const fault = this.#faults.next();
+      fault = this.#faults.next();
       if (fault?.kind === 'drop') {
         // A connection lost mid-request: no response at all, and nothing to record.
         req.socket.destroy();
         return;
       }
-      if (fault) throw new ApiError(fault.status, fault.status === 503 ? 'service_unavailable' : 'error', `Injected fault (--faults): the emulator answered ${fault.status} on purpose; retry the request.`);
+      if (fault?.kind === '500' || fault?.kind === '502' || fault?.kind === '503') {
+        const status = Number(fault.kind);
+        throw new ApiError(status, status === 503 ? 'service_unavailable' : 'error', `Injected fault (--faults): the emulator answered ${status} on purpose; retry the request.`);
+      }
+      if (fault?.kind === '429') {
+        const s = fault.retryAfterSeconds;
+        throw new ApiError(429, 'throttled', `Request was throttled: injected 429 storm (--fault-kinds 429), every request is refused for a while. Expected available in ${s} second${s === 1 ? '' : 's'}.`, {
+          headers: { 'retry-after': String(s) },
+        });
+      }
       if (raw !== null) requestBody = parseJson(raw);
       const query = parseQuery(route.operationId, op, url.searchParams);
       const handler = handlerFor(route.operationId);
@@ -330,6 +349,7 @@ class Emulator implements EmulatorControl {
         baseUrl: this.baseUrl,
         body: requestBody,
         pageCache: this.#pageCache,
+        jobFaults: this.#faults,
       });
     } catch (err) {
       result = errorResult(err);
@@ -345,10 +365,25 @@ class Emulator implements EmulatorControl {
         requestBody: requestBody ?? (raw === null ? null : bodyForRecord(raw)),
         status: result.status,
         responseBody: result.body ?? null,
+        ...(fault?.kind === 'drop-after' ? { dropped: true } : {}),
       });
+    }
+    if (fault?.kind === 'drop-after') {
+      // Handled and recorded, but the client never learns the outcome: the worst case for a write.
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'slow') {
+      await delay(fault.delayMs);
+      // The client may have timed out and gone meanwhile; sendJson skips a destroyed response.
     }
     sendJson(res, result.status, result.body, { ...(result.status === 429 ? {} : rateHeaders), ...result.headers });
   }
+}
+
+/** The settings given, without the ones left undefined (which would override the defaults). */
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function errorResult(err: unknown): HandlerResult {
@@ -391,7 +426,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer | null> {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
+  // A client that gave up (a timeout during a slow fault or latency) leaves nothing to answer.
+  if (res.destroyed || res.writableEnded || res.socket?.destroyed) return;
   const text = body === undefined || status === 204 ? '' : JSON.stringify(body);
   res.writeHead(status, {
     ...(text ? { 'content-type': JSON_API, 'content-length': String(Buffer.byteLength(text)) } : {}),

@@ -10,7 +10,7 @@
  * URLs, methods and page sizes come from the spec metadata (OPERATIONS), so callers name an
  * operation (`get_profiles`) rather than building URLs.
  */
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
 import { InterruptedError, KlvError, UsageError } from '../core/errors.js';
 import { scrubSecrets, type Secret } from '../core/secret.js';
@@ -402,6 +402,19 @@ export class KlaviyoClient {
     payload: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<AttemptResult> {
+    // undici checks its headers timeout on a coarse clock (half-second ticks: a 1 s timeout fires
+    // after 1.5 to 2 s), so a native timer makes the wait for the response (KLV_TIMEOUT) exact.
+    // It fails the attempt with undici's own error, which the retry policy counts as "maybe sent".
+    // The caller's signal is forwarded by hand: AbortSignal.any() per attempt would pile up
+    // dependent signals on a long-lived one.
+    const attempt = new AbortController();
+    const forwardAbort = () => attempt.abort(signal?.reason);
+    if (signal?.aborted) forwardAbort();
+    else signal?.addEventListener('abort', forwardAbort, { once: true });
+    const timer = setTimeout(
+      () => attempt.abort(new undiciErrors.HeadersTimeoutError(`Headers Timeout Error: no response within ${this.#timeoutMs} ms`)),
+      this.#timeoutMs,
+    );
     try {
       const res = await this.#dispatcher.request({
         origin: this.#origin,
@@ -409,10 +422,12 @@ export class KlaviyoClient {
         method: method as Dispatcher.HttpMethod,
         headers,
         body: payload,
-        signal,
+        signal: attempt.signal,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });
+      // The response has begun: from here undici's body timeout applies, between chunks.
+      clearTimeout(timer);
       const text = await res.body.text();
       return {
         kind: 'response',
@@ -422,6 +437,9 @@ export class KlaviyoClient {
       };
     } catch (error) {
       return { kind: 'network', error };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', forwardAbort);
     }
   }
 

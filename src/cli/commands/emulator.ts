@@ -10,6 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { looksLikePrivateKey, redactKey } from '../../core/secret.js';
 import { isLoopbackHost } from '../../emulator/http/loopback.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
+import { FAULT_KINDS, FaultSettingError, MAX_FAULT_MS, parseFaultKinds } from '../../emulator/http/faults.js';
 
 /** Turns the command's flags (strings from commander) into emulator options; UsageError on bad values. */
 export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: string): EmulatorOptions & { port: number } {
@@ -24,10 +25,17 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
   const profiles = wholeNumber(options.profiles ?? '2000', '--profiles', 0, 100_000_000);
   const latencyMs = wholeNumber(options.latency ?? '0', '--latency', 0, 60_000);
   const seed = wholeNumber(options.seed ?? '1', '--seed', 0, 2 ** 32 - 1);
-  const faults = Number(options.faults ?? '0');
-  if (!(faults >= 0 && faults <= 1) || String(options.faults ?? '0').trim() === '') {
-    throw new UsageError(`--faults must be a fraction from 0 to 1, got '${String(options.faults)}'.`, 'For example --faults 0.1 fails one request in ten.');
+  const faults = fraction(options.faults ?? '0', '--faults', 'For example --faults 0.1 fails one request in ten.');
+  const jobFailRate = fraction(options.jobFaults ?? '0', '--job-faults', 'For example --job-faults 0.2 cancels one profile bulk import job in five half-way.');
+  let faultKinds;
+  try {
+    faultKinds = parseFaultKinds(String(options.faultKinds ?? '500,502,503,drop'));
+  } catch (err) {
+    if (!(err instanceof FaultSettingError)) throw err;
+    throw new UsageError(`--fault-kinds '${String(options.faultKinds)}': ${err.message}.`, `Give a comma list of ${FAULT_KINDS.join(',')}, or all.`);
   }
+  const slowMs = wholeNumber(options.slowMs ?? '1500', '--slow-ms', 0, MAX_FAULT_MS);
+  const stormMs = wholeNumber(options.stormMs ?? '2000', '--storm-ms', 0, MAX_FAULT_MS);
   const rateLimits = String(options.rateLimits ?? 'spec');
   if (rateLimits !== 'spec' && rateLimits !== 'off') {
     throw new UsageError(`--rate-limits must be 'spec' or 'off', got '${rateLimits}'.`);
@@ -46,7 +54,14 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
       throw new UsageError(`--data ${data}: no such file.`, 'Give demo, empty, or a JSON account snapshot (save one with: curl http://127.0.0.1:8787/_emulator/state > account.json).');
     }
   }
-  return { host, port, data, profiles, rateLimits, faults, latencyMs, seed, key };
+  return { host, port, data, profiles, rateLimits, faults, faultKinds, slowMs, stormMs, jobFailRate, latencyMs, seed, key };
+}
+
+function fraction(value: unknown, flag: string, hint: string): number {
+  const text = String(value).trim();
+  const n = text === '' ? NaN : Number(text);
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`${flag} must be a fraction from 0 to 1, got '${text}'.`, hint);
+  return n;
 }
 
 function wholeNumber(value: unknown, flag: string, min: number, max: number): number {

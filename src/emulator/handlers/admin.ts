@@ -4,6 +4,7 @@
  * change fault injection and rate limiting while running.
  */
 import { ApiError } from '../http/api-error.js';
+import { FAULT_KINDS, FaultSettingError, type FaultReport, type FaultSettings } from '../http/faults.js';
 import type { HandlerResult } from './types.js';
 
 export type RateLimitMode = 'spec' | 'off';
@@ -22,7 +23,9 @@ export interface EmulatorControl {
   counts(): { resources: Record<string, number> };
   requests(): RequestCounts;
   clearRequests(): void;
-  faultRate: number;
+  faultReport(): FaultReport;
+  /** Changes the settings given; throws a FaultSettingError (nothing changed) when one is invalid. */
+  updateFaults(settings: Partial<FaultSettings>): void;
   rateLimits: RateLimitMode;
 }
 
@@ -55,11 +58,17 @@ export function handleAdmin(method: string, path: string, body: unknown, control
     case 'DELETE /_emulator/requests':
       control.clearRequests();
       return { status: 200, body: control.requests() };
+    case 'GET /_emulator/faults':
+      return { status: 200, body: control.faultReport() };
     case 'POST /_emulator/faults': {
-      const rate = (body as { rate?: unknown } | null)?.rate;
-      if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw badRequest('POST /_emulator/faults needs {"rate": <number from 0 to 1>}.');
-      control.faultRate = rate;
-      return { status: 200, body: { rate } };
+      const settings = faultSettingsFrom(body);
+      try {
+        control.updateFaults(settings);
+      } catch (err) {
+        if (err instanceof FaultSettingError) throw badRequest(`POST /_emulator/faults: "${err.field}": ${err.message}. ${FAULTS_BODY_HINT}`);
+        throw err;
+      }
+      return { status: 200, body: control.faultReport() };
     }
     case 'POST /_emulator/rate-limits': {
       const mode = (body as { mode?: unknown } | null)?.mode;
@@ -68,8 +77,35 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       return { status: 200, body: { mode } };
     }
     default:
-      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, POST /_emulator/faults, POST /_emulator/rate-limits.`);
+      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/rate-limits.`);
   }
+}
+
+const FAULT_FIELDS = ['rate', 'kinds', 'slowMs', 'stormMs', 'jobFailRate'] as const;
+const FAULTS_BODY_HINT =
+  `Send any of {"rate": 0..1, "kinds": [${FAULT_KINDS.map((k) => `"${k}"`).join(', ')}] (or "all"), ` +
+  '"slowMs": ms, "stormMs": ms, "jobFailRate": 0..1}; fields not sent keep their values.';
+
+/**
+ * The body of POST /_emulator/faults as settings. Shape only (an object, known fields, kinds a
+ * list or "all"); the values are checked by the injector, which names the field it refuses.
+ */
+function faultSettingsFrom(body: unknown): Partial<FaultSettings> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest(`POST /_emulator/faults needs a JSON object. ${FAULTS_BODY_HINT}`);
+  }
+  const given = body as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => !(FAULT_FIELDS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    throw badRequest(`POST /_emulator/faults: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed: ${FAULT_FIELDS.join(', ')}. ${FAULTS_BODY_HINT}`);
+  }
+  const settings: Record<string, unknown> = {};
+  for (const field of FAULT_FIELDS) if (given[field] !== undefined) settings[field] = given[field];
+  if (settings.kinds === 'all') settings.kinds = [...FAULT_KINDS];
+  else if (settings.kinds !== undefined && !Array.isArray(settings.kinds)) {
+    throw badRequest(`POST /_emulator/faults: "kinds" must be a list of fault kinds or "all"; allowed kinds: ${FAULT_KINDS.join(', ')}. ${FAULTS_BODY_HINT}`);
+  }
+  return settings as Partial<FaultSettings>;
 }
 
 function badRequest(detail: string): ApiError {

@@ -20,6 +20,14 @@ export interface HandlerContext {
   /** Parsed JSON request body, or null. */
   body: unknown;
   pageCache: PageCache;
+  /** Decides which bulk jobs an injected job fault cancels part-way (`jobFailRate`). */
+  jobFaults: JobFaults;
+}
+
+/** The part of fault injection handlers see (implemented by http/faults.ts's FaultInjector). */
+export interface JobFaults {
+  /** Whether the job being created ends `cancelled` part-way; one draw per accepted job. */
+  nextJobFails(): boolean;
 }
 
 export interface HandlerResult {

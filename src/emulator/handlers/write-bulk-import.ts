@@ -18,6 +18,10 @@
  * Upserts match by id, then email, phone_number, external_id; nulls are ignored (Klaviyo's bulk
  * import does not clear fields); `relationships.lists` adds every imported profile to the lists,
  * without consent.
+ *
+ * Job faults (`jobFailRate`, see http/faults.ts): a job the seeded draw picks imports only its
+ * first floor(n/2) profiles and ends `cancelled`, with completed_count saying how many; the rest
+ * are neither imported nor import errors, as when Klaviyo stops a job part-way.
  */
 import type { AccountStore, ResourceIdentifier, StoredResource } from '../store/types.js';
 import { klaviyoTime } from '../demo-data/time.js';
@@ -131,12 +135,16 @@ export const bulkImportHandlers: Record<string, Handler> = {
     const body = validateRequestBody<BulkImportBody>('bulk_import_profiles', ctx.body);
     const { profiles, lists } = validate(ctx.store, body);
     const store = ctx.store;
+    // An injected job fault (jobFailRate) cancels the job half-way: only the first half is
+    // imported, the rest is neither imported nor reported as import errors.
+    const cancelled = ctx.jobFaults.nextJobFails();
+    const processed = cancelled ? profiles.slice(0, Math.floor(profiles.length / 2)) : profiles;
 
     const imported: ResourceIdentifier[] = [];
     const seen = new Set<string>();
     const errors: ResourceIdentifier[] = [];
     const errorCollection = store.collection('import-error');
-    profiles.forEach((profile, i) => {
+    processed.forEach((profile, i) => {
       const outcome = importOne(store, profile, i);
       if ('code' in outcome) {
         const error = errorCollection.insert({
@@ -162,7 +170,7 @@ export const bulkImportHandlers: Record<string, Handler> = {
     const job = createJob(
       store,
       JOB_TYPE,
-      { total: profiles.length, completed: profiles.length - errors.length, failed: errors.length },
+      { total: profiles.length, completed: processed.length - errors.length, failed: errors.length, endStatus: cancelled ? 'cancelled' : 'complete' },
       { lists: lists.map((l) => ({ type: 'list', id: l.id })), profiles: imported, 'import-errors': errors },
       { created_at: receivedAt, started_at: null, expires_at: klaviyoTime(store.now().getTime() + EXPIRES_AFTER_MS) },
     );

@@ -91,7 +91,7 @@ export function render(ctx: HandlerContext, resource: StoredResource, drop: stri
 
 // --- asynchronous jobs ---------------------------------------------------------------------
 
-export type JobStatus = 'queued' | 'processing' | 'complete';
+export type JobStatus = 'queued' | 'processing' | 'complete' | 'cancelled';
 const STEPS: JobStatus[] = ['queued', 'processing', 'complete'];
 
 /** Clock time after which a job moves one step even when nobody polls it. */
@@ -102,6 +102,11 @@ export interface JobOutcome {
   completed: number;
   failed?: number;
   skipped?: number;
+  /**
+   * Where the job ends (default `complete`). `cancelled` is an injected job fault (jobFailRate):
+   * the job stopped part-way, and its counts say how far it got.
+   */
+  endStatus?: 'complete' | 'cancelled';
 }
 
 interface JobProgress {
@@ -156,7 +161,7 @@ export function advanceJob(store: AccountStore, job: StoredResource, poll: boole
   const createdMs = Date.parse(String(job.attributes.created_at));
   const byClock = Math.floor((store.now().getTime() - createdMs) / JOB_STEP_MS);
   const step = Math.min(2, Math.max(state.polls, byClock));
-  const status = STEPS[step]!;
+  const status = step === 2 ? (state.outcome.endStatus ?? 'complete') : STEPS[step]!;
   if (job.attributes.status === status) return job;
   const { outcome } = state;
   // Halfway while processing: a client that shows progress sees it move.

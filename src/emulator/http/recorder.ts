@@ -16,6 +16,8 @@ export interface RecordedExchange {
   requestBody: unknown;
   status: number;
   responseBody: unknown;
+  /** Set by a `drop-after` fault: the request was handled but the client never got this response. */
+  dropped?: true;
 }
 
 export function recordedHeaders(headers: IncomingHttpHeaders): RecordedExchange['requestHeaders'] {
