@@ -4,11 +4,11 @@
  * only there, an unwritable path as a usage error, and an error log that is a valid input.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from '../../src/core/errors.js';
+import { KlvError, UsageError } from '../../src/core/errors.js';
 import { csvLine, defaultLogPaths, fileTimestamp, ImportLogs, logLayout, successExtras, type LogsProbe } from '../../src/pipeline/import/logs.js';
 import { stringify } from 'csv-stringify/sync';
 import { readCsv } from '../../src/pipeline/import/csv-source.js';
@@ -267,4 +267,142 @@ it('writes a subfolder log when the folder exists (sanity for default paths unde
   await logs.close();
   expect(readFileSync(join(sub, 'people.success.csv'), 'utf8')).toBe('Row,Email,Id,Status\n');
   expect(readFileSync(join(sub, 'people.errors.csv'), 'utf8')).toBe('Row,Email,ErrorCode,ErrorMessage\n');
+});
+
+describe('ImportLogs on a full disk', () => {
+  const layout = logLayout(['Email', 'Note']);
+  const hasDevFull = existsSync('/dev/full');
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+
+  it.skipIf(!hasDevFull)('/dev/full as the success log: a usage error (exit 2) naming the log, the full disk and the fix; /dev/full is left alone', async () => {
+    const p = { success: '/dev/full', error: join(dir, 'full-s.errors.csv') };
+    const e = await ImportLogs.open({ paths: p, layout, delimiter: ',', append: false, sync: true }).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toBe('Cannot write the success log /dev/full: no space left on the device (ENOSPC): the disk is full.');
+    expect(e.hint).toBe('Free some space on that disk, or choose another file with --success-log PATH. Nothing was sent.');
+    expect(e.cause).toMatchObject({ code: 'ENOSPC' });
+    expect(existsSync(p.error)).toBe(false); // never opened
+    expect(statSync('/dev/full').isCharacterDevice()).toBe(true);
+  });
+
+  it.skipIf(!hasDevFull)('/dev/full as the error log: the success log opened before it is not left behind', async () => {
+    const p = { success: join(dir, 'full-e.success.csv'), error: '/dev/full' };
+    const e = await ImportLogs.open({ paths: p, layout, delimiter: ',', append: false, sync: true }).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toMatch(/^Cannot write the error log \/dev\/full: no space left on the device \(ENOSPC\)/);
+    expect(e.hint).toMatch(/--error-log PATH/);
+    expect(existsSync(p.success)).toBe(false);
+    expect(statSync('/dev/full').isCharacterDevice()).toBe(true);
+  });
+
+  it('a new log whose header cannot be written is removed, not left empty', async () => {
+    const p = paths();
+    const e = await ImportLogs.open({
+      paths: p,
+      layout,
+      delimiter: ',',
+      append: false,
+      sync: true,
+      probe: {
+        onWrite: (file) => {
+          if (file === 'error') throw enospc();
+        },
+      },
+    }).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toBe(`Cannot write the error log ${p.error}: no space left on the device (ENOSPC): the disk is full.`);
+    expect(existsSync(p.error)).toBe(false);
+    expect(existsSync(p.success)).toBe(false);
+  });
+
+  it('a log that was there before (--resume) is kept when its first write fails', async () => {
+    const p = paths();
+    writeFileSync(p.success, '');
+    const e = await ImportLogs.open({
+      paths: p,
+      layout,
+      delimiter: ',',
+      append: true,
+      sync: true,
+      probe: { onWrite: () => { throw enospc(); } },
+    }).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(existsSync(p.success)).toBe(true);
+  });
+
+  it('the disk fills mid-run: the commit fails naming the log, ENOSPC and --resume; every later write fails too; nothing past the last fsync counts', async () => {
+    const p = paths();
+    let full = false;
+    const attempts: string[] = [];
+    const logs = await ImportLogs.open({
+      paths: p,
+      layout,
+      delimiter: ',',
+      append: false,
+      sync: true,
+      probe: {
+        onWrite: (file, text) => {
+          attempts.push(`${file}:${text.split('\n')[0]}`);
+          if (full) throw enospc();
+        },
+      },
+    });
+    logs.add(['a@example.com', ''], { ok: true, rowNumber: 1, status: 'created', id: 'P1' });
+    await logs.commit();
+    const saved = logs.committedBytes;
+    expect(saved[0]).toBe(readFileSync(p.success).length);
+
+    full = true;
+    logs.add(['b@example.com', ''], { ok: true, rowNumber: 2, status: 'created', id: 'P2' });
+    logs.add(['c@example.com', ''], { ok: false, rowNumber: 3, code: 'x', message: 'y' });
+    const e = await logs.commit().catch((x) => x);
+    expect(e).toBeInstanceOf(KlvError);
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toBe(`Cannot write the success log ${p.success}: no space left on the device (ENOSPC): the disk is full.`);
+    expect(e.hint).toMatch(/^Free some space on that disk, then run the same command again with --resume: the rows sent but not logged are in the import journal, and none is sent twice\.$/);
+    expect(e.cause).toMatchObject({ code: 'ENOSPC' });
+    expect(logs.committedBytes).toEqual(saved);
+
+    // The error log is not tried after the success log failed, nor anything after: the same error.
+    const tried = attempts.length;
+    full = false; // even with room again, a log with a hole in it is not written on
+    logs.add(['d@example.com', ''], { ok: true, rowNumber: 4, status: 'created', id: 'P4' });
+    await expect(logs.commit()).rejects.toBe(e);
+    await expect(logs.maybeFlush()).resolves.toBeUndefined(); // under flushEvery: nothing to write
+    await expect(logs.flush()).rejects.toBe(e);
+    await expect(logs.close()).rejects.toBe(e);
+    expect(attempts.length).toBe(tried);
+    expect(readFileSync(p.success, 'utf8')).toBe('Row,Email,Note,Id,Status\n1,a@example.com,,P1,created\n');
+    expect(readFileSync(p.error, 'utf8')).toBe('Row,Email,Note,ErrorCode,ErrorMessage\n');
+    await logs.close(); // closed once: idempotent
+  });
+
+  it('a failed fsync is a failed write too (the header is fsynced on open: a usage error)', async () => {
+    const e = await ImportLogs.open({
+      paths: paths(),
+      layout,
+      delimiter: ',',
+      append: false,
+      sync: true,
+      probe: {
+        onSync: () => {
+          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        },
+      },
+    }).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toMatch(/success log .*: the disk reported an input\/output error \(EIO\)\.$/);
+    expect(e.hint).toBe('Choose another file with --success-log PATH. Nothing was sent.');
+  });
+
+  it('a dry run that fills the disk says to run it again, not --resume (a dry run has no journal)', async () => {
+    const p = paths();
+    let full = false;
+    const logs = await ImportLogs.open({ paths: p, layout, delimiter: ',', append: false, sync: false, probe: { onWrite: () => { if (full) throw enospc(); } } });
+    full = true;
+    logs.add(['a@example.com', ''], { ok: true, rowNumber: 1, status: 'valid' });
+    const e = await logs.commit().catch((x) => x);
+    expect(e.hint).toBe('Free some space on that disk, then run it again.');
+  });
 });

@@ -17,6 +17,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
+import { FREE_SPACE, isDiskFull } from '../../core/fs-errors.js';
 import { systemClock } from '../../core/clock.js';
 import type { ObjectDefinition, Operation } from '../../objects/types.js';
 import type { ImportOptions, OperationHandler, WriteContext } from '../../objects/write/types.js';
@@ -453,15 +454,15 @@ export async function importInto(
   if (io.json) io.data(JSON.stringify(summaryMod.importSummaryJson(summary, exitCode)));
   else io.info(summaryMod.formatImportSummary(summary));
 
+  const resumeLine = summaryMod.resumeCommandLine(resumeArgs(objectName, input, s, { success: display(paths.success), error: display(paths.error) }, s.successLog !== undefined || s.errorLog !== undefined));
   if (closeError !== undefined) {
     throw new KlvError(`Writing the import logs failed: ${(closeError as Error).message}`, {
-      hint: `The rows sent are in the journal ${journalFile}; free the disk, then run again with --resume.`,
+      hint: `The rows sent are in the journal ${journalFile}. ${isDiskFull(closeError) ? 'Once there is room on the disk' : 'Once that is fixed'}, run: ${resumeLine} (it logs them and continues without sending any row twice).`,
       cause: closeError,
     });
   }
   if (summary.stopped === undefined) return exitCode;
 
-  const resumeLine = summaryMod.resumeCommandLine(resumeArgs(objectName, input, s, { success: display(paths.success), error: display(paths.error) }, s.successLog !== undefined || s.errorLog !== undefined));
   const left = result.counts.notProcessed;
   const leftText = left > 0 ? ` ${left.toLocaleString('en-US')} row${left === 1 ? ' was' : 's were'} read but not sent.` : '';
   if (summary.stopped === 'interrupted') {
@@ -485,11 +486,17 @@ export async function importInto(
   }
   // Fatal: the key refused, the network gone, the logs unwritable.
   const e = err instanceof Error ? err : new Error(String(err));
-  throw new KlvError(`Import stopped: ${e.message}`, {
-    exitCode: exitCode as ExitCode,
-    hint:
-      `${(e as KlvError).hint ? `${(e as KlvError).hint} ` : ''}` +
-      `Rows refused with this error are in the error log; the rest of the file was not sent. Once it is fixed, ${resumeLine} continues (and the error log can be imported to retry its rows).`,
-    cause: err,
-  });
+  // A full disk stops the logs or the journal themselves: no row was refused for it, and the
+  // rows sent but not logged are in the journal, which --resume reads.
+  const ownHint = (e as KlvError).hint;
+  let hint: string;
+  if (isDiskFull(err) && s.dryRun) hint = ownHint ?? `${FREE_SPACE}, then run it again.`;
+  else if (isDiskFull(err)) {
+    hint = `${FREE_SPACE}. Rows sent but not yet logged are in the journal ${journalFile}. Once there is room, run: ${resumeLine} (it logs them and continues without sending any row twice).`;
+  } else {
+    hint =
+      `${ownHint ? `${ownHint} ` : ''}` +
+      `Rows refused with this error are in the error log; the rest of the file was not sent. Once it is fixed, ${resumeLine} continues (and the error log can be imported to retry its rows).`;
+  }
+  throw new KlvError(`Import stopped: ${e.message}`, { exitCode: exitCode as ExitCode, hint, cause: err });
 }

@@ -6,11 +6,16 @@
  * failed or interrupted run leaves the previous `<file>` untouched. On failure the `.partial`
  * stays, with what was written, and the command says so. Special files (`/dev/null`, a named
  * pipe) are written directly: there is nothing to rename.
+ *
+ * A failed write (a full disk, /dev/full) fails the stream with an error that says what happened
+ * in words ("no space left on the device (ENOSPC): the disk is full"), so that the command's
+ * message names the output and the cause; the error keeps the system's `code` and `cause`.
  */
 import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { UsageError } from '../../core/errors.js';
+import { fsFailureReason } from '../../core/fs-errors.js';
 
 export interface OutputTarget {
   stream: Writable;
@@ -34,11 +39,16 @@ export function isStdoutTarget(output: string | undefined): boolean {
   return output === undefined || output === '-';
 }
 
-/** Waits until a writable has flushed everything and finished (not closed: the handle stays ours). */
+/**
+ * Waits until a writable has flushed everything and finished (not closed: the handle stays ours).
+ * A stream that already failed rejects at once: it will emit neither 'finish' nor 'error' again,
+ * and waiting for them would leave the process with nothing to do, exiting 0 as if all went well.
+ */
 function endStream(stream: Writable): Promise<void> {
   return new Promise((resolvePromise, reject) => {
+    if (stream.errored) return reject(stream.errored);
     if (stream.writableFinished) return resolvePromise();
-    if (stream.destroyed) return reject(stream.errored ?? new Error('the output stream was destroyed'));
+    if (stream.destroyed) return reject(new Error('the output stream was destroyed'));
     const onError = (err: unknown) => {
       stream.off('finish', onFinish);
       reject(err);
@@ -53,20 +63,51 @@ function endStream(stream: Writable): Promise<void> {
   });
 }
 
+/** A write that failed, in words, keeping the system's code (EIO, ENOSPC...) and the original error. */
+function writeFailure(err: unknown): Error {
+  const e = new Error(fsFailureReason(err), { cause: err });
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? Object.assign(e, { code }) : e;
+}
+
+/**
+ * A Writable over a FileHandle that it never closes (openOutput fsyncs and closes it), with its
+ * write errors put in words. Writes go in order, one at a time, as fs.WriteStream's do.
+ */
+class FileHandleWriter extends Writable {
+  readonly #handle: FileHandle;
+
+  constructor(handle: FileHandle) {
+    super({ highWaterMark: 64 * 1024, decodeStrings: true });
+    this.#handle = handle;
+  }
+
+  async #writeAll(data: Buffer): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const { bytesWritten } = await this.#handle.write(data, off, data.length - off);
+      off += bytesWritten;
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#writeAll(chunk).then(
+      () => callback(),
+      (err: unknown) => callback(writeFailure(err)),
+    );
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.#writeAll(Buffer.concat(chunks.map((c) => c.chunk))).then(
+      () => callback(),
+      (err: unknown) => callback(writeFailure(err)),
+    );
+  }
+}
+
 function describeFsError(err: unknown, path: string): UsageError {
-  const code = (err as { code?: string }).code;
-  const reason =
-    code === 'ENOENT'
-      ? 'its folder does not exist'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a folder'
-          : code === 'EROFS'
-            ? 'the file system is read-only'
-            : (err as Error).message;
   return new UsageError(
-    `Cannot write the export to '${path}': ${reason}.`,
+    `Cannot write the export to '${path}': ${fsFailureReason(err)}.`,
     'Give -o a file in a folder you can write to (klv writes <file>.partial there first), or -o - for standard output.',
   );
 }
@@ -95,23 +136,26 @@ export async function openOutput(output: string | undefined, stdout: Writable, c
   } catch (err) {
     throw describeFsError(err, given);
   }
-  // autoClose off: the handle is fsynced and closed here, after the stream has finished.
-  const stream = handle.createWriteStream({ autoClose: false });
+  // The writer never closes the handle: it is fsynced and closed here, after the stream finished.
+  const stream = new FileHandleWriter(handle);
+  // A write error may come after the writer of the rows stopped listening (the last write fails
+  // once it returned): it is kept in stream.errored and reported by commit(), never unhandled.
+  stream.on('error', () => {});
   let done = false;
   const finish = async (sync: boolean) => {
     if (done) return;
     done = true;
     try {
       await endStream(stream);
-      if (sync && !direct) await handle.sync();
-    } finally {
-      // The stream holds a reference on the handle until it is destroyed: handle.close() would
-      // wait for it forever. With autoClose off, destroy() releases it without closing the fd.
-      if (!stream.destroyed) {
-        const closed = new Promise<void>((resolvePromise) => stream.once('close', () => resolvePromise()));
-        stream.destroy();
-        await closed;
+      if (sync && !direct) {
+        try {
+          await handle.sync();
+        } catch (err) {
+          throw writeFailure(err);
+        }
       }
+    } finally {
+      if (!stream.destroyed) stream.destroy();
       await handle.close().catch(() => {});
     }
   };

@@ -15,11 +15,17 @@
  * write-ahead journal, resume.ts, knows which rows those were). `committedBytes` is how far each
  * file is known to be on disk; the journal records it so that `--resume` can tell a line torn by
  * a kill from damage done to the file afterwards.
+ *
+ * A full disk: found on open (the header is written at once, so /dev/full or a full disk fails
+ * there, before anything is sent) it is a usage error like any unwritable path; found mid-run it
+ * stops the import (every later write fails too) with an error naming the log, and the rows sent
+ * but not logged are in the journal for `--resume`.
  */
 import { existsSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { UsageError } from '../../core/errors.js';
+import { KlvError, UsageError } from '../../core/errors.js';
+import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
 import type { LoggedOutcome } from './batches.js';
 
 export const ROW = 'Row';
@@ -148,6 +154,7 @@ export function defaultLogPaths(o: { input: string; objectName: string; dryRun: 
 
 /** Writes/fsyncs for tests; production leaves it undefined. */
 export interface LogsProbe {
+  /** Before each write; a test may throw here to fail the write as a full disk would. */
   onWrite?(file: 'success' | 'error', text: string): void;
   onSync?(file: 'success' | 'error'): void;
 }
@@ -165,10 +172,20 @@ export interface OpenLogsOptions {
   probe?: LogsProbe;
 }
 
+/** What to do after a log write failed mid-run: the journal knows the rows sent but not logged. */
+function midRunHint(err: unknown, journaled: boolean): string {
+  const fix = isDiskFull(err) ? FREE_SPACE : 'Check the disk';
+  return journaled
+    ? `${fix}, then run the same command again with --resume: the rows sent but not logged are in the import journal, and none is sent twice.`
+    : `${fix}, then run it again.`;
+}
+
 class LogFile {
   readonly #name: 'success' | 'error';
   readonly path: string;
   readonly #handle: FileHandle;
+  /** A real run (journaled, fsynced): a failed write is resumed with --resume. Not in a dry run. */
+  readonly #journaled: boolean;
   /** Lines added and not yet written, already encoded. */
   #buffer = '';
   #pending = 0;
@@ -177,10 +194,11 @@ class LogFile {
   /** Bytes known to be on disk (after the last fdatasync). */
   committed: number;
 
-  constructor(name: 'success' | 'error', path: string, handle: FileHandle, size: number) {
+  constructor(name: 'success' | 'error', path: string, handle: FileHandle, size: number, journaled: boolean) {
     this.#name = name;
     this.path = path;
     this.#handle = handle;
+    this.#journaled = journaled;
     this.written = size;
     this.committed = size;
   }
@@ -199,12 +217,18 @@ class LogFile {
     const text = this.#buffer;
     this.#buffer = '';
     this.#pending = 0;
-    probe?.onWrite?.(this.#name, text);
     const bytes = Buffer.from(text, 'utf8');
     let off = 0;
-    while (off < bytes.length) {
-      const { bytesWritten } = await this.#handle.write(bytes, off, bytes.length - off);
-      off += bytesWritten;
+    try {
+      probe?.onWrite?.(this.#name, text);
+      while (off < bytes.length) {
+        const { bytesWritten } = await this.#handle.write(bytes, off, bytes.length - off);
+        off += bytesWritten;
+      }
+    } catch (err) {
+      // Part of the text may be in the file: a torn last line, past `committed`, which --resume
+      // cuts off (resume.ts, scanLog). `written` stays where the last whole write ended.
+      throw this.#failure(err);
     }
     this.written += bytes.length;
     return true;
@@ -212,9 +236,20 @@ class LogFile {
 
   async sync(probe?: LogsProbe): Promise<void> {
     if (this.committed === this.written) return;
-    await this.#handle.datasync();
+    try {
+      await this.#handle.datasync();
+    } catch (err) {
+      throw this.#failure(err);
+    }
     probe?.onSync?.(this.#name);
     this.committed = this.written;
+  }
+
+  #failure(err: unknown): KlvError {
+    return new KlvError(`Cannot write the ${this.#name} log ${this.path}: ${fsFailureReason(err)}.`, {
+      hint: midRunHint(err, this.#journaled),
+      cause: err,
+    });
   }
 
   async close(): Promise<void> {
@@ -222,26 +257,40 @@ class LogFile {
   }
 }
 
-async function openLog(name: 'success' | 'error', path: string, header: string[], o: OpenLogsOptions): Promise<LogFile> {
+/** A log that cannot be opened or started: exit 2, before anything is sent. */
+function unwritable(name: 'success' | 'error', path: string, err: unknown): UsageError {
   const flag = name === 'success' ? '--success-log' : '--error-log';
+  const fix = isDiskFull(err) ? `${FREE_SPACE}, or choose another file with ${flag} PATH.` : `Choose another file with ${flag} PATH.`;
+  const e = new UsageError(`Cannot write the ${name} log ${path}: ${fsFailureReason(err)}.`, `${fix} Nothing was sent.`);
+  return Object.assign(e, { cause: err });
+}
+
+async function openLog(name: 'success' | 'error', path: string, header: string[], o: OpenLogsOptions): Promise<LogFile> {
+  const existed = existsSync(path);
   let handle: FileHandle;
   try {
     handle = await open(path, o.append ? 'a' : 'w', 0o644);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message;
-    throw new UsageError(`Cannot write the ${name} log ${path}: ${why}.`, `Choose another file with ${flag} PATH. Nothing was sent.`);
+    throw unwritable(name, path, err);
   }
-  const size = (await handle.stat()).size;
-  const file = new LogFile(name, path, handle, size);
-  if (size === 0) {
-    // The header is written at once: even an import that stops before its first batch leaves
-    // two well-formed logs.
-    file.add(csvLine(header, o.delimiter));
-    await file.write(o.probe);
-    if (o.sync) await file.sync(o.probe);
+  try {
+    const stats = await handle.stat();
+    const file = new LogFile(name, path, handle, stats.size, o.sync);
+    if (stats.size === 0) {
+      // The header is written at once: even an import that stops before its first batch leaves
+      // two well-formed logs, and a full disk (or /dev/full) is found here, before any request.
+      file.add(csvLine(header, o.delimiter));
+      await file.write(o.probe);
+      if (o.sync) await file.sync(o.probe);
+    }
+    return file;
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    // Leave no empty (or half-headed) log behind, but only a regular file this run created:
+    // never a device such as /dev/full, never a file that was there before.
+    if (!existed) await rm(path, { force: true }).catch(() => undefined);
+    throw unwritable(name, path, err instanceof KlvError && err.cause !== undefined ? err.cause : err);
   }
-  return file;
 }
 
 /**

@@ -19,10 +19,11 @@
  * The journal is removed when a run completes; one left behind means an unfinished run, and a new
  * run refuses to overwrite its logs unless told to resume it.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { open, readFile, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { parse } from 'csv-parse';
-import { UsageError } from '../../core/errors.js';
+import { KlvError, UsageError } from '../../core/errors.js';
+import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
 import type { LogLayout, LogPaths } from './logs.js';
 
 export const JOURNAL_VERSION = 1;
@@ -102,6 +103,17 @@ export class RowTable {
     this.#state[row] = SENT;
     this.#hash[row] = hash;
     this.#sent++;
+  }
+
+  /**
+   * A row journaled as sent that was then held back (the run stopped fatally before sending it):
+   * it was never sent, so --resume treats it as new rather than in doubt.
+   */
+  markUnsent(row: number): void {
+    if (this.state(row) !== SENT) return;
+    this.#state[row] = NONE;
+    this.#hash[row] = 0;
+    this.#sent--;
   }
 
   state(row: number): RowState {
@@ -201,7 +213,14 @@ interface JournalEntry {
   logBytes: [number, number];
 }
 
+/** Rows of an earlier entry that were not sent after all (the run stopped before sending them). */
+interface JournalUnsentEntry {
+  unsent: number[];
+}
+
 export interface JournalProbe {
+  /** Before each append; a test may throw here to fail the append as a full disk would. */
+  onWrite?(text: string): void;
   onSync?(): void;
 }
 
@@ -211,6 +230,12 @@ export class Journal {
   readonly #probe?: JournalProbe;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /**
+   * The first failed append (a full disk): every later one fails with it. An entry after a torn
+   * one would leave the torn line in the middle of the journal, where --resume cannot skip it;
+   * left last, it is a batch never sent (sending waits for the entry), which --resume ignores.
+   */
+  #failure?: KlvError;
 
   private constructor(path: string, handle: FileHandle, probe?: JournalProbe) {
     this.path = path;
@@ -218,16 +243,33 @@ export class Journal {
     this.#probe = probe;
   }
 
-  /** A new journal (replacing any), its header fsynced. */
+  /** A new journal (replacing any), its header fsynced. Failing that is a UsageError: exit 2, nothing sent. */
   static async create(path: string, header: JournalHeader, probe?: JournalProbe): Promise<Journal> {
+    const unwritable = (err: unknown) =>
+      Object.assign(
+        new UsageError(
+          `Cannot write the import journal ${path}: ${fsFailureReason(err)}.`,
+          `It lives beside the error log: ${isDiskFull(err) ? 'free some space on that disk, or choose' : 'choose'} another --error-log. Nothing was sent.`,
+        ),
+        { cause: err },
+      );
+    const existed = existsSync(path);
     let handle: FileHandle;
     try {
       handle = await open(path, 'w', 0o644);
     } catch (err) {
-      throw new UsageError(`Cannot write the import journal ${path}: ${(err as Error).message}.`, 'It lives beside the error log: choose another --error-log. Nothing was sent.');
+      throw unwritable(err);
     }
     const j = new Journal(path, handle, probe);
-    await j.#append(`${JSON.stringify(header)}\n`);
+    try {
+      await j.#append(`${JSON.stringify(header)}\n`);
+    } catch (err) {
+      // A journal without its header is no journal: leave none behind (it would make the next
+      // run refuse to start without --resume); but remove only a file this run created.
+      await handle.close().catch(() => undefined);
+      if (!existed) await rm(path, { force: true }).catch(() => undefined);
+      throw unwritable(err instanceof KlvError && err.cause !== undefined ? err.cause : err);
+    }
     return j;
   }
 
@@ -244,11 +286,30 @@ export class Journal {
     return this.#append(`${JSON.stringify(entry)}\n`);
   }
 
+  /**
+   * Records that rows journaled by sent() were held back, never sent (a fatal stop came while
+   * their entry was being written). Without it, --resume would have to treat them as in doubt.
+   */
+  unsent(rowNumbers: readonly number[]): Promise<void> {
+    const entry: JournalUnsentEntry = { unsent: [...rowNumbers] };
+    return this.#append(`${JSON.stringify(entry)}\n`);
+  }
+
   #append(text: string): Promise<void> {
     const run = this.#queue.then(async () => {
+      if (this.#failure) throw this.#failure;
       if (this.#closed) throw new Error('the import journal is closed');
-      await this.#handle.appendFile(text, 'utf8');
-      await this.#handle.datasync();
+      try {
+        this.#probe?.onWrite?.(text);
+        await this.#handle.appendFile(text, 'utf8');
+        await this.#handle.datasync();
+      } catch (err) {
+        this.#failure = new KlvError(`Cannot write the import journal ${this.path}: ${fsFailureReason(err)}.`, {
+          hint: `${isDiskFull(err) ? FREE_SPACE : 'Check the disk'}, then run the same command again with --resume: the batch that could not be journaled was not sent, and no row is sent twice.`,
+          cause: err,
+        });
+        throw this.#failure;
+      }
       this.#probe?.onSync?.();
     });
     this.#queue = run.catch(() => undefined);
@@ -309,6 +370,11 @@ export async function readJournal(path: string, table: RowTable): Promise<Journa
       e = JSON.parse(complete[i]) as JournalEntry;
     } catch {
       throw damaged(`line ${i + 1} is not JSON`);
+    }
+    const unsent = (e as unknown as Partial<JournalUnsentEntry>).unsent;
+    if (Array.isArray(unsent)) {
+      for (const row of unsent) table.markUnsent(row);
+      continue;
     }
     if (!Array.isArray(e.sent) || !Array.isArray(e.hashes) || e.sent.length !== e.hashes.length) throw damaged(`line ${i + 1}`);
     for (let k = 0; k < e.sent.length; k++) table.markSent(e.sent[k], e.hashes[k]);

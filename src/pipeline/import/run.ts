@@ -49,6 +49,8 @@ export interface LogSink {
 /** The write-ahead journal (resume.ts's Journal). */
 export interface JournalSink {
   sent(rows: ReadonlyArray<{ rowNumber: number; hash: number }>, logBytes: [number, number]): Promise<void>;
+  /** Rows journaled by sent() and then held back, never sent. */
+  unsent?(rowNumbers: readonly number[]): Promise<void>;
 }
 
 export interface RunOptions {
@@ -127,6 +129,15 @@ export async function runImport(o: RunOptions): Promise<RunResult> {
         // Not journaled means not sent: the rows stay for --resume.
         counts.notProcessed += batch.length;
         stop('fatal', err, 1);
+        return;
+      }
+      // A fatal stop (a full disk, a refused key) while this batch waited for its journal entry:
+      // send nothing more. The journal is told, so that --resume sends these rows as new; if it
+      // cannot be (its disk is the full one), they count as in doubt: resent if idempotent, else
+      // unknown_outcome. Never sent twice either way.
+      if (stopped === 'fatal') {
+        counts.notProcessed += batch.length;
+        await o.journal.unsent?.(batch.map((p) => p.src.rowNumber)).catch(() => undefined);
         return;
       }
     }

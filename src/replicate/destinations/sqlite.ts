@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { KlvError, UsageError } from '../../core/errors.js';
+import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
 import type { DestinationOptions } from '../destination.js';
 import { SqlDestination, type SqlConnection, type SqlDriver } from './sql-destination.js';
 
@@ -98,9 +99,20 @@ export async function openSqlite(url: string, opts: DestinationOptions & { stagi
   } catch (err) {
     throw new KlvError(`Cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
   }
-  // WAL: readers (dashboards, klv query) are not blocked while a run writes.
-  if (file !== ':memory:') db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  try {
+    // WAL: readers (dashboards, klv query) are not blocked while a run writes.
+    if (file !== ':memory:') db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  } catch (err) {
+    // The first write to the file happens here: a full disk or a file that is not a database
+    // shows up now, and the message must name the file.
+    db.close();
+    const full = isDiskFull(err);
+    throw new KlvError(`Cannot open SQLite database ${file}: ${full ? fsFailureReason(err) : (err as Error).message}`, {
+      hint: full ? `${FREE_SPACE} (or point --to at another disk), then run the command again.` : 'Point --to at a SQLite database file, or at a new file klv can create.',
+      cause: err,
+    });
+  }
   return new SqlDestination({
     kind: 'sqlite',
     description: `sqlite:${file}`,
