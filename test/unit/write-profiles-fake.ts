@@ -2,7 +2,9 @@
  * A small fake of Klaviyo's profile endpoints behind undici's MockAgent, for the Profiles and
  * Events handler tests: profiles found by `any(field,[...])` filters, bulk import jobs that
  * move queued -> processing -> complete on successive GETs and then apply their upserts, with
- * configurable import errors and request refusals. Every request is recorded.
+ * configurable import errors and request refusals, and jobs that stop part-way (`cancelled` or
+ * `failed`, having imported only the first half of their profiles, as Klaviyo's can). Every
+ * request is recorded.
  */
 import { MockAgent } from 'undici';
 import { FakeClock } from '../../src/core/clock.js';
@@ -37,6 +39,8 @@ export interface FakeJob {
   createdAt: string;
   polls: number;
   status: string;
+  /** Where the job ends: `complete`, or `cancelled`/`failed` after importing only the first half. */
+  endStatus: string;
   errors: Array<{ index?: number; code: string; detail: string; pointer?: string | null; payload?: unknown }>;
 }
 
@@ -63,6 +67,8 @@ export class FakeKlaviyo {
   override?: (call: Call) => Reply | undefined;
   /** Import errors for the next job, by the position of the profile in it (pointer or payload). */
   nextJobErrors: FakeJob['errors'] = [];
+  /** How the next jobs end, one entry per job created (then `complete`). */
+  nextJobEnds: string[] = [];
   #seq = 0;
 
   constructor() {
@@ -160,6 +166,7 @@ export class FakeKlaviyo {
         createdAt: this.#now(),
         polls: 0,
         status: 'queued',
+        endStatus: this.nextJobEnds.shift() ?? 'complete',
         errors: this.nextJobErrors,
       };
       this.nextJobErrors = [];
@@ -170,12 +177,12 @@ export class FakeKlaviyo {
     if (method === 'GET' && jobGet) {
       const job = this.jobs.get(jobGet[1])!;
       job.polls += 1;
-      if (job.status !== 'complete' && job.polls >= this.pollsBeforeComplete) {
+      if (job.status !== job.endStatus && job.polls >= this.pollsBeforeComplete) {
         const bad = new Set(job.errors.map((e) => e.index));
-        job.profiles.forEach((p, i) => {
+        job.profiles.slice(0, this.#reached(job)).forEach((p, i) => {
           if (!bad.has(i)) this.#upsert(p);
         });
-        job.status = 'complete';
+        job.status = job.endStatus;
       } else if (job.status === 'queued') job.status = 'processing';
       return { status: 200, body: { data: this.#jobResource(job) } };
     }
@@ -218,7 +225,13 @@ export class FakeKlaviyo {
     return { status: 501, body: { errors: [{ id: 'x', code: 'not_implemented', title: 'fake', detail: `${method} ${path}` }] } };
   }
 
+  /** Profiles the job gets to: all, or the first half of a job that stops part-way. */
+  #reached(job: FakeJob): number {
+    return job.endStatus === 'complete' ? job.profiles.length : Math.floor(job.profiles.length / 2);
+  }
+
   #jobResource(job: FakeJob) {
+    const done = job.status === job.endStatus;
     return {
       type: 'profile-bulk-import-job',
       id: job.id,
@@ -226,8 +239,8 @@ export class FakeKlaviyo {
         status: job.status,
         created_at: job.createdAt,
         total_count: job.profiles.length,
-        completed_count: job.status === 'complete' ? job.profiles.length - job.errors.length : 0,
-        failed_count: job.status === 'complete' ? job.errors.length : 0,
+        completed_count: done ? this.#reached(job) - job.errors.length : 0,
+        failed_count: done ? job.errors.length : 0,
       },
       links: { self: `${ORIGIN}/api/profile-bulk-import-jobs/${job.id}` },
     };

@@ -10,6 +10,7 @@ import { Profiles, PROFILE_COLUMNS } from '../../src/objects/catalog/profiles.js
 import { findObject } from '../../src/objects/registry.js';
 import {
   JOB_MAX_PROFILES,
+  JOB_RESENDS,
   PROFILE_ATTRIBUTE_PATHS,
   chunkJobs,
   PROFILE_MAX_BYTES,
@@ -20,7 +21,9 @@ import {
   profileUpdate,
   profileUpsert,
 } from '../../src/objects/write/profiles.js';
-import type { RowOutcome } from '../../src/objects/write/types.js';
+import type { RowFailure, RowOutcome } from '../../src/objects/write/types.js';
+import { ResumePlan, RowTable } from '../../src/pipeline/import/resume.js';
+import { runImport, type SourceRow } from '../../src/pipeline/import/run.js';
 import { FakeKlaviyo, parseFilter, refusal, row } from './write-profiles-fake.js';
 
 let fake: FakeKlaviyo;
@@ -322,6 +325,131 @@ describe('upsert through bulk import jobs', () => {
     fake = new FakeKlaviyo();
     fake.override = () => ({ status: 401, body: { errors: [{ id: 'a', code: 'not_authenticated', title: 'No', detail: 'Bad key' }] } });
     await expect(profileUpsert.processBatch([row(1, { Email: 'a@example.com' })], fake.ctx())).rejects.toMatchObject({ status: 401 });
+  });
+});
+
+describe('jobs that stop part-way (cancelled, failed)', () => {
+  const emails = (call: { body: any }) => call.body.data.attributes.profiles.data.map((p: any) => p.attributes.email);
+  const people = (n: number) => Array.from({ length: n }, (_, i) => row(i + 1, { Email: `p${i + 1}@example.com`, FirstName: `F${i + 1}` }));
+
+  it('the rows a cancelled job did not import are sent again in a new job, and succeed', async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobEnds = ['cancelled'];
+    const ctx = fake.ctx();
+    const out = await profileUpsert.processBatch(people(6), ctx);
+    expectOnePerRow(out, 6);
+    for (const o of out) expect(o).toMatchObject({ ok: true, status: 'created' });
+    const posts = fake.callsTo('POST', '/api/profile-bulk-import-jobs');
+    expect(posts).toHaveLength(2);
+    // The first job took its first half; only the other half is sent again, with its attributes.
+    expect(emails(posts[1])).toEqual(['p4@example.com', 'p5@example.com', 'p6@example.com']);
+    expect(posts[1].body.data.attributes.profiles.data[0]).toEqual({ type: 'profile', attributes: { email: 'p4@example.com', first_name: 'F4' } });
+    expect(fake.profiles.map((p) => p.attributes.email).sort()).toEqual(people(6).map((r) => r.values.Email).sort());
+    expect(fake.jobs.get('JOB1')!.status).toBe('cancelled');
+    expect(ctx.lines.some((l) => /job JOB1 ended cancelled without importing 3 of its profiles: sending them again in a new job \(1 of 2\)/.test(l))).toBe(true);
+  });
+
+  it('a failed job is treated alike: its missing rows go again', async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobEnds = ['failed'];
+    const out = await profileInsert.processBatch(people(4), fake.ctx());
+    expectOnePerRow(out, 4);
+    for (const o of out) expect(o).toMatchObject({ ok: true, status: 'created' });
+    expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs').map(emails)).toEqual([
+      ['p1@example.com', 'p2@example.com', 'p3@example.com', 'p4@example.com'],
+      ['p3@example.com', 'p4@example.com'],
+    ]);
+    expect(fake.profiles).toHaveLength(4);
+  });
+
+  it(`a row in jobs cancelled ${1 + JOB_RESENDS} times fails job_cancelled, naming the jobs and saying to re-run with the error log; the others succeed`, async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobEnds = ['cancelled', 'cancelled', 'cancelled'];
+    const out = byRow(await profileUpsert.processBatch(people(8), fake.ctx()));
+    expectOnePerRow(Object.values(out), 8);
+    const posts = fake.callsTo('POST', '/api/profile-bulk-import-jobs');
+    // 8 sent, 4 taken; 4 sent, 2 taken; 2 sent, 1 taken: three jobs, then no more.
+    expect(posts.map((p) => emails(p).length)).toEqual([8, 4, 2]);
+    for (const n of [1, 2, 3, 4, 5, 6, 7]) expect(out[n], `row ${n}`).toMatchObject({ ok: true, status: 'created' });
+    const jobIds = [...fake.jobs.keys()];
+    expect(jobIds).toHaveLength(3);
+    expect(out[8]).toMatchObject({ ok: false, code: 'job_cancelled' });
+    const message = (out[8] as RowFailure).message;
+    for (const id of jobIds) expect(message).toContain(`${id} (cancelled)`);
+    expect(message).toMatch(/sent it 3 times/);
+    expect(message).toMatch(/re-running klv import with the error log as input/);
+    expect(fake.profiles.some((p) => p.attributes.email === 'p8@example.com')).toBe(false);
+  });
+
+  it('rows with import errors are not sent again, neither from the cancelled job nor from the new one', async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobEnds = ['cancelled'];
+    // Job 1 (8 rows, cancelled after 4): row 2 has an import error. Job 2 (rows 5-8): row 7 has one.
+    fake.nextJobErrors = [{ index: 1, code: 'invalid', detail: 'Invalid email for this account' }];
+    let posts = 0;
+    fake.override = (call) => {
+      if (call.method === 'POST' && call.path === '/api/profile-bulk-import-jobs' && ++posts === 2) {
+        fake.nextJobErrors = [{ index: 2, code: 'duplicate_profile', detail: 'Two profiles have these identifiers' }];
+      }
+      return undefined;
+    };
+    const out = byRow(await profileUpsert.processBatch(people(8), fake.ctx()));
+    expectOnePerRow(Object.values(out), 8);
+    expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs').map(emails)).toEqual([
+      people(8).map((r) => r.values.Email),
+      ['p5@example.com', 'p6@example.com', 'p7@example.com', 'p8@example.com'],
+    ]);
+    expect(out[2]).toMatchObject({ ok: false, code: 'invalid', message: expect.stringContaining('Invalid email for this account') });
+    expect(out[7]).toMatchObject({ ok: false, code: 'duplicate_profile', message: expect.stringContaining('Two profiles have these identifiers') });
+    for (const n of [1, 3, 4, 5, 6, 8]) expect(out[n], `row ${n}`).toMatchObject({ ok: true, status: 'created' });
+  });
+
+  it('the pipeline sees one batch: journaled once before the first job, nothing logged until the last job ends, then each row once', async () => {
+    fake = new FakeKlaviyo();
+    fake.nextJobEnds = ['cancelled', 'cancelled'];
+    const journal: Array<Array<{ rowNumber: number; hash: number }>> = [];
+    const logged: number[] = [];
+    /** What the journal and the logs held when the third job was posted: the state a SIGKILL there leaves. */
+    let atThirdJob: { journaled: number[]; logged: number[] } | undefined;
+    let posts = 0;
+    fake.override = (call) => {
+      if (call.method === 'POST' && call.path === '/api/profile-bulk-import-jobs' && ++posts === 3) {
+        atThirdJob = { journaled: journal.flat().map((r) => r.rowNumber), logged: [...logged] };
+      }
+      return undefined;
+    };
+    const ctx = fake.ctx();
+    const sources: SourceRow[] = people(8).map((r) => {
+      const email = String(r.values.Email);
+      return { rowNumber: r.rowNumber, line: r.rowNumber + 1, cells: { Email: email }, values: [email] };
+    });
+    const result = await runImport({
+      rows: (async function* () {
+        yield* sources;
+      })(),
+      mapRow: (cells, rowNumber) => ({ ok: true, row: row(rowNumber, { Email: cells.Email }) }),
+      process: (rows) => profileUpsert.processBatch(rows, ctx),
+      handlerName: 'Profiles upsert',
+      batchSize: 8,
+      concurrency: 1,
+      idempotent: profileUpsert.idempotent,
+      logs: { add: (_v, o) => void logged.push(o.rowNumber), maybeFlush: async () => {}, commit: async () => {}, committedBytes: [0, 0] },
+      journal: { sent: async (rows) => void journal.push([...rows]) },
+      hashIndices: [0],
+      signal: new AbortController().signal,
+    });
+    expect(result.counts).toMatchObject({ read: 8, succeeded: 8, failed: 0, notProcessed: 0 });
+    expect(posts).toBe(3);
+    // Killed at the third job, --resume would find all 8 rows sent and none logged: it sends them
+    // again (Profiles upsert is idempotent), so none is lost and none logged twice.
+    expect(atThirdJob).toEqual({ journaled: [1, 2, 3, 4, 5, 6, 7, 8], logged: [] });
+    const table = new RowTable();
+    for (const r of journal.flat()) table.markSent(r.rowNumber, r.hash);
+    const plan = new ResumePlan({ table, idempotent: profileUpsert.idempotent, hashIndices: [0], source: 'in.csv', journal: 'in.errors.csv.journal' });
+    for (const s of sources) expect(plan.classify(s.rowNumber, s.values)).toBe('resend');
+    // Completed: one journal entry for the batch, each row logged once.
+    expect(journal).toHaveLength(1);
+    expect([...logged].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });
 

@@ -12,6 +12,14 @@
  * job created. A profile created by someone else in the same second as the job would be reported
  * `created` too; that is the only inexactness.
  *
+ * A job that ends `cancelled` or `failed` part-way took only some of its profiles, and says nothing
+ * about the others (no import error). A job is an idempotent upsert, so klv sends the rows it did
+ * not import again, in a new job (same byte and count limits), at most JOB_RESENDS more times,
+ * inside the same handler call: the import journal saw one batch, so a run killed between two
+ * of these jobs is resumed by sending the whole batch again, harmless for an upsert. Rows still
+ * not imported after that fail `job_cancelled`, naming the jobs. Rows with import errors are
+ * never sent again: a new job would refuse them the same way.
+ *
  * Bulk import ignores nulls (Klaviyo's docs: it "does not support setting fields to null"), so an
  * upsert row with a --null-value cell goes on its own through `POST /api/profile-import`, which
  * clears null fields and says 201 created / 200 updated. `Properties.<name>` = null unsets that
@@ -75,6 +83,13 @@ export const JOB_MAX_PROFILES = 10_000;
 /** 5 MB less room for the request's envelope (type, relationships). */
 export const JOB_MAX_BYTES = 5_000_000 - 4_096;
 export const PROFILE_MAX_BYTES = 100 * 1024;
+/**
+ * Times klv sends again, each in a new job, the rows that a `cancelled` or `failed` job did not
+ * import: a row goes in at most 1 + JOB_RESENDS jobs, then fails `job_cancelled`.
+ */
+export const JOB_RESENDS = 2;
+/** Job statuses that mean the job stopped part-way: the profiles it did not reach can be sent again. */
+const STOPPED_JOB_STATUSES: ReadonlySet<string> = new Set(['cancelled', 'failed']);
 /** Ids in one `POST /api/lists/{id}/relationships/profiles`. */
 const LIST_ADD_MAX = 1_000;
 
@@ -406,8 +421,25 @@ interface RowError {
   message: string;
 }
 
-/** Waits for one accepted job, then decides each of its rows from the import errors and a lookup. */
-async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert' | 'upsert', ctx: WriteContext): Promise<RowOutcome[]> {
+/** A job that stopped part-way (cancelled, failed), as the rows it did not import remember it. */
+interface StoppedJob {
+  id: string;
+  status: string;
+}
+
+/** One job's verdict: the rows it decided, and those it stopped before reaching (to send again). */
+interface SettledJob {
+  outcomes: RowOutcome[];
+  notImported: JobItem[];
+  job: StoppedJob;
+}
+
+/**
+ * Waits for one accepted job, then decides each of its rows from the import errors and a lookup.
+ * A row of a job that stopped part-way, with no import error and no profile afterwards, is not
+ * decided: it is in `notImported`, for the caller to send again.
+ */
+async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert' | 'upsert', ctx: WriteContext): Promise<SettledJob> {
   const jobId = posted.id;
   let job: JsonApiResource;
   let status: string;
@@ -425,8 +457,11 @@ async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert'
   } catch (e) {
     if (!(e instanceof JobTimeoutError)) throw e;
     // The job goes on in Klaviyo: whether it took these rows is not known (the contract's unknown_outcome).
-    return items.map((i) => fail(i.row, 'unknown_outcome', `${e.message} (job ${jobId}). ${e.hint ?? ''}`.trim()));
+    const outcomes = items.map((i) => fail(i.row, 'unknown_outcome', `${e.message} (job ${jobId}). ${e.hint ?? ''}`.trim()));
+    return { outcomes, notImported: [], job: { id: jobId, status: 'unknown' } };
   }
+  const stopped = STOPPED_JOB_STATUSES.has(status);
+  const settled: SettledJob = { outcomes: [], notImported: [], job: { id: jobId, status } };
 
   const errorsAt = new Map<number, RowError[]>();
   const unmapped: RowError[] = [];
@@ -454,14 +489,14 @@ async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert'
     }
   }
 
-  const outcomes: RowOutcome[] = [];
+  const outcomes = settled.outcomes;
   const toFind: Array<{ item: JobItem; key: RowKey }> = [];
   items.forEach((item, i) => {
     const errs = errorsAt.get(i);
     if (errs) outcomes.push(fail(item.row, errs[0].code, errs.map((e) => e.message).join('; ')));
     else toFind.push({ item, key: keyOf(item.row)! });
   });
-  if (toFind.length === 0) return outcomes;
+  if (toFind.length === 0) return settled;
 
   const index = await lookupProfiles(ctx.client, wantedKeys(toFind.map((t) => t.key)), { fields: MATCH_FIELDS, signal: ctx.signal });
   const jobCreated = parseInstant(job.attributes?.created_at ?? posted.attributes?.created_at);
@@ -469,8 +504,10 @@ async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert'
   for (const { item, key } of toFind) {
     const found = index.find(key.field, key.value);
     if (found.length === 0) {
-      if (status === 'cancelled') {
-        outcomes.push(fail(item.row, 'job_cancelled', `Klaviyo cancelled profile import job ${jobId} before it imported this profile.`));
+      if (stopped) {
+        // Not reached before the job stopped (an import error that could not be tied to a row may
+        // be this row's, but sending an upsert again is harmless: the next job reports it again).
+        settled.notImported.push(item);
       } else if (unmapped.length > 0) {
         const details = [...new Set(unmapped.map((u) => u.message))].slice(0, 3).join('; ');
         outcomes.push(fail(item.row, unmapped[0].code, `Klaviyo's job ${jobId} did not import this profile; its import errors could not be tied to rows: ${details}`));
@@ -490,6 +527,63 @@ async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert'
     }
     outcomes.push({ ok: true, rowNumber: item.row.rowNumber, status: rowStatus, id: profile.id });
   }
+  return settled;
+}
+
+function listOfJobs(jobs: readonly StoppedJob[]): string {
+  const named = jobs.map((j) => `${j.id} (${j.status})`);
+  return named.length <= 1 ? named.join('') : `${named.slice(0, -1).join(', ')} and ${named[named.length - 1]}`;
+}
+
+/**
+ * Sends one job's worth of rows (cut further only where Klaviyo refuses some of them), waits
+ * for the jobs, and sends the rows that a cancelled or failed job did not import again in a new
+ * job, at most JOB_RESENDS times. Every row of `chunk` gets exactly one outcome.
+ */
+async function importChunk(chunk: JobItem[], op: 'insert' | 'upsert', ctx: WriteContext): Promise<RowOutcome[]> {
+  const outcomes: RowOutcome[] = [];
+  /** The stopped jobs each row not yet imported was in, for the final message. */
+  const stoppedJobsOf = new Map<JobItem, StoppedJob[]>();
+  let pending = chunk;
+  for (let resends = 0; pending.length > 0; resends++) {
+    const { accepted, refused } = await sendIsolating(pending, {
+      send: (part) => postJob(part, ctx),
+      locate: (err) => {
+        const i = profileIndexOfPointer(err.source?.pointer);
+        return i === undefined ? [] : [i];
+      },
+    });
+    for (const r of refused) outcomes.push(fail(r.item.row, r.code, r.message));
+    const settled = await Promise.allSettled(accepted.map((a) => settleJob(a.items, a.result, op, ctx)));
+    const notImported: JobItem[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason;
+      outcomes.push(...s.value.outcomes);
+      for (const item of s.value.notImported) {
+        stoppedJobsOf.set(item, [...(stoppedJobsOf.get(item) ?? []), s.value.job]);
+        notImported.push(item);
+      }
+      if (s.value.notImported.length > 0) {
+        const { id, status } = s.value.job;
+        const next = resends < JOB_RESENDS ? `sending them again in a new job (${resends + 1} of ${JOB_RESENDS})` : 'no more new jobs for them';
+        ctx.debug(`profile import job ${id} ended ${status} without importing ${s.value.notImported.length} of its profiles: ${next}`);
+      }
+    }
+    if (resends >= JOB_RESENDS) {
+      for (const item of notImported) {
+        const jobs = stoppedJobsOf.get(item)!;
+        outcomes.push(
+          fail(
+            item.row,
+            'job_cancelled',
+            `Klaviyo's profile import ${jobs.length === 1 ? 'job' : 'jobs'} ${listOfJobs(jobs)} stopped before importing this profile: klv sent it ${jobs.length === 1 ? 'once' : `${jobs.length} times`}, each time in a new job, and it was not imported. The row itself was not refused: import it again by re-running klv import with the error log as input (it is a valid input).`,
+          ),
+        );
+      }
+      break;
+    }
+    pending = notImported;
+  }
   return outcomes;
 }
 
@@ -499,24 +593,7 @@ async function importByJobs(rows: ImportRow[], op: 'insert' | 'upsert', ctx: Wri
     const payload = profilePayload(row, { dropNulls: true, withId: op === 'upsert' });
     return { row, payload, bytes: Buffer.byteLength(JSON.stringify(payload)) };
   });
-  const perChunk = await Promise.allSettled(
-    chunkJobs(items).map(async (chunk) => {
-      const { accepted, refused } = await sendIsolating(chunk, {
-        send: (part) => postJob(part, ctx),
-        locate: (err) => {
-          const i = profileIndexOfPointer(err.source?.pointer);
-          return i === undefined ? [] : [i];
-        },
-      });
-      const outcomes: RowOutcome[] = refused.map((r) => fail(r.item.row, r.code, r.message));
-      const settled = await Promise.allSettled(accepted.map((a) => settleJob(a.items, a.result, op, ctx)));
-      for (const s of settled) {
-        if (s.status === 'rejected') throw s.reason;
-        outcomes.push(...s.value);
-      }
-      return outcomes;
-    }),
-  );
+  const perChunk = await Promise.allSettled(chunkJobs(items).map((chunk) => importChunk(chunk, op, ctx)));
   const out: RowOutcome[] = [];
   for (const s of perChunk) {
     if (s.status === 'rejected') throw s.reason;
