@@ -138,7 +138,7 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
   if (failed.length > 0) {
     const first = failed[0]!.error!;
     throw new KlvError(`Replication failed for ${failed.map((r) => r.object).join(', ')}: ${first.message}`, {
-      hint: `The other objects are up to date. The failed ones keep their previous state, so the next run reads them again from there.${first.hint ? ` ${first.hint}` : ''}`,
+      hint: `${failed.length < results.length ? 'The other objects are up to date. ' : ''}The failed ${failed.length === 1 ? 'object keeps its' : 'ones keep their'} previous state, so the next run reads ${failed.length === 1 ? 'it' : 'them'} again from there.${first.hint ? ` ${first.hint}` : ''}`,
       cause: first.error,
     });
   }

@@ -6,9 +6,27 @@ import type { JsonApiResource } from '../../klaviyo/json-api.js';
 import type { ColumnDef, Condition, Row, ScalarValue } from '../types.js';
 
 /** The value at a dotted attribute path (`location.city`); undefined when absent. */
+/**
+ * Column paths split once: an export reads every path on every row, and splitting them again
+ * each time was one of the largest CPU costs of a large export. The set of paths is small (the
+ * catalog's columns and the custom properties asked for), so the cache stays small.
+ */
+const splitPaths = new Map<string, readonly string[]>();
+
+function pathParts(path: string): readonly string[] {
+  let parts = splitPaths.get(path);
+  if (!parts) {
+    parts = path.split('.');
+    // A bound all the same, for a long-lived process asked for ever new property names.
+    if (splitPaths.size >= 10_000) splitPaths.clear();
+    splitPaths.set(path, parts);
+  }
+  return parts;
+}
+
 export function attributeAt(attributes: Record<string, unknown> | undefined, path: string): unknown {
   let node: unknown = attributes;
-  for (const part of path.split('.')) {
+  for (const part of pathParts(path)) {
     if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<string, unknown>)[part];
   }
