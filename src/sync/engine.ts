@@ -20,8 +20,16 @@
  * (the three-way merge needs them, a hash alone cannot say which column changed).
  * `last_error_hash` is the hash of a write Klaviyo refused: the same write is not sent again (nor
  * reported again) until the row changes.
+ *
+ * Creates are crash-safe: `_klv_sync_pending` holds a write-ahead intent for each create in flight,
+ * committed before the request and cleared with the Id's write-back; an intent found on a later run
+ * means "maybe created" and is settled by looking for the record before creating again (recovery.ts).
+ *
+ * Ctrl-C (SIGINT, SIGTERM) stops the run between rows: the request in flight either finishes (and
+ * is written back) or is aborted with its intent recorded; the result so far is returned, so the
+ * logs are written, and the command exits 130.
  */
-import { KlvError } from '../core/errors.js';
+import { InterruptedError, KlvError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ColumnDef, Row } from '../objects/types.js';
@@ -29,6 +37,7 @@ import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../o
 import type { SqlConnection, SqlDestination } from '../replicate/destinations/sql-destination.js';
 import { fromSqlValue, quoteIdent, sqlType, toSqlValue } from '../replicate/destinations/sql-types.js';
 import { type ConflictPolicy, type ConflictRecord, hashValues, mergeRow, normalizeRow, type Norm, type SyncSpec, type Values } from './spec.js';
+import { ambiguityMessage, decideRecoveries, PENDING_TABLE, type PendingCreate, type Recovery, type RowState } from './recovery.js';
 
 export const MAP_TABLE = '_klv_sync_map';
 export const ROW_ID = '_klv_row_id';
@@ -67,6 +76,8 @@ export interface SyncResult {
   skipped: number;
   conflicts: SyncConflict[];
   firstRun: boolean;
+  /** Stopped by Ctrl-C: what is here was done, the rest was not started. */
+  interrupted: boolean;
 }
 
 export interface SyncOptions {
@@ -105,7 +116,21 @@ interface KRow {
   values: Values;
   extra: Values;
   updated: string | null;
+  created: string | null;
 }
+
+/**
+ * Outcome codes of a create that may have been applied although no Id came back: its intent stays
+ * and the record is looked for before the row is created again. Any other failure is a refusal:
+ * nothing was created.
+ */
+const MAYBE_CREATED = new Set(['unknown_outcome', 'unexpected_response']);
+
+/**
+ * Refusals that say nothing about the row (a throttle that outlasted the retries, the daily cap,
+ * a row not sent): sent again on the next run rather than held back until the row changes.
+ */
+const TRANSIENT_REFUSALS = new Set(['throttled', 'http_429', 'daily_limit', 'not_sent']);
 
 /** The table's columns: key, Id, synchronized, Klaviyo-only, bookkeeping. */
 function tableColumns(spec: SyncSpec): ColumnDef[] {
@@ -118,12 +143,14 @@ export class SyncEngine {
   private readonly objectKey: string;
   private readonly result: SyncResult;
   private rowNumber = 0;
+  /** Creates of this run whose outcome is unknown, by row key: looked for again at the end of the run. */
+  private readonly unresolved = new Map<number, PendingCreate>();
 
   constructor(o: SyncOptions) {
     this.o = o;
     this.q = (n) => quoteIdent(o.dest.kind, n);
     this.objectKey = `${o.spec.def.name}:${o.table}`;
-    this.result = { table: o.table, applied: [], errors: [], skipped: 0, conflicts: [], firstRun: false };
+    this.result = { table: o.table, applied: [], errors: [], skipped: 0, conflicts: [], firstRun: false, interrupted: false };
   }
 
   private get kind() {
@@ -188,6 +215,10 @@ export class SyncEngine {
       `CREATE TABLE IF NOT EXISTS ${this.t(MAP_TABLE)} (object ${k} NOT NULL, row_key BIGINT NOT NULL, klaviyo_id ${k}, klaviyo_hash ${k}, db_hash ${k}, ` +
         `klaviyo_updated ${k}, synced_at ${k}, last_error_hash ${k}, base ${text}, PRIMARY KEY (object, row_key))${suffix}`,
     );
+    await this.o.dest.execute(
+      `CREATE TABLE IF NOT EXISTS ${this.t(PENDING_TABLE)} (object ${k} NOT NULL, row_key BIGINT NOT NULL, name ${text}, sent_values ${text} NOT NULL, ` +
+        `attempt_hash ${k} NOT NULL, since ${k} NOT NULL, PRIMARY KEY (object, row_key))${suffix}`,
+    );
     return { tableExists: existing.length > 0 };
   }
 
@@ -205,6 +236,18 @@ export class SyncEngine {
       klaviyoUpdated: (r.klaviyo_updated as string | null) ?? null,
       lastErrorHash: (r.last_error_hash as string | null) ?? null,
       base: r.base ? (JSON.parse(String(r.base)) as Values) : null,
+    }));
+  }
+
+  private async readPending(): Promise<PendingCreate[]> {
+    if ((await this.columnsOf(PENDING_TABLE)).length === 0) return [];
+    const rows = await this.o.dest.query(`SELECT * FROM ${this.t(PENDING_TABLE)} WHERE object = ${this.ph(1)} ORDER BY row_key`, [this.objectKey]);
+    return rows.map((r) => ({
+      rowKey: Number(r.row_key),
+      name: (r.name as string | null) ?? null,
+      values: JSON.parse(String(r.sent_values)) as Values,
+      attemptHash: String(r.attempt_hash),
+      since: String(r.since),
     }));
   }
 
@@ -231,7 +274,8 @@ export class SyncEngine {
 
   private async readKlaviyo(): Promise<Map<string, KRow>> {
     const spec = this.o.spec;
-    const columns = [spec.def.columns.find((c) => c.name === 'Id')!, ...tableColumns(spec)];
+    const created = spec.def.columns.find((c) => c.name === spec.created)!;
+    const columns = [spec.def.columns.find((c) => c.name === 'Id')!, ...tableColumns(spec), created];
     const plan = spec.def.plan({ columns, where: [], options: { includeArchived: true } });
     const out = new Map<string, KRow>();
     for await (const row of plan.execute(this.o.client, this.o.signal)) {
@@ -241,6 +285,7 @@ export class SyncEngine {
         values: normalizeRow(spec.sync, row),
         extra: normalizeRow([...spec.insertOnly, ...spec.info], row),
         updated: (row[spec.updated] as string | null) ?? null,
+        created: (normalizeRow([created], row)[created.name] as string | null) ?? null,
       });
     }
     return out;
@@ -308,6 +353,18 @@ export class SyncEngine {
     await conn.run(`DELETE FROM ${this.t(MAP_TABLE)} WHERE object = ${this.ph(1)} AND row_key = ${this.ph(2)}`, [this.objectKey, rowKey]);
   }
 
+  private async savePending(conn: SqlConnection, p: PendingCreate): Promise<void> {
+    await this.dropPending(conn, p.rowKey);
+    await conn.run(
+      `INSERT INTO ${this.t(PENDING_TABLE)} (object, row_key, name, sent_values, attempt_hash, since) VALUES (${[1, 2, 3, 4, 5, 6].map((n) => this.ph(n)).join(', ')})`,
+      [this.objectKey, p.rowKey, p.name, JSON.stringify(p.values), p.attemptHash, p.since],
+    );
+  }
+
+  private async dropPending(conn: SqlConnection, rowKey: number): Promise<void> {
+    await conn.run(`DELETE FROM ${this.t(PENDING_TABLE)} WHERE object = ${this.ph(1)} AND row_key = ${this.ph(2)}`, [this.objectKey, rowKey]);
+  }
+
   // ---- writes to Klaviyo -------------------------------------------------------------------
 
   private writeContext(): WriteContext {
@@ -315,10 +372,11 @@ export class SyncEngine {
   }
 
   /** One row through the object's handler (validateRow first, as klv import does). */
-  private async sendOne(handler: OperationHandler, values: Record<string, unknown>): Promise<RowOutcome> {
+  private async sendOne(handler: OperationHandler, values: Record<string, unknown>, beforeSend?: () => Promise<void>): Promise<RowOutcome> {
     const row: ImportRow = { rowNumber: ++this.rowNumber, values };
     const invalid = handler.validateRow?.(row, {});
     if (invalid) return invalid;
+    await beforeSend?.();
     const [outcome] = await handler.processBatch([row], this.writeContext());
     return outcome ?? { ok: false, rowNumber: row.rowNumber, code: 'unknown_outcome', message: 'The handler gave no outcome for the row.' };
   }
@@ -344,23 +402,47 @@ export class SyncEngine {
     this.result.errors.push({ ...e, code, message });
   }
 
+  /** Throws InterruptedError once Ctrl-C was pressed: called between rows, never inside one. */
+  private checkpoint(): void {
+    if (this.o.signal.aborted) throw new InterruptedError();
+  }
+
   async run(): Promise<SyncResult> {
+    try {
+      await this.steps();
+    } catch (err) {
+      if (!this.o.signal.aborted) throw err;
+      // Ctrl-C: what was done is in the result (the command writes the logs, then exits 130);
+      // a create cut off in flight kept its intent and is looked for on the next run.
+      this.result.interrupted = true;
+    }
+    return this.result;
+  }
+
+  private async steps(): Promise<void> {
     const { spec, dryRun } = this.o;
     const { tableExists } = await this.ensureTables();
     const map = await this.readMap();
     this.result.firstRun = map.length === 0;
     const dbRows = await this.readTable(tableExists);
     const klaviyo = await this.readKlaviyo();
+    const pending = await this.readPending();
     const syncNames = spec.sync.map((c) => c.name);
     const byKey = new Map(dbRows.map((r) => [r.rowKey, r]));
+
+    /** Klaviyo ids whose records were written (or adopted) this run: read again at the end. */
+    const touched = new Set<string>();
+
+    // 0. Creates an earlier run may have made without writing the Id back: found, or made again.
+    const held = await this.recover(pending, map, byKey, klaviyo, touched, false);
+
     const mapByKey = new Map(map.map((m) => [m.rowKey, m]));
     const mappedIds = new Set(map.filter((m) => m.klaviyoId).map((m) => m.klaviyoId!));
-    /** Klaviyo ids whose records were written this run: read again at the end. */
-    const touched = new Set<string>();
     const h = spec.def.write!;
 
     // 1. Records known to both sides (or known once).
     for (const m of map) {
+      this.checkpoint();
       const d = byKey.get(m.rowKey);
       const k = m.klaviyoId ? klaviyo.get(m.klaviyoId) : undefined;
       if (!m.klaviyoId) continue; // a database row Klaviyo refused to create: handled with the new rows
@@ -385,6 +467,7 @@ export class SyncEngine {
         continue;
       }
       if (d && !k) {
+        if (held.rows.has(d.rowKey)) continue; // its re-creation is the ambiguous one
         if (dChanged && this.o.policy === 'db-wins') {
           this.result.conflicts.push({ rowKey: m.rowKey, id: m.klaviyoId, policy: this.o.policy, conflict: { column: '(row)', klaviyo: 'deleted', db: 'changed', base: null, winner: 'db' } });
           await this.createInKlaviyo(h.insert!, d, null, touched);
@@ -406,7 +489,8 @@ export class SyncEngine {
     // 2. Klaviyo records not in the map: into the table (or paired with a row already holding the Id).
     const rowsById = new Map(dbRows.filter((r) => r.id).map((r) => [r.id!, r]));
     for (const k of klaviyo.values()) {
-      if (mappedIds.has(k.id)) continue;
+      this.checkpoint();
+      if (mappedIds.has(k.id) || held.ids.has(k.id)) continue;
       const d = rowsById.get(k.id);
       if (d && !mapByKey.has(d.rowKey)) {
         // A table filled before the first sync (by klv replicate or klv export): pair, no base.
@@ -418,15 +502,119 @@ export class SyncEngine {
 
     // 3. Table rows not in the map, or whose creation Klaviyo refused before: into Klaviyo.
     for (const d of dbRows) {
+      this.checkpoint();
       const m = mapByKey.get(d.rowKey);
       if (m?.klaviyoId) continue;
       if (d.id && klaviyo.has(d.id)) continue; // paired in step 2
+      if (held.rows.has(d.rowKey)) continue; // reported in step 0: waits for the user
       await this.createInKlaviyo(h.insert!, d, m ?? null, touched);
     }
 
-    // 4. Klaviyo's own form of what was written, so that the next run finds nothing to do.
-    if (touched.size > 0 && !dryRun) await this.settle(touched);
-    return this.result;
+    // 4. Klaviyo's own form of what was written, so that the next run finds nothing to do; creates
+    // whose outcome was unknown are looked for in that read.
+    if ((touched.size > 0 || this.unresolved.size > 0) && !dryRun) await this.settle(touched);
+  }
+
+  /**
+   * Settles intents (creates that may have happened without their Id coming back) against
+   * `klaviyo`: adopts the one record that is the create's, drops the intent when there is none,
+   * reports the row when several could be it. Adopted records join `map` (tied to their row, the
+   * values sent as the last synchronized ones), so that the run reconciles them like any pair.
+   * Returns the rows and records held back from this run (ambiguous). `atEnd`: the intents are
+   * this run's own unknown outcomes, already reported as errors; an adoption replaces the error.
+   */
+  private async recover(
+    pending: PendingCreate[],
+    map: MapEntry[],
+    byKey: Map<number, DbRow>,
+    klaviyo: Map<string, KRow>,
+    touched: Set<string>,
+    atEnd: boolean,
+  ): Promise<{ rows: Set<number>; ids: Set<string> }> {
+    const held = { rows: new Set<number>(), ids: new Set<string>() };
+    if (pending.length === 0) return held;
+    const mapByKey = new Map(map.map((m) => [m.rowKey, m]));
+    const tied = new Set<string>();
+    for (const m of map) if (m.klaviyoId) tied.add(m.klaviyoId);
+    for (const d of byKey.values()) if (d.id) tied.add(d.id);
+    const untied = [...klaviyo.values()].filter((k) => !tied.has(k.id)).map((k) => ({ id: k.id, name: k.values.Name ?? null, created: k.created }));
+    const rowState = (rowKey: number): RowState => {
+      const m = mapByKey.get(rowKey);
+      const d = byKey.get(rowKey);
+      // Tied to a record that exists (a record deleted since, recreated under db-wins, does not count).
+      if ((m?.klaviyoId && klaviyo.has(m.klaviyoId)) || (d?.id && klaviyo.has(d.id))) return 'tied';
+      return d ? 'open' : 'deleted';
+    };
+    const decisions = decideRecoveries(pending.map((intent) => ({ intent, row: rowState(intent.rowKey) })), untied);
+    for (const r of decisions) {
+      await this.applyRecovery(r, map, byKey, klaviyo, held, atEnd);
+      // Adopted: settled like a record created this run (Klaviyo's form and its own columns).
+      if (r.kind === 'adopt') touched.add(r.id);
+    }
+    return held;
+  }
+
+  private async applyRecovery(
+    r: Recovery,
+    map: MapEntry[],
+    byKey: Map<number, DbRow>,
+    klaviyo: Map<string, KRow>,
+    held: { rows: Set<number>; ids: Set<string> },
+    atEnd: boolean,
+  ): Promise<void> {
+    const { rowKey } = r.intent;
+    const d = byKey.get(rowKey);
+    const ev: SyncEvent = { side: 'klaviyo', action: 'insert', rowKey, id: null, columns: Object.keys(r.intent.values).filter((c) => r.intent.values[c] !== null) };
+    const dropError = () => {
+      const i = this.result.errors.findIndex((e) => e.side === 'klaviyo' && e.action === 'insert' && e.rowKey === rowKey);
+      if (i >= 0) this.result.errors.splice(i, 1);
+    };
+    if (r.kind === 'absent' && atEnd) {
+      // This run's unknown outcome: the intent stays, and the error. A record Klaviyo made a moment
+      // ago may not be listed yet: the next run looks again before creating the row.
+      const e = this.result.errors.find((x) => x.side === 'klaviyo' && x.action === 'insert' && x.rowKey === rowKey);
+      if (e) e.message += ' Not in Klaviyo at the end of this run: the next run looks again and creates it if it is still not there.';
+      return;
+    }
+    switch (r.kind) {
+      case 'absent':
+      case 'obsolete':
+        // Nothing to adopt: the row (if still there and open) is created afresh.
+        this.o.debug(`sync: row ${rowKey}: ${r.kind === 'absent' ? 'an earlier create is not in Klaviyo' : 'an earlier create is settled already'}; intent dropped`);
+        if (!this.o.dryRun) await this.o.dest.transaction((conn) => this.dropPending(conn, rowKey));
+        this.unresolved.delete(rowKey);
+        return;
+      case 'ambiguous':
+        held.rows.add(rowKey);
+        for (const id of r.ids) held.ids.add(id);
+        dropError();
+        this.failed(ev, 'ambiguous_create', ambiguityMessage(r));
+        return;
+      case 'adopt': {
+        this.o.debug(`sync: row ${rowKey}: an earlier create found in Klaviyo as ${r.id}; adopted, not created again`);
+        const base = r.intent.values;
+        // The values sent are the last synchronized ones: Klaviyo's own form of them reaches the row
+        // as a Klaviyo change. A row deleted since has no row to reach: Klaviyo's form counts as
+        // synchronized, so that the delete goes to Klaviyo as it would have without the crash.
+        const klaviyoHash = d ? hashValues(base) : hashValues(klaviyo.get(r.id)!.values);
+        const entry: MapEntry = { rowKey, klaviyoId: r.id, klaviyoHash, dbHash: hashValues(base), klaviyoUpdated: null, lastErrorHash: null, base };
+        if (!this.o.dryRun) {
+          await this.o.dest.transaction(async (conn) => {
+            if (d) await this.updateDbRow(conn, rowKey, {}, r.id);
+            await this.saveMap(conn, entry);
+            await this.dropPending(conn, rowKey);
+          });
+        }
+        const i = map.findIndex((m) => m.rowKey === rowKey);
+        if (i >= 0) map.splice(i, 1, entry);
+        else map.push(entry);
+        if (d) d.id = r.id;
+        this.unresolved.delete(rowKey);
+        dropError();
+        this.applied({ ...ev, id: r.id });
+        return;
+      }
+    }
   }
 
   /** A Klaviyo record into the table (new, or restored after a delete lost to klaviyo-wins). */
@@ -471,21 +659,56 @@ export class SyncEngine {
       return;
     }
     if (this.o.dryRun) return this.applied(ev);
-    const out = await this.sendOne(handler, this.payload(all, columns));
+    const intent: PendingCreate = { rowKey: d.rowKey, name: d.values.Name ?? null, values: d.values, attemptHash: attempt, since: this.now() };
+    let sent = false;
+    let out: RowOutcome;
+    try {
+      // Write-ahead: the intent is committed before the request can create anything.
+      out = await this.sendOne(handler, this.payload(all, columns), async () => {
+        this.checkpoint();
+        await this.o.dest.transaction((conn) => this.savePending(conn, intent));
+        sent = true;
+      });
+    } catch (err) {
+      if (sent) {
+        this.failed(
+          ev,
+          this.o.signal.aborted ? 'interrupted' : 'unknown_outcome',
+          `${this.o.signal.aborted ? 'Interrupted' : 'Stopped'} while Klaviyo was creating it (${err instanceof Error ? err.message : String(err)}): ` +
+            'klv recorded the attempt, and the next run looks for the record in Klaviyo before creating it again.',
+        );
+      }
+      throw err;
+    }
     if (out.ok && out.id) {
       ev.id = out.id;
       touched.add(out.id);
-      // The new Id goes back to the row at once: a later run must never create it again.
+      // The new Id goes back to the row, and the intent goes, in one transaction: a later run must
+      // never create it again, nor look for it.
       await this.o.dest.transaction(async (conn) => {
         await this.updateDbRow(conn, d.rowKey, {}, out.id);
         await this.saveMap(conn, { rowKey: d.rowKey, klaviyoId: out.id!, klaviyoHash: hashValues(d.values), dbHash: hashValues(d.values), klaviyoUpdated: null, lastErrorHash: null, base: d.values });
+        await this.dropPending(conn, d.rowKey);
       });
       this.applied(ev);
       return;
     }
     const code = out.ok ? 'unknown_outcome' : out.code;
     const message = out.ok ? 'Klaviyo answered without an id.' : out.message;
-    await this.o.dest.transaction((conn) => this.saveMap(conn, { rowKey: d.rowKey, klaviyoId: null, klaviyoHash: null, dbHash: hashValues(d.values), klaviyoUpdated: null, lastErrorHash: attempt, base: null }));
+    if (sent && (out.ok || MAYBE_CREATED.has(code))) {
+      // Maybe created: the intent stays; the record is looked for at the end of this run (and on
+      // the next one), never blindly created again.
+      this.unresolved.set(d.rowKey, intent);
+      this.failed(ev, code, `${message.replace(/\.?\s*$/, '.')} klv recorded the attempt and looks for the record in Klaviyo before creating the row again.`);
+      return;
+    }
+    // Refused: nothing was created. A refusal about the row is not sent again until the row
+    // changes (last_error_hash); a passing one (throttled, daily cap) is, on the next run.
+    const lastErrorHash = TRANSIENT_REFUSALS.has(code) ? (m?.lastErrorHash ?? null) : attempt;
+    await this.o.dest.transaction(async (conn) => {
+      await this.saveMap(conn, { rowKey: d.rowKey, klaviyoId: null, klaviyoHash: null, dbHash: hashValues(d.values), klaviyoUpdated: null, lastErrorHash, base: null });
+      if (sent) await this.dropPending(conn, d.rowKey);
+    });
     this.failed(ev, code, message);
   }
 
@@ -568,7 +791,11 @@ export class SyncEngine {
     const klaviyo = await this.readKlaviyo();
     const map = await this.readMap();
     const dbRows = new Map((await this.readTable(true)).map((r) => [r.rowKey, r]));
+    if (this.unresolved.size > 0) {
+      await this.recover([...this.unresolved.values()], map, dbRows, klaviyo, touched, true);
+    }
     for (const m of map) {
+      this.checkpoint();
       if (!m.klaviyoId || !touched.has(m.klaviyoId)) continue;
       const k = klaviyo.get(m.klaviyoId);
       const d = dbRows.get(m.rowKey);

@@ -25,6 +25,8 @@ export interface SyncSpec {
   info: ColumnDef[];
   /** Klaviyo's update timestamp column. */
   updated: string;
+  /** Klaviyo's creation timestamp column: finds the record a create interrupted before its Id came back (recovery.ts). */
+  created: string;
 }
 
 /**
@@ -33,13 +35,14 @@ export interface SyncSpec {
  * read back equal), Body (sms/push), SendStrategy/SendOptions/TrackingOptions (Klaviyo fills in
  * defaults that read back differently); EmailTemplates.Amp and Definition (on demand).
  */
-const COLUMNS: Record<string, { sync: string[]; insertOnly: string[]; info: string[] }> = {
-  Lists: { sync: ['Name', 'OptInProcess'], insertOnly: [], info: ['Updated'] },
-  EmailTemplates: { sync: ['Name', 'Html', 'Text'], insertOnly: ['EditorType'], info: ['Updated'] },
+const COLUMNS: Record<string, { sync: string[]; insertOnly: string[]; info: string[]; created: string }> = {
+  Lists: { sync: ['Name', 'OptInProcess'], insertOnly: [], info: ['Updated'], created: 'Created' },
+  EmailTemplates: { sync: ['Name', 'Html', 'Text'], insertOnly: ['EditorType'], info: ['Updated'], created: 'Created' },
   Campaigns: {
     sync: ['Name', 'Subject', 'PreviewText', 'FromEmail', 'FromLabel', 'IncludedListIds', 'ExcludedListIds'],
     insertOnly: ['Channel'],
     info: ['Status', 'UpdatedAt'],
+    created: 'CreatedAt',
   },
 };
 
@@ -56,7 +59,8 @@ export function syncSpec(def: ObjectDefinition): SyncSpec {
       if (!c) throw new Error(`${def.name}: column ${n} is not in the catalog`);
       return c;
     });
-  return { def, sync: pick(cols.sync), insertOnly: pick(cols.insertOnly), info: pick(cols.info), updated: def.incremental.column };
+  pick([cols.created]);
+  return { def, sync: pick(cols.sync), insertOnly: pick(cols.insertOnly), info: pick(cols.info), updated: def.incremental.column, created: cols.created };
 }
 
 export type Norm = string | number | boolean | null;

@@ -58,6 +58,8 @@ describe('syncSpec', () => {
     expect(syncSpec(findObject('lists')).sync.map((c) => c.name)).toEqual(['Name', 'OptInProcess']);
     expect(syncSpec(findObject('email-templates')).insertOnly.map((c) => c.name)).toEqual(['EditorType']);
     expect(syncSpec(findObject('campaigns')).updated).toBe('UpdatedAt');
+    // The creation time finds a record whose create was cut off before its Id came back.
+    expect(['lists', 'email-templates', 'campaigns'].map((o) => syncSpec(findObject(o)).created)).toEqual(['Created', 'Created', 'CreatedAt']);
     expect(() => syncSpec(findObject('profiles'))).toThrow(/cannot be synchronized/);
   });
 });
