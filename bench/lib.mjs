@@ -82,7 +82,7 @@ export async function measure(args, { cwd, env, timeFile, stdout: stdoutMode = '
   return { code, seconds, rssKb, stdout, stderr };
 }
 
-/** Starts `klv emulator ARGS` and resolves with its URL once it prints it. */
+/** Starts `klv emulator ARGS` and resolves with its URL (and the child's pid) once it prints it. */
 export function startEmulator(args) {
   const child = spawn(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise((done) => child.on('exit', done));
@@ -95,7 +95,7 @@ export function startEmulator(args) {
     child.stderr.on('data', (chunk) => {
       err += chunk.toString();
       const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolve({ url: m[1], stop });
+      if (m) resolve({ url: m[1], pid: child.pid, stop });
     });
     child.on('exit', (code) => reject(new Error(`klv emulator exited with ${code} before listening:\n${err}`)));
   });
@@ -134,4 +134,31 @@ export function wholeNumber(text, flag) {
 
 export function fmtInt(n) {
   return n.toLocaleString('en-US');
+}
+
+/**
+ * A `kB` field of /proc/<pid>/status (`VmRSS`: resident set now; `VmHWM`: its peak), in kB;
+ * null when the process is gone or the field is missing (not Linux).
+ */
+export function procStatusKb(pid, field) {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this build's `klv emulator` knows FLAG (newer flags such as --fault-kinds). */
+export function emulatorSupports(flag) {
+  const help = execFileSync(process.execPath, [BIN, 'emulator', '--help'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return help.includes(flag);
+}
+
+/** GET an emulator admin endpoint (`/_emulator/...`) as JSON; null when the build has no such endpoint. */
+export async function emulatorAdmin(url, path) {
+  const res = await fetch(`${url}${path}`);
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  return res.json();
 }
