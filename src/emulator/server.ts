@@ -101,6 +101,12 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmu
       else res.destroy();
     });
   });
+  // Idle keep-alive connections stay open for a minute, as behind Klaviyo's load balancers.
+  // With Node's default of 5 s, a client whose pool still held such a connection (undici keeps
+  // them 4 s, longer when its event loop is busy) could reuse it just as the server closed it,
+  // and get ECONNRESET for a request that was never handled. close() destroys them anyway.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
