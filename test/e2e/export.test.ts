@@ -257,10 +257,16 @@ describe('klv export: output, columns, filters, limits', () => {
   });
 
   it('--where on a column Klaviyo cannot filter is applied locally, with the same rows as the account', async () => {
-    const r = await klv(['lists', '--where', "Name contains 'vip'", '--format', 'ndjson']);
+    // Case-sensitive, as Klaviyo's own filters are: the same condition selects the same rows
+    // whether Klaviyo or klv checks it.
+    const r = await klv(['lists', '--where', "Name contains 'VIP'", '--format', 'ndjson']);
     expect(r.code).toBe(0);
-    const expected = resources('list').filter((l) => String(attrs(l).name).toLowerCase().includes('vip'));
+    const expected = resources('list').filter((l) => String(attrs(l).name).includes('VIP'));
+    expect(expected.length).toBeGreaterThan(0);
     expect(ndjson(r.stdout).map((x) => x.Id).sort()).toEqual(expected.map((x) => x.id).sort());
+    const lower = await klv(['lists', '--where', "Name contains 'vip'", '--format', 'ndjson']);
+    const expectedLower = resources('list').filter((l) => String(attrs(l).name).includes('vip'));
+    expect(ndjson(lower.stdout).map((x) => x.Id).sort()).toEqual(expectedLower.map((x) => x.id).sort());
   });
 
   it('--safe-csv defuses cells a spreadsheet would run (phone numbers start with +)', async () => {

@@ -81,12 +81,15 @@ function compareOne(actual: unknown, op: Condition['op'], expected: ScalarValue,
       return a < e;
     case '<=':
       return a <= e;
+    // Case-sensitive, as Klaviyo's own filters (and klv query's LIKE) are: a condition must select
+    // the same rows whether Klaviyo or klv checks it. Emails are compared lower-cased (above),
+    // as Klaviyo stores them.
     case 'contains':
-      return String(a).toLowerCase().includes(String(e).toLowerCase());
+      return String(a).includes(String(e));
     case 'starts-with':
-      return String(a).toLowerCase().startsWith(String(e).toLowerCase());
+      return String(a).startsWith(String(e));
     case 'ends-with':
-      return String(a).toLowerCase().endsWith(String(e).toLowerCase());
+      return String(a).endsWith(String(e));
     default:
       return false;
   }

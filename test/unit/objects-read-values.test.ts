@@ -1,0 +1,35 @@
+/**
+ * The per-row check klv applies to conditions Klaviyo cannot filter on must select the same rows
+ * as Klaviyo's filters (the emulator's evaluator) and as `klv query`'s SQLite (LIKE with
+ * case_sensitive_like): text operators are case-sensitive; emails compare lower-cased.
+ */
+import { describe, expect, it } from 'vitest';
+import { matchesCondition } from '../../src/objects/read/values.js';
+import type { ColumnDef } from '../../src/objects/types.js';
+
+const text: ColumnDef = { name: 'FirstName', type: 'string', description: '' } as ColumnDef;
+const email: ColumnDef = { name: 'Email', type: 'email', description: '' } as ColumnDef;
+
+describe('matchesCondition', () => {
+  it('contains, starts-with and ends-with are case-sensitive on text', () => {
+    const row = { FirstName: 'Anna' };
+    expect(matchesCondition(row, { column: 'FirstName', op: 'starts-with', value: 'An' }, text)).toBe(true);
+    expect(matchesCondition(row, { column: 'FirstName', op: 'starts-with', value: 'an' }, text)).toBe(false);
+    expect(matchesCondition(row, { column: 'FirstName', op: 'contains', value: 'nn' }, text)).toBe(true);
+    expect(matchesCondition(row, { column: 'FirstName', op: 'contains', value: 'NN' }, text)).toBe(false);
+    expect(matchesCondition(row, { column: 'FirstName', op: 'ends-with', value: 'na' }, text)).toBe(true);
+    expect(matchesCondition(row, { column: 'FirstName', op: 'ends-with', value: 'NA' }, text)).toBe(false);
+  });
+
+  it('emails compare lower-cased, as Klaviyo stores them', () => {
+    const row = { Email: 'Ann@Example.com' };
+    expect(matchesCondition(row, { column: 'Email', op: '=', value: 'ann@example.com' }, email)).toBe(true);
+    expect(matchesCondition(row, { column: 'Email', op: 'ends-with', value: '@EXAMPLE.COM' }, email)).toBe(true);
+  });
+
+  it('an array value matches when any element does', () => {
+    const row = { FirstName: ['Bo', 'Anna'] } as unknown as Record<string, unknown>;
+    expect(matchesCondition(row as never, { column: 'FirstName', op: 'starts-with', value: 'An' }, text)).toBe(true);
+    expect(matchesCondition(row as never, { column: 'FirstName', op: 'starts-with', value: 'an' }, text)).toBe(false);
+  });
+});
