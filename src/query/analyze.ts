@@ -23,7 +23,8 @@ import { nearestNames } from '../objects/names.js';
 import { findObject } from '../objects/registry.js';
 import { normalizeDateTime } from '../objects/where.js';
 import type { ColumnDef, Condition, ObjectDefinition, ScalarValue, WhereOperator } from '../objects/types.js';
-import type { AstNode } from './parse.js';
+import { exprSql, type AstNode } from './parse.js';
+import { hasPropertiesColumn, isPropertyColumnName, noPropertiesError } from './properties.js';
 
 export interface TableUse {
   def: ObjectDefinition;
@@ -47,6 +48,8 @@ export interface Analysis {
   tables: Map<string, TableUse>;
   /** Top-level WHERE conjuncts that could not become conditions (SQLite checks them). */
   residual: number;
+  /** Those conjuncts as SQL (and why, for custom properties), for --explain. */
+  residualSql: string[];
   /** Streams from the API without SQLite: set when the query is a simple scan. */
   simple?: { table: string; output: OutputColumn[]; limit?: number; offset: number };
   /** LIMIT for the planner (stops paging early) when nothing between the API and LIMIT can drop or reorder rows. */
@@ -159,6 +162,14 @@ export class Analyzer {
       this.columnRef(node, chain);
       return;
     }
+    if (node.type === 'double_quote_string' && typeof node.value === 'string' && this.namesColumn(node.value, chain)) {
+      // Standard SQL (and SQLite, when the name is a column): "Properties.tier" is an identifier.
+      const name: string = node.value;
+      for (const k of Object.keys(node)) delete node[k];
+      Object.assign(node, { type: 'column_ref', table: null, column: name });
+      this.columnRef(node, chain);
+      return;
+    }
     if (node.ast && typeof node.ast === 'object' && node.ast.type === 'select') {
       this.select(node.ast, chain);
       return;
@@ -174,8 +185,26 @@ export class Analyzer {
     }
   }
 
+  /**
+   * Whether a double-quoted text is a column name, by SQLite's rule (an identifier when it names
+   * a column in scope, else a string: `City = "Oslo"` stays a comparison with 'Oslo'). The
+   * tables SQLite sees carry canonical names, matched without regard to case as SQLite does.
+   * `"Properties.x"` always means the column: on an object without custom properties that is
+   * the usage error saying so, not a silent string.
+   */
+  namesColumn(text: string, chain: Scope[]): boolean {
+    const objects = chain.flatMap((s) => s.entries.filter((e) => e.use).map((e) => e.use!.def));
+    if (isPropertyColumnName(text)) return objects.length > 0;
+    const wanted = lower(text);
+    return objects.some((def) => def.columns.some((c) => lower(c.name) === wanted));
+  }
+
   addColumn(use: TableUse, name: string, required = true): ColumnDef | undefined {
     const col = findColumn(use.def, name);
+    if (!col && isPropertyColumnName(name) && !hasPropertiesColumn(use.def)) {
+      if (!required) return undefined;
+      throw noPropertiesError(use.def, name);
+    }
     if (!col) {
       if (!required) return undefined;
       const near = nearestNames(name, use.def.columns.map((c) => c.name));
@@ -184,7 +213,17 @@ export class Analyzer {
         `${near.length > 0 ? `Did you mean ${near.map((n) => `'${n}'`).join(' or ')}? ` : ''}'klv describe ${use.def.name}' lists the columns.`,
       );
     }
-    if (!use.columns.has(col.name)) use.columns.set(col.name, col);
+    if (!use.columns.has(col.name)) {
+      // SQLite's column names ignore case; Klaviyo's property names do not.
+      const clash = [...use.columns.keys()].find((k) => lower(k) === lower(col.name));
+      if (clash) {
+        throw new UsageError(
+          `${use.def.name}: '${clash}' and '${col.name}' differ only in case; klv query cannot read both (SQLite's column names ignore case).`,
+          `Query one of them, or export both: klv export ${use.def.name} --properties ${[clash, col.name].map((n) => n.replace(/^Properties\./, '')).join(',')}.`,
+        );
+      }
+      use.columns.set(col.name, col);
+    }
     return col;
   }
 
@@ -193,9 +232,17 @@ export class Analyzer {
   }
 
   columnRef(ref: AstNode, chain: Scope[]): void {
-    const name = columnName(ref);
+    let name = columnName(ref);
     if (name === undefined) return;
-    const qualifier: string | null = typeof ref.table === 'string' ? ref.table : null;
+    let qualifier: string | null = typeof ref.table === 'string' ? ref.table : null;
+    // `Properties.tier` the parse step left as table.column (it does when the statement also uses
+    // the word as a name): with no object or alias called Properties, it is the property column.
+    if (qualifier !== null && lower(qualifier) === 'properties' && name !== '*' && !chain.some((s) => s.entries.some((e) => e.names.includes('properties')))) {
+      name = `Properties.${name}`;
+      qualifier = null;
+      ref.table = null;
+      setColumnName(ref, name);
+    }
     if (qualifier !== null) {
       for (const scope of chain) {
         const entry = scope.entries.find((e) => e.names.includes(lower(qualifier)));
@@ -228,6 +275,10 @@ export class Analyzer {
       }
       // An output alias (ORDER BY n) or a subquery's column: not an object column.
       if (scope.outputAliases.has(lower(name)) || scope.entries.some((e) => e.derived)) return;
+    }
+    if (isPropertyColumnName(name)) {
+      const first = chain[0].entries.find((e) => e.use);
+      if (first) throw noPropertiesError(first.use!.def, name);
     }
     const candidates = chain[0].entries.flatMap((e) => (e.use ? e.use.def.columns.map((c) => c.name) : []));
     const objects = chain[0].entries.filter((e) => e.use).map((e) => e.use!.def.name);
@@ -365,6 +416,24 @@ export function conjunctConditions(node: AstNode, resolve: (ref: AstNode) => { t
   return undefined;
 }
 
+/** A WHERE conjunct as SQL, saying why a custom property condition cannot go to Klaviyo. */
+function conditionText(node: AstNode): string {
+  let text: string;
+  try {
+    text = exprSql(node);
+  } catch {
+    text = 'a condition';
+  }
+  let onProperty = false;
+  const visit = (n: AstNode): void => {
+    if (!n || typeof n !== 'object' || onProperty) return;
+    if (n.type === 'column_ref' && isPropertyColumnName(columnName(n) ?? '')) onProperty = true;
+    else for (const v of Object.values(n)) visit(v);
+  };
+  visit(node);
+  return onProperty ? `${text}   (a custom property: no Klaviyo endpoint filters on custom properties)` : text;
+}
+
 function limitOf(sel: AstNode): { limit?: number; offset: number } {
   const values: AstNode[] = sel.limit?.value ?? [];
   if (values.length === 0) return { offset: 0 };
@@ -401,10 +470,14 @@ export function analyzeSelect(ast: AstNode): Analysis {
     return column ? { table: use.def.name, column } : undefined;
   };
   let residual = 0;
+  const residualSql: string[] = [];
   for (const c of conjuncts(ast.where)) {
     const found = conjunctConditions(c, resolve);
     if (found) a.tables.get(found.table)!.where.push(...found.conditions);
-    else residual += 1;
+    else {
+      residual += 1;
+      residualSql.push(conditionText(c));
+    }
   }
 
   const { limit, offset } = limitOf(ast);
@@ -448,5 +521,5 @@ export function analyzeSelect(ast: AstNode): Analysis {
     }
     if (plain) simple = { table: use.def.name, output, limit, offset };
   }
-  return { ast, tables: a.tables, residual, simple, pushLimit, localWork };
+  return { ast, tables: a.tables, residual, residualSql, simple, pushLimit, localWork };
 }

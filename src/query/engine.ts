@@ -24,6 +24,7 @@ import type { ColumnDef, ColumnType, ObjectDefinition, ReadPlan, ReadRequest, Ro
 import { normalizeDatetime, type ValueColumn } from '../pipeline/export/values.js';
 import type { Analysis } from './analyze.js';
 import { toSql } from './parse.js';
+import { isPropertyColumnName } from './properties.js';
 
 export const BATCH_ROWS = 2_000;
 
@@ -72,7 +73,15 @@ export function planTables(analysis: Analysis): PlannedTable[] {
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-function sqliteType(t: ColumnType): string {
+/**
+ * The declared SQLite type. A custom property has no type of its own (a number on one profile,
+ * text on the next): declared without one, SQLite keeps each value as it comes, so
+ * `Properties.orders > 5` compares numbers and `Properties.tier = 'gold'` text, where a TEXT
+ * column would have compared '10' < '5' as text.
+ */
+function sqliteType(c: ColumnDef): string {
+  if (isPropertyColumnName(c.name)) return '';
+  const t = c.type;
   if (t === 'integer' || t === 'boolean') return 'INTEGER';
   if (t === 'number') return 'REAL';
   return 'TEXT';
@@ -128,9 +137,34 @@ function openSqlite(): { db: Database; dispose: () => void } {
   };
 }
 
-async function load(db: Database, t: PlannedTable, client: KlaviyoClient, signal: AbortSignal | undefined, onRows?: (n: number) => void): Promise<number> {
+/**
+ * Custom property columns whose every value was true or false: SQLite keeps them as 1 and 0, and
+ * the output turns them back into booleans, as `klv export --properties` writes them.
+ */
+class BooleanProperties {
+  /** Per property column (by index): what its non-null values were so far. */
+  private readonly kinds = new Map<number, 'none' | 'boolean' | 'other'>();
+  constructor(private readonly columns: readonly ColumnDef[]) {
+    columns.forEach((c, i) => {
+      if (isPropertyColumnName(c.name)) this.kinds.set(i, 'none');
+    });
+  }
+  observe(row: Row): void {
+    for (const [i, kind] of this.kinds) {
+      if (kind === 'other') continue;
+      const v = row[this.columns[i].name];
+      if (v === null || v === undefined) continue;
+      this.kinds.set(i, typeof v === 'boolean' ? 'boolean' : 'other');
+    }
+  }
+  names(): string[] {
+    return [...this.kinds].filter(([, kind]) => kind === 'boolean').map(([i]) => this.columns[i].name);
+  }
+}
+
+async function load(db: Database, t: PlannedTable, client: KlaviyoClient, signal: AbortSignal | undefined, onRows?: (n: number) => void, booleans?: BooleanProperties): Promise<number> {
   const cols = t.request.columns;
-  db.exec(`CREATE TABLE ${quote(t.def.name)} (${cols.map((c) => `${quote(c.name)} ${sqliteType(c.type)}`).join(', ')})`);
+  db.exec(`CREATE TABLE ${quote(t.def.name)} (${cols.map((c) => `${quote(c.name)} ${sqliteType(c)}`.trimEnd()).join(', ')})`);
   const insert = db.prepare(`INSERT INTO ${quote(t.def.name)} VALUES (${cols.map(() => '?').join(', ')})`);
   const flush = db.transaction((batch: unknown[][]) => {
     for (const values of batch) insert.run(...values);
@@ -138,6 +172,7 @@ async function load(db: Database, t: PlannedTable, client: KlaviyoClient, signal
   let batch: unknown[][] = [];
   let n = 0;
   for await (const row of t.plan.execute(client, signal)) {
+    booleans?.observe(row);
     batch.push(cols.map((c) => sqliteValue(row[c.name], c)));
     n += 1;
     if (batch.length >= BATCH_ROWS) {
@@ -196,15 +231,19 @@ export async function runSelect(analysis: Analysis, tables: PlannedTable[], clie
 
   const { db, dispose } = openSqlite();
   try {
+    const booleanProperties = new Map<string, Set<string>>();
     for (const t of tables) {
-      const n = await load(db, t, client, signal);
+      const booleans = new BooleanProperties(t.request.columns);
+      const n = await load(db, t, client, signal, undefined, booleans);
+      booleanProperties.set(t.def.name, new Set(booleans.names()));
       onLoaded?.(t.def.name, n);
     }
     const stmt = db.prepare(toSql(analysis.ast));
     stmt.raw(true);
     const meta = stmt.columns();
-    const types = meta.map((m) => {
+    const types = meta.map((m): ColumnType | undefined => {
       const t = tables.find((x) => x.def.name === m.table);
+      if (m.column !== null && booleanProperties.get(t?.def.name ?? '')?.has(m.column)) return 'boolean';
       return t?.request.columns.find((c) => c.name === m.column)?.type;
     });
     const names = uniqueNames(meta.map((m) => m.name));

@@ -12,6 +12,8 @@ export interface QueryExplain {
   engine: 'stream' | 'sqlite';
   objects: ExplainReport[];
   local: string[];
+  /** Top-level WHERE conditions no endpoint filter expresses: SQLite checks them on the loaded rows. */
+  checkedLocally: string[];
   /** Sum over the objects, per row count of the estimates. */
   total: Array<{ rows: number; requests: number; seconds: number }>;
 }
@@ -29,6 +31,7 @@ export function queryExplain(sql: string, analysis: Analysis, tables: PlannedTab
     engine: analysis.simple ? 'stream' : 'sqlite',
     objects,
     local: analysis.simple ? [] : analysis.localWork,
+    checkedLocally: analysis.residualSql,
     total,
   };
 }
@@ -46,6 +49,11 @@ export function renderQueryExplain(e: QueryExplain): string {
     out.push('Runs locally: nothing beyond the object\'s own checks; rows stream from the API to the output.');
   } else {
     out.push(`Runs locally, in a temporary SQLite file: loading ${e.objects.map((o) => o.object).join(', ')}; the whole query${e.local.length > 0 ? ` (${e.local.join(', ')})` : ''}.`);
+    if (e.checkedLocally.length > 0) {
+      out.push('');
+      out.push('WHERE conditions SQLite checks on the rows read (no Klaviyo filter expresses them):');
+      for (const c of e.checkedLocally) out.push(`  ${c}`);
+    }
   }
   if (e.objects.length > 1 && e.total.length > 0) {
     out.push('');

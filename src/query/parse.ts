@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { UsageError } from '../core/errors.js';
+import { lineColumnAt, rewritePropertyReferences } from './properties.js';
 
 /** node-sql-parser's AST is loosely typed; the analysis checks shapes as it walks. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -13,6 +14,7 @@ export type AstNode = any;
 interface ParserLike {
   astify(sql: string, opt: { database: string }): AstNode;
   sqlify(ast: AstNode, opt: { database: string }): string;
+  exprToSQL(ast: AstNode, opt: { database: string }): string;
 }
 
 let parser: ParserLike | undefined;
@@ -45,13 +47,16 @@ export function caretAt(sql: string, line: number, column: number): string {
 export function parseSql(sql: string): AstNode {
   const text = sql.trim();
   if (text === '') throw new UsageError('The query is empty.', `Give the SQL as an argument, with -f FILE, or on standard input: klv query "SELECT * FROM Lists".`);
+  // `Properties.tier` and `p.Properties.tier` become one quoted name the parser keeps whole.
+  const rewritten = rewritePropertyReferences(text);
   let ast: AstNode;
   try {
-    ast = sqlParser().astify(text, { database: DIALECT });
+    ast = sqlParser().astify(rewritten.sql, { database: DIALECT });
   } catch (err) {
     const e = err as ParserError;
     if (e.location?.start) {
-      const { line, column } = e.location.start;
+      // Where the parser stopped, in the SQL as written (the rewrite added backquotes).
+      const { line, column } = rewritten.rewrites === 0 ? e.location.start : lineColumnAt(text, rewritten.toOriginal(e.location.start.offset));
       const found = e.found === null ? 'the end of the query' : e.found !== undefined ? `'${e.found}'` : 'this';
       throw new UsageError(`SQL syntax error at line ${line}, column ${column}: unexpected ${found}.\n${caretAt(text, line, column)}`, 'Check the SQL near the caret. klv reads SQLite\'s dialect.');
     }
@@ -67,4 +72,9 @@ export function parseSql(sql: string): AstNode {
 /** The tree back to SQL for SQLite (after the analysis renamed objects and columns to their canonical names). */
 export function toSql(ast: AstNode): string {
   return sqlParser().sqlify(ast, { database: DIALECT });
+}
+
+/** One expression back to SQL (for --explain's list of conditions SQLite checks). */
+export function exprSql(node: AstNode): string {
+  return sqlParser().exprToSQL(node, { database: DIALECT });
 }

@@ -16,6 +16,7 @@ import { nearestNames } from '../objects/names.js';
 import { normalizeDateTime } from '../objects/where.js';
 import type { ColumnDef, Condition, ObjectDefinition, Operation, ScalarValue, WhereOperator } from '../objects/types.js';
 import type { OperationHandler } from '../objects/write/types.js';
+import { hasPropertiesColumn, isPropertyColumnName, noPropertiesError } from './properties.js';
 
 /**
  * The cell text that stands for SQL NULL in the rows handed to the mapping layer (its
@@ -196,6 +197,7 @@ function usableColumns(def: ObjectDefinition, handler: OperationHandler): string
 function columnOf(def: ObjectDefinition, name: string, where: string): ColumnDef {
   const col = findColumn(def, name);
   if (col) return col;
+  if (isPropertyColumnName(name) && !hasPropertiesColumn(def)) throw noPropertiesError(def, name, where);
   const near = nearestNames(name, def.columns.map((c) => c.name));
   throw new UsageError(
     `${where}: ${def.name} has no column '${name}'.`,
@@ -335,6 +337,8 @@ function conditionValue(n: unknown, col: ColumnDef, verb: string): ScalarValue {
       return iso ?? bad('a date or date-time (ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z)');
     }
     default: {
+      // A custom property keeps the literal's type: the read compares 3 with 3, not with '3'.
+      if (isPropertyColumnName(col.name) && (l.kind === 'number' || l.kind === 'boolean')) return l.kind === 'number' ? Number(l.value) : l.value;
       const text = cellText(l);
       if (col.enum) {
         const match = col.enum.find((e) => e.toLowerCase() === text.toLowerCase());
@@ -369,7 +373,7 @@ function conditionsOf(n: unknown, def: ObjectDefinition, verb: string, out: Cond
   if (n.type === 'unary_expr' && String(n.operator).toUpperCase() === 'NOT') unsupported(verb, 'NOT');
   if (n.type !== 'binary_expr') unsupported(verb, describeExpression(n));
   const op = String(n.operator).toUpperCase();
-  let colNode: unknown = n.left;
+  let colNode: unknown = asColumn(n.left, def);
   let valueNode: unknown = n.right;
   let flipped = false;
   if (!(isNode(colNode) && colNode.type === 'column_ref') && isNode(valueNode) && valueNode.type === 'column_ref' && (COMPARISONS[op] !== undefined)) {
@@ -421,6 +425,18 @@ function conditionsOf(n: unknown, def: ObjectDefinition, verb: string, out: Cond
     default:
       unsupported(verb, op);
   }
+}
+
+/**
+ * A double-quoted name where a column is expected (`WHERE "Properties.tier" = 'gold'`): the
+ * parser's SQLite dialect reads it as a string; standard SQL and SQLite read an identifier when
+ * it names a column. Anything else is left as it is.
+ */
+function asColumn(n: unknown, def: ObjectDefinition): unknown {
+  if (!isNode(n) || n.type !== 'double_quote_string' || typeof n.value !== 'string') return n;
+  const name = n.value;
+  const isColumn = isPropertyColumnName(name) || def.columns.some((c) => c.name.toLowerCase() === name.toLowerCase());
+  return isColumn ? { type: 'column_ref', table: null, column: name } : n;
 }
 
 /** `Id = 'x'` or `Id IN ('x', 'y')` alone: the ids themselves, nothing to read. */
