@@ -162,11 +162,15 @@ export const COMMANDS: CommandSpec[] = [
       'Deletions (Klaviyo cannot report them): --sweep-deletes always|never|<hours>. Default: objects\n' +
       'read in full every run (tags, coupons, metrics...) from their own read; campaigns, templates,\n' +
       'lists, segments and flows by an id-only read every run; memberships and suppressions daily;\n' +
-      'profiles and events only when asked. Deleted rows get _klv_deleted_at, or go with --hard-deletes.\n\n' +
-      'One summary line per object on stderr (rows inserted, updated, deleted, requests, seconds);\n' +
-      '--json prints the summary as one JSON object on stdout.\n' +
-      'Exit codes: 0 done, 1 an object failed (the others are replicated), 2 usage error, 4 key\n' +
-      'refused, 130 interrupted.',
+      'profiles and events only when asked. Deleted rows get _klv_deleted_at, or go with --hard-deletes;\n' +
+      'a deleted list\'s or segment\'s rows in list_members / segment_members go with it. A sweep that\n' +
+      'finds no record at all, or would delete more than half of a table of 10+ live rows, is refused\n' +
+      '(a bad answer is likelier than real deletions): nothing is marked, a warning gives the numbers,\n' +
+      'and --allow-mass-deletes accepts it.\n\n' +
+      'One summary line per object on stderr (rows inserted, updated, unchanged, deleted, requests,\n' +
+      'seconds; updated means the stored values changed); --json prints it as one JSON object on stdout.\n' +
+      'Exit codes: 0 done, 1 an object failed (the others are replicated), 2 usage error, 3 done but a\n' +
+      'deletion sweep was refused (see the warning), 4 key refused, 130 interrupted.',
     configure(cmd: Command) {
       cmd
         .option('--to <url>', 'destination: sqlite:FILE, postgres://..., mysql://... (default: sqlite:./klaviyo.db)')
@@ -174,6 +178,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--table-prefix <prefix>', 'prefix every table name (klaviyo_)')
         .option('--sweep-deletes <when>', 'look for deleted records: always, never, or every <hours> (default: per object)')
         .option('--hard-deletes', 'remove deleted records\' rows instead of setting _klv_deleted_at')
+        .option('--allow-mass-deletes', 'apply a deletion sweep even if it would delete most of a table (refused by default)')
         .option('--lookback <span>', 'read again this far back from each cursor (default: 7d for events, 1h otherwise)')
         .option('--batch-size <n>', 'rows per upsert transaction (default 500)');
     },

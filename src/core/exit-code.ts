@@ -16,7 +16,8 @@ export const EXIT_CODE_HELP = `Exit codes
        or a Klaviyo error that is not about a single row.
   2    Usage or configuration error: wrong flags or arguments, an unknown profile,
        an invalid config file, a missing or malformed API key. Nothing was sent.
-  3    Finished, but some rows were rejected: see the error log for each of them.
+  3    Finished, but some rows were rejected: see the error log for each of them
+       (replicate: a deletion sweep was refused as suspicious; see its warning).
   4    Authentication or permission refused by Klaviyo (401/403): check the key
        and its scopes.
   130  Interrupted (Ctrl-C). Logs are flushed; a resumed run does not duplicate rows.

@@ -32,7 +32,50 @@ export interface ReplicationState {
 
 export interface UpsertResult {
   inserted: number;
+  /** Rows that existed and whose stored values changed (a row un-deleted counts here too). */
   updated: number;
+  /** Rows that existed with exactly these values: only their `_klv_synced_at` moved. */
+  unchanged: number;
+}
+
+/** What a deletion sweep found, before it marks anything: the numbers the mass-deletion guard judges. */
+export interface SweepCheck {
+  /** Rows of the table not marked deleted, before the sweep. */
+  liveRows: number;
+  /** Distinct keys the sweep read from Klaviyo. */
+  liveKeys: number;
+  /** Live rows whose key is not among them: what the sweep would mark (or remove). */
+  absent: number;
+}
+
+/**
+ * Rows of another table that belong to the swept one: when a parent row is deleted (a list), its
+ * children (the list's memberships) are deleted with it, in the same transaction.
+ */
+export interface SweepCascade {
+  /** The child table (prefix applied): `list_members`. */
+  table: string;
+  /** The child's column holding the parent's (single-column) key: `ListId`. */
+  column: string;
+}
+
+export interface SweepOptions {
+  /** Remove the rows instead of setting `_klv_deleted_at`. */
+  hard: boolean;
+  /** The mass-deletion guard: true refuses the sweep (nothing is marked). None: always accept. */
+  refuse?: (check: SweepCheck) => boolean;
+  /** Child tables whose rows go with deleted parent rows; a child table that does not exist is skipped. */
+  cascades?: SweepCascade[];
+}
+
+export interface SweepOutcome {
+  /** Rows of the swept table marked or removed (0 when refused). */
+  deleted: number;
+  check: SweepCheck;
+  /** The guard refused the sweep: nothing was marked. */
+  refused: boolean;
+  /** Child rows marked or removed, per child table that exists. */
+  cascaded: Array<{ table: string; deleted: number }>;
 }
 
 export interface Destination {
@@ -44,14 +87,18 @@ export interface Destination {
    * `_klv_deleted_at`) or adds the columns it lacks (schema drift: nothing is ever dropped).
    */
   ensureTable(spec: TableSpec): Promise<{ created: boolean; addedColumns: string[] }>;
-  /** Upserts rows by primary key in one transaction; a row seen again is un-deleted. */
+  /**
+   * Upserts rows by primary key in one transaction; a row seen again is un-deleted. Counts a row
+   * as updated only when its stored values change (compared in the same transaction).
+   */
   upsertRows(spec: TableSpec, rows: Row[], syncedAt: Date): Promise<UpsertResult>;
   /**
    * Deletion sweep: every key of `liveKeys` exists in Klaviyo; rows whose key is not among them
    * are marked `_klv_deleted_at = at` (or removed when `hard`). Memory stays flat: implementations
-   * stage the keys in a temporary table. Returns the number of rows marked or removed.
+   * stage the keys in a temporary table. The guard's check, the marking and the cascades run in
+   * one transaction, so a run killed in between leaves either all of them or none.
    */
-  reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, hard: boolean): Promise<number>;
+  reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, options: SweepOptions): Promise<SweepOutcome>;
   /** Rows not marked deleted (for tests and `klv replicate` summaries). */
   countRows(spec: TableSpec): Promise<number>;
   getState(object: string): Promise<ReplicationState | null>;

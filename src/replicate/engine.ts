@@ -7,7 +7,8 @@
  *   1. ensureTable (creates it, or adds the columns it lacks: schema drift, nothing dropped);
  *   2. read through the catalog's own plan, from `cursor - lookback` (state.ts) or in full;
  *   3. upsert in batches of `batchSize` rows, each batch one transaction: memory stays flat;
- *   4. look for deletions when due (sweep.ts);
+ *   4. look for deletions when due (sweep.ts): refused when they look like a bad answer (the
+ *      mass-deletion guard), cascaded to a deleted list's or segment's members;
  *   5. only then write the state (cursor = largest incremental value seen, clamped to now).
  *
  * Convergence after a kill at any point: the state of an object moves only after its rows and
@@ -18,9 +19,9 @@ import { AuthError, InterruptedError, KlvError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-code.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ObjectDefinition, Row } from '../objects/types.js';
-import type { Destination, ReplicationState, TableSpec } from './destination.js';
+import type { Destination, ReplicationState, SweepCheck, TableSpec } from './destination.js';
 import { CursorTracker, defaultLookbackMs, nextCursor, readSince } from './state.js';
-import { fromArray, liveKeys, readsInFull, sweepDue, type SweepSetting } from './sweep.js';
+import { fromArray, liveKeys, massDeletionReason, readsInFull, sweepCascades, sweepDue, type SweepSetting } from './sweep.js';
 import { replicatedColumns, tableSpec } from './table-spec.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -32,6 +33,8 @@ export interface ReplicateOptions {
   tablePrefix?: string;
   sweepDeletes?: SweepSetting;
   hardDeletes?: boolean;
+  /** Accept sweeps the mass-deletion guard would refuse (sweep.ts). */
+  allowMassDeletes?: boolean;
   /** Overrides every object's default lookback (state.ts). */
   lookbackMs?: number;
   batchSize?: number;
@@ -51,9 +54,17 @@ export interface ObjectResult {
   since: string | null;
   rowsRead: number;
   inserted: number;
+  /** Rows whose stored values changed (read again and different, or un-deleted). */
   updated: number;
+  /** Rows read again with the values already stored. */
+  unchanged: number;
   deleted: number;
+  /** Deletions were looked for and applied. */
   swept: boolean;
+  /** The mass-deletion guard refused this run's sweep: nothing was marked; the numbers it judged. */
+  sweepRefused: (SweepCheck & { reason: string }) | null;
+  /** Rows of child tables deleted with this object's deleted rows (a deleted list's members). */
+  cascaded: Array<{ table: string; deleted: number }>;
   addedColumns: string[];
   requests: number;
   seconds: number;
@@ -64,6 +75,8 @@ export interface ObjectResult {
 export interface ReplicateResult {
   results: ObjectResult[];
   failed: ObjectResult[];
+  /** Objects whose sweep the mass-deletion guard refused (their other work is done). */
+  refused: ObjectResult[];
 }
 
 /** Objects replicated when none are named: every object readable without a required filter. */
@@ -104,7 +117,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     results.push(result);
     o.onObject?.(result);
   }
-  return { results, failed };
+  return { results, failed, refused: results.filter((r) => r.sweepRefused) };
 }
 
 async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Promise<ObjectResult> {
@@ -121,8 +134,11 @@ async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Prom
     rowsRead: 0,
     inserted: 0,
     updated: 0,
+    unchanged: 0,
     deleted: 0,
     swept: false,
+    sweepRefused: null,
+    cascaded: [],
     addedColumns: [],
     requests: 0,
     seconds: 0,
@@ -156,6 +172,7 @@ async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Prom
       const r = await dest.upsertRows(spec, batch, now());
       result.inserted += r.inserted;
       result.updated += r.updated;
+      result.unchanged += r.unchanged;
       batch = [];
       o.onProgress?.(def.name, result.rowsRead);
     };
@@ -176,10 +193,21 @@ async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Prom
     } else if (sweep) {
       const keys = seenKeys ? fromArray(seenKeys) : liveKeys(def, o.client, o.signal);
       // The sweep's time is when its reading started: rows upserted after it are not at risk.
-      result.deleted = await dest.reconcileDeletions(spec, keys, runStart, Boolean(o.hardDeletes));
+      const outcome = await dest.reconcileDeletions(spec, keys, runStart, {
+        hard: Boolean(o.hardDeletes),
+        refuse: o.allowMassDeletes ? undefined : (check) => massDeletionReason(check) !== null,
+        cascades: sweepCascades(def, o.tablePrefix),
+      });
       if (o.signal?.aborted) throw new InterruptedError();
-      result.swept = true;
-      sweptAt = runStart.toISOString();
+      result.deleted = outcome.deleted;
+      result.cascaded = outcome.cascaded;
+      if (outcome.refused) {
+        // Not a sweep: the next run looks again (lastSweepAt stays), and the rows stay live.
+        result.sweepRefused = { ...outcome.check, reason: massDeletionReason(outcome.check) ?? 'refused by the guard' };
+      } else {
+        result.swept = true;
+        sweptAt = runStart.toISOString();
+      }
     }
 
     const newState: ReplicationState = {

@@ -15,12 +15,23 @@
  * - Profiles and Events only when asked (`--sweep-deletes`): an account's profiles and events
  *   are millions of rows, and Klaviyo deletes them only on a data-privacy request.
  * A table created by this run needs no sweep: its rows are exactly what was read.
+ *
+ * The mass-deletion guard: Klaviyo's answer is the only evidence of a deletion, and an answer
+ * that is wrong in bulk (an endpoint answering an empty page, a key with narrower scopes, a
+ * filter bug) would mark a whole table deleted, or remove it with --hard-deletes. A sweep that
+ * would mark every live row of a table while reading no key at all, or more than half of the
+ * live rows of a table of MASS_DELETION_MIN_ROWS rows or more, is refused: nothing is marked,
+ * the run warns and exits 3, and `--allow-mass-deletes` accepts it once it is known to be true.
+ *
+ * Cascades: a list's memberships (ListMembers) and a segment's (SegmentMembers) go with it. The
+ * sweep of Lists or Segments marks the members of the lists or segments it finds deleted, in the
+ * same transaction, rather than leaving them live until the daily membership sweep.
  */
 import { UsageError } from '../core/errors.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ObjectDefinition, Row } from '../objects/types.js';
-import type { ReplicationState } from './destination.js';
-import { keyColumns } from './table-spec.js';
+import type { ReplicationState, SweepCascade, SweepCheck } from './destination.js';
+import { keyColumns, tableName } from './table-spec.js';
 
 /** `--sweep-deletes`: always, never, or at most every N hours; undefined: per object (above). */
 export type SweepSetting = 'always' | 'never' | { hours: number } | undefined;
@@ -81,4 +92,34 @@ export async function* liveKeys(def: ObjectDefinition, client: KlaviyoClient, si
 
 export async function* fromArray(rows: readonly Row[]): AsyncIterable<Row> {
   yield* rows;
+}
+
+/** Below this many live rows, a sweep may mark more than half of a table (a few lists cleaned up). */
+export const MASS_DELETION_MIN_ROWS = 10;
+/** A sweep that would mark more than this fraction of a larger table's live rows is refused. */
+export const MASS_DELETION_FRACTION = 0.5;
+
+/**
+ * Why a sweep looks like a bad answer rather than real deletions, or null when it looks sound.
+ * Only live rows count: rows marked earlier are not at stake again.
+ */
+export function massDeletionReason(check: SweepCheck): string | null {
+  if (check.absent === 0) return null;
+  if (check.liveKeys === 0) return `Klaviyo listed no record at all, and the table has ${check.liveRows.toLocaleString('en-US')} live rows`;
+  if (check.liveRows >= MASS_DELETION_MIN_ROWS && check.absent > check.liveRows * MASS_DELETION_FRACTION) {
+    const pct = Math.round((check.absent / check.liveRows) * 100);
+    return `${check.absent.toLocaleString('en-US')} of the table's ${check.liveRows.toLocaleString('en-US')} live rows (${pct}%) are missing from Klaviyo's ${check.liveKeys.toLocaleString('en-US')} records, more than ${Math.round(MASS_DELETION_FRACTION * 100)}% in one sweep`;
+  }
+  return null;
+}
+
+/** Child objects whose rows go with a deleted parent: ListMembers with Lists, SegmentMembers with Segments. */
+const CASCADES: Readonly<Record<string, ReadonlyArray<{ object: string; column: string }>>> = {
+  Lists: [{ object: 'ListMembers', column: 'ListId' }],
+  Segments: [{ object: 'SegmentMembers', column: 'SegmentId' }],
+};
+
+/** The child tables a sweep of `def` cascades to (the destination skips those it does not have). */
+export function sweepCascades(def: Pick<ObjectDefinition, 'name'>, tablePrefix = ''): SweepCascade[] {
+  return (CASCADES[def.name] ?? []).map((c) => ({ table: tableName({ name: c.object }, tablePrefix), column: c.column }));
 }

@@ -445,7 +445,7 @@ describe('klv replicate under faults, into SQLite', () => {
     const again = await klv(key('s4b'), ['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
     expectCode(again, 0);
     const profiles = JSON.parse(again.stdout).objects[0];
-    expect(profiles).toMatchObject({ object: 'Profiles', full: false, rowsRead: PROFILES, inserted: 0, updated: PROFILES });
+    expect(profiles).toMatchObject({ object: 'Profiles', full: false, rowsRead: PROFILES, inserted: 0, updated: 0, unchanged: PROFILES });
     expectExact(sqliteTables(db, ['lists', 'email_templates']), reference);
     expect(sqliteState(db).Profiles?.cursor).toBe(reference.profilesCursor);
   }, 120_000);

@@ -6,7 +6,10 @@
  *      run changes exactly those rows, with a small fraction of the first run's requests;
  *   3. a run killed (SIGKILL) once some tables are written, then run again, leaves the same tables
  *      as a clean replication into another file;
- *   4. a list deleted in the emulator gets `_klv_deleted_at` on the next run.
+ *   4. a list deleted in the emulator gets `_klv_deleted_at` on the next run, and so do its rows
+ *      in list_members (in the same run, not the next daily membership sweep);
+ *   5. Klaviyo listing no list at all is refused (exit 3, nothing marked) until
+ *      --allow-mass-deletes; the run's counts tell updated (values changed) from unchanged rows.
  * 1 and 4 also into PostgreSQL and MariaDB (describeDb: skipped when unreachable, failing under
  * KLV_REQUIRE_DB=1), each in a schema / database of its own, dropped at the end.
  *
@@ -165,7 +168,7 @@ describe('klv replicate into SQLite', () => {
     const summary = JSON.parse(r.stdout);
     expect(summary.ok).toBe(true);
     expect(summary.objects.every((o: { full: boolean }) => o.full)).toBe(true);
-    expect(r.stderr).toMatch(/Profiles -> profiles: 12,000 inserted, 0 updated, 0 deleted/);
+    expect(r.stderr).toMatch(/Profiles -> profiles: 12,000 inserted, 0 updated, 0 unchanged, 0 deleted/);
     const expected = expectedCounts(await emulatorState(url));
     const actual: Record<string, number> = {};
     for (const t of Object.keys(expected)) actual[t] = liveCount(join(root, 'k.db'), t);
@@ -240,6 +243,18 @@ describe('klv replicate into SQLite', () => {
     const summary = JSON.parse(r.stdout);
     expect(summary.inserted).toBe(3); // the three suppressions
     expect(summary.deleted).toBe(0);
+    // Updated: exactly the rows whose stored values changed (10 templates, 5 campaigns, 3
+    // profiles); everything read again (lookback windows, objects read in full) is unchanged.
+    const changedRows = Object.values(changed).reduce((n, c) => n + c.removed.length, 0);
+    expect(changedRows).toBe(18);
+    expect(summary.updated).toBe(changedRows);
+    const byObject = Object.fromEntries(summary.objects.map((o: any) => [o.object, o]));
+    expect(byObject.EmailTemplates).toMatchObject({ updated: 10 });
+    expect(byObject.Campaigns).toMatchObject({ updated: 5 });
+    expect(byObject.Profiles).toMatchObject({ updated: 3 });
+    expect(byObject.Metrics.unchanged).toBe(byObject.Metrics.rowsRead); // read in full, nothing new
+    expect(summary.unchanged).toBe(summary.objects.reduce((n: number, o: any) => n + o.rowsRead, 0) - summary.inserted - summary.updated);
+    expect(r.stderr).toMatch(/EmailTemplates -> email_templates: 0 inserted, 10 updated, \d+ unchanged, 0 deleted/);
     // An incremental run costs a few requests per object, however large the account: here a
     // small fraction of the first run's.
     console.info(`replicate requests: first run ${firstRequests}, incremental run ${secondRequests}`);
@@ -253,15 +268,54 @@ describe('klv replicate into SQLite', () => {
     const list = state.resources.list[state.resources.list.length - 1];
     writeFileSync(join(root, 'delete-list.csv'), `Id\n${list.id}\n`);
     expectOk(await klv(url, ['import', 'lists', 'delete-list.csv', '--op', 'delete', '--yes']));
+    const members = Object.keys(state.listMembers[list.id] ?? {}).length;
+    expect(members).toBeGreaterThan(0);
     const r = await klv(url, ['replicate', 'lists', '--to', 'sqlite:./k.db', '--json']);
     expectOk(r);
-    expect(JSON.parse(r.stdout).objects[0]).toMatchObject({ object: 'Lists', deleted: 1, swept: true });
+    expect(JSON.parse(r.stdout).objects[0]).toMatchObject({ object: 'Lists', deleted: 1, swept: true, cascaded: [{ table: 'list_members', deleted: members }] });
+    expect(JSON.parse(r.stdout).deleted).toBe(1 + members);
+    expect(r.stderr).toContain(`${members.toLocaleString('en-US')} list_members rows deleted with them`);
     const db = new Database(join(root, 'k.db'), { readonly: true });
     const row = db.prepare(`SELECT _klv_deleted_at FROM lists WHERE Id = ?`).get(list.id) as { _klv_deleted_at: string | null };
     const others = db.prepare(`SELECT COUNT(*) AS n FROM lists WHERE _klv_deleted_at IS NULL`).get() as { n: number };
+    const memberMarks = db.prepare(`SELECT _klv_deleted_at AS d, COUNT(*) AS n FROM list_members WHERE ListId = ? GROUP BY _klv_deleted_at`).all(list.id) as Array<{ d: string | null; n: number }>;
+    const othersLive = db.prepare(`SELECT COUNT(*) AS n FROM list_members WHERE ListId <> ? AND _klv_deleted_at IS NULL`).get(list.id) as { n: number };
     db.close();
     expect(row._klv_deleted_at).not.toBeNull();
     expect(others.n).toBe(state.resources.list.length - 1);
+    // The list's memberships, marked in the same run with the list's own deletion time.
+    expect(memberMarks).toEqual([{ d: row._klv_deleted_at, n: members }]);
+    expect(othersLive.n).toBe(Object.entries(state.listMembers).filter(([id]) => id !== list.id).reduce((n, [, m]) => n + Object.keys(m as object).length, 0));
+  }, 60_000);
+
+  it('5. Klaviyo listing no list at all is refused (exit 3, nothing marked) until --allow-mass-deletes', async () => {
+    const state = await emulatorState(url);
+    const remaining = state.resources.list.map((l: { id: string }) => l.id);
+    expect(remaining.length).toBeGreaterThan(0);
+    writeFileSync(join(root, 'delete-all-lists.csv'), `Id\n${remaining.join('\n')}\n`);
+    expectOk(await klv(url, ['import', 'lists', 'delete-all-lists.csv', '--op', 'delete', '--yes']));
+    const db = join(root, 'k.db');
+    const before = tables(db);
+
+    const refused = await klv(url, ['replicate', 'lists', 'tags', '--to', 'sqlite:./k.db', '--json']);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(
+      new RegExp(`warning: Lists: deletion check refused, nothing marked deleted in lists: Klaviyo listed no record at all, and the table has ${remaining.length} live rows\\. It would have marked ${remaining.length} of ${remaining.length} live rows`),
+    );
+    expect(refused.stderr).toMatch(/run again with --allow-mass-deletes/);
+    expect(refused.stderr).toMatch(/Tags -> tags: /); // the other object is done
+    const summary = JSON.parse(refused.stdout);
+    expect(summary.sweepsRefused).toEqual(['Lists']);
+    expect(summary.objects[0]).toMatchObject({ object: 'Lists', deleted: 0, swept: false, sweepRefused: { liveRows: remaining.length, liveKeys: 0, absent: remaining.length } });
+    expect(tables(db)).toEqual(before);
+
+    const allowed = await klv(url, ['replicate', 'lists', '--to', 'sqlite:./k.db', '--json', '--allow-mass-deletes']);
+    expectOk(allowed);
+    const lists = JSON.parse(allowed.stdout).objects[0];
+    expect(lists).toMatchObject({ object: 'Lists', deleted: remaining.length, swept: true, sweepRefused: null });
+    expect(liveCount(db, 'lists')).toBe(0);
+    expect(liveCount(db, 'list_members')).toBe(0);
+    expect(lists.cascaded[0].deleted).toBeGreaterThan(0);
   }, 60_000);
 
   it('shows, rewinds and resets the state', async () => {
@@ -366,8 +420,12 @@ for (const [name, dbUrl] of [
       const second = await klv(emulatorUrl, ['replicate', '--to', url, '--schema', schema, '--json']);
       expectOk(second);
       const summary = JSON.parse(second.stdout);
-      expect(summary.objects.find((o: any) => o.object === 'Lists')).toMatchObject({ deleted: 1, inserted: 0 });
-      expect((await serverCounts(url, schema, ['lists'])).lists).toBe(expected.lists - 1);
+      const members = Object.keys(state.listMembers[list.id] ?? {}).length;
+      expect(summary.objects.find((o: any) => o.object === 'Lists')).toMatchObject({ deleted: 1, inserted: 0, updated: 0, cascaded: [{ table: 'list_members', deleted: members }] });
+      // Nothing else changed in the account: every row read again is unchanged.
+      expect(summary.updated).toBe(0);
+      expect(summary.unchanged).toBeGreaterThan(0);
+      expect(await serverCounts(url, schema, ['lists', 'list_members'])).toEqual({ lists: expected.lists - 1, list_members: expected.list_members - members });
     }, 180_000);
   });
 }

@@ -2,7 +2,7 @@
  * An in-memory Destination and a scriptable object for the engine's unit tests: the real
  * destinations (SQLite, PostgreSQL, MySQL) are tested on their own and in the e2e tests.
  */
-import type { Destination, ReplicationState, TableSpec, UpsertResult } from '../../src/replicate/destination.js';
+import type { Destination, ReplicationState, SweepCheck, SweepOptions, SweepOutcome, TableSpec, UpsertResult } from '../../src/replicate/destination.js';
 import type { KlaviyoClient } from '../../src/klaviyo/client.js';
 import type { ObjectDefinition, ReadRequest, Row } from '../../src/objects/types.js';
 
@@ -40,27 +40,48 @@ export class FakeDestination implements Destination {
     const t = this.tables.get(spec.name)!;
     let inserted = 0;
     let updated = 0;
+    let unchanged = 0;
     for (const row of rows) {
       const k = this.keyOf(spec, row);
       const values = Object.fromEntries(spec.columns.map((c) => [c.name, row[c.name] ?? null]));
-      if (t.rows.has(k)) updated++;
-      else inserted++;
+      const before = t.rows.get(k);
+      if (!before) inserted++;
+      else if (before.deletedAt === null && spec.columns.every((c) => JSON.stringify(before.row[c.name] ?? null) === JSON.stringify(values[c.name]))) unchanged++;
+      else updated++;
       t.rows.set(k, { row: values, syncedAt: syncedAt.toISOString(), deletedAt: null });
     }
-    return { inserted, updated };
+    return { inserted, updated, unchanged };
   }
-  async reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, hard: boolean): Promise<number> {
+  /** Every check a sweep judged (the guard's input), in order. */
+  sweepChecks: SweepCheck[] = [];
+  async reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, options: SweepOptions): Promise<SweepOutcome> {
     const live = new Set<string>();
     for await (const k of liveKeys) live.add(this.keyOf(spec, k));
     const t = this.tables.get(spec.name)!;
-    let n = 0;
-    for (const [k, stored] of t.rows) {
-      if (live.has(k) || stored.deletedAt) continue;
-      n++;
-      if (hard) t.rows.delete(k);
+    const liveRows = [...t.rows.values()].filter((r) => !r.deletedAt);
+    const check: SweepCheck = { liveRows: liveRows.length, liveKeys: live.size, absent: liveRows.filter((r) => !live.has(this.keyOf(spec, r.row))).length };
+    this.sweepChecks.push(check);
+    if (options.refuse?.(check)) return { deleted: 0, check, refused: true, cascaded: [] };
+    const gone = [...t.rows.entries()].filter(([k, r]) => !live.has(k) && (options.hard || !r.deletedAt));
+    const goneIds = new Set(gone.map(([, r]) => JSON.stringify(r.row[spec.primaryKey[0]!])));
+    const cascaded: SweepOutcome['cascaded'] = [];
+    for (const c of options.cascades ?? []) {
+      const child = this.tables.get(c.table);
+      if (!child) continue;
+      let n = 0;
+      for (const [k, r] of child.rows) {
+        if (!goneIds.has(JSON.stringify(r.row[c.column])) || (!options.hard && r.deletedAt)) continue;
+        n++;
+        if (options.hard) child.rows.delete(k);
+        else r.deletedAt = at.toISOString();
+      }
+      cascaded.push({ table: c.table, deleted: n });
+    }
+    for (const [k, stored] of gone) {
+      if (options.hard) t.rows.delete(k);
       else stored.deletedAt = at.toISOString();
     }
-    return n;
+    return { deleted: gone.length, check, refused: false, cascaded };
   }
   async countRows(spec: TableSpec) {
     return [...(this.tables.get(spec.name)?.rows.values() ?? [])].filter((r) => !r.deletedAt).length;

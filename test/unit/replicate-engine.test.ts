@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultObjects, replicate } from '../../src/replicate/engine.js';
 import { nextCursor, readSince, parseSpan, defaultLookbackMs } from '../../src/replicate/state.js';
-import { parseSweepSetting, sweepDue, sweepPolicy } from '../../src/replicate/sweep.js';
+import { MASS_DELETION_MIN_ROWS, massDeletionReason, parseSweepSetting, sweepCascades, sweepDue, sweepPolicy } from '../../src/replicate/sweep.js';
 import { snakeCase, tableSpec } from '../../src/replicate/table-spec.js';
 import { allObjects, findObject } from '../../src/objects/registry.js';
 import { FakeDestination, fakeClient, fakeObject, type FakeRecord } from './replicate-engine-fake.js';
@@ -87,7 +87,7 @@ describe('replicate', () => {
     const dest = new FakeDestination();
     const client = fakeClient();
     const first = await replicate({ objects: [def], destination: dest, client, now, batchSize: 500 });
-    expect(first.results[0]).toMatchObject({ object: 'Lists', table: 'lists', full: true, inserted: 1200, updated: 0, deleted: 0, requests: 1 });
+    expect(first.results[0]).toMatchObject({ object: 'Lists', table: 'lists', full: true, inserted: 1200, updated: 0, unchanged: 0, deleted: 0, requests: 1 });
     expect(dest.upserts).toBe(3); // batches of 500: flat memory
     expect(reads[0]!.columns.map((c) => c.name)).toEqual(['Id', 'Name', 'Updated']);
     expect(reads[0]!.since).toBeUndefined();
@@ -99,6 +99,8 @@ describe('replicate', () => {
     expect(reads[1]!.since?.toISOString()).toBe('2026-10-31T23:00:00.000Z'); // 1 h lookback
     expect(dest.contents('lists').find((r) => r.row.Id === 'L005')!.row.Name).toBe('Renamed');
     expect(second.results[0]!.full).toBe(false);
+    // The lookback reads all 1200 again: one changed, the rest as stored.
+    expect(second.results[0]).toMatchObject({ rowsRead: 1200, inserted: 0, updated: 1, unchanged: 1199 });
     expect(dest.states.get('Lists')!.cursor).toBe('2026-11-20T00:00:00.000Z');
   });
 
@@ -113,7 +115,8 @@ describe('replicate', () => {
     expect(dest.contents('lists').find((x) => x.row.Id === 'L002')!.deletedAt).toBe(NOW.toISOString());
     data.splice(0, 1);
     await replicate({ objects: [def], destination: dest, client: fakeClient(), now, hardDeletes: true });
-    expect(dest.contents('lists').map((x) => x.row.Id)).toEqual(['L001', 'L002', 'L003', 'L004']);
+    // As the SQL destinations do: a hard sweep removes the rows marked earlier (L002) too.
+    expect(dest.contents('lists').map((x) => x.row.Id)).toEqual(['L001', 'L003', 'L004']);
   });
 
   it('does not sweep when told never, and reconciles full-read objects from their own read', async () => {
@@ -171,6 +174,89 @@ describe('replicate', () => {
     const dest = new FakeDestination();
     await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
     expect(dest.states.get('Lists')!.cursor).toBe(NOW.toISOString());
+  });
+});
+
+describe('the mass-deletion guard', () => {
+  const check = (liveRows: number, liveKeys: number, absent: number) => ({ liveRows, liveKeys, absent });
+  it('refuses a sweep that lists nothing for a non-empty table, or deletes more than half of a larger one', () => {
+    expect(massDeletionReason(check(1, 0, 1))).toMatch(/listed no record at all, and the table has 1 live rows/);
+    expect(massDeletionReason(check(0, 0, 0))).toBeNull();
+    expect(massDeletionReason(check(MASS_DELETION_MIN_ROWS, 4, 6))).toMatch(/6 of the table's 10 live rows \(60%\)/);
+    expect(massDeletionReason(check(MASS_DELETION_MIN_ROWS, 5, 5))).toBeNull(); // half is not more than half
+    expect(massDeletionReason(check(MASS_DELETION_MIN_ROWS - 1, 1, 8))).toBeNull(); // a small table
+    expect(massDeletionReason(check(1_000_000, 499_000, 501_000))).toMatch(/501,000 of the table's 1,000,000/);
+    expect(massDeletionReason(check(1_000_000, 999_000, 1000))).toBeNull();
+  });
+
+  it('a sweep that reads no key marks nothing, keeps the last sweep time, and says so; --allow-mass-deletes applies it', async () => {
+    const data = records(3);
+    const { def } = fakeObject(data);
+    const dest = new FakeDestination();
+    const first = new Date('2026-11-30T00:00:00Z');
+    await replicate({ objects: [def], destination: dest, client: fakeClient(), now: () => first });
+    const before = dest.states.get('Lists')!;
+    data.splice(0); // Klaviyo answers an empty list
+
+    const r = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(r.results[0]).toMatchObject({ deleted: 0, swept: false, sweepRefused: { liveRows: 3, liveKeys: 0, absent: 3, reason: expect.stringMatching(/no record/) } });
+    expect(r.refused.map((x) => x.object)).toEqual(['Lists']);
+    expect(r.failed).toEqual([]);
+    expect(dest.contents('lists').every((x) => x.deletedAt === null)).toBe(true);
+    expect(dest.states.get('Lists')).toMatchObject({ lastSweepAt: before.lastSweepAt, lastCompleteRunAt: NOW.toISOString() });
+
+    const hard = await replicate({ objects: [def], destination: dest, client: fakeClient(), now, hardDeletes: true });
+    expect(hard.results[0]!.sweepRefused).not.toBeNull();
+    expect(dest.contents('lists')).toHaveLength(3);
+
+    const allowed = await replicate({ objects: [def], destination: dest, client: fakeClient(), now, allowMassDeletes: true });
+    expect(allowed.results[0]).toMatchObject({ deleted: 3, swept: true, sweepRefused: null });
+    expect(allowed.refused).toEqual([]);
+    expect(dest.contents('lists').every((x) => x.deletedAt === NOW.toISOString())).toBe(true);
+    expect(dest.states.get('Lists')!.lastSweepAt).toBe(NOW.toISOString());
+  });
+
+  it('refuses a drop of more than half of a table of 10+ rows, not a smaller one, and guards full-read objects too', async () => {
+    const data = records(20);
+    const { def } = fakeObject(data, { name: 'Tags', incremental: false });
+    const dest = new FakeDestination();
+    await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    data.splice(0, 10); // exactly half: real deletions
+    const half = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(half.results[0]).toMatchObject({ deleted: 10, sweepRefused: null });
+    data.splice(0, 6); // 6 of the 10 live rows
+    const most = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(most.results[0]).toMatchObject({ deleted: 0, sweepRefused: { liveRows: 10, liveKeys: 4, absent: 6 } });
+    expect(await dest.countRows(dest.tables.get('tags')!.spec)).toBe(10);
+  });
+});
+
+describe('deletions cascading to memberships', () => {
+  it('names list_members for Lists and segment_members for Segments, with the prefix, and nothing for others', () => {
+    expect(sweepCascades(findObject('Lists'))).toEqual([{ table: 'list_members', column: 'ListId' }]);
+    expect(sweepCascades(findObject('Segments'), 'k_')).toEqual([{ table: 'k_segment_members', column: 'SegmentId' }]);
+    expect(sweepCascades(findObject('Campaigns'))).toEqual([]);
+  });
+
+  it("a deleted list's members are marked deleted in the same run; other lists' members stay", async () => {
+    const data = records(4);
+    const { def } = fakeObject(data);
+    const dest = new FakeDestination();
+    const members = tableSpec(findObject('ListMembers'));
+    await dest.ensureTable(members);
+    await dest.upsertRows(members, data.flatMap((l) => ['P1', 'P2'].map((p) => ({ ListId: l.Id, ProfileId: p }))), NOW);
+    await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    data.splice(1, 1); // L001
+    const r = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(r.results[0]).toMatchObject({ deleted: 1, cascaded: [{ table: 'list_members', deleted: 2 }] });
+    const marked = dest.contents('list_members').filter((m) => m.deletedAt).map((m) => m.row.ListId);
+    expect(marked).toEqual(['L001', 'L001']);
+
+    // Without a list_members table (only lists replicated here), nothing to cascade to.
+    const alone = new FakeDestination();
+    await replicate({ objects: [def], destination: alone, client: fakeClient(), now });
+    data.splice(0, 1);
+    expect((await replicate({ objects: [def], destination: alone, client: fakeClient(), now })).results[0]).toMatchObject({ deleted: 1, cascaded: [] });
   });
 });
 

@@ -19,6 +19,7 @@ export interface ReplicateFlags {
   tablePrefix?: string;
   sweepDeletes?: string;
   hardDeletes?: boolean;
+  allowMassDeletes?: boolean;
   lookback?: string;
   batchSize?: string;
 }
@@ -81,13 +82,14 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
   const progress = io.progressEnabled ? new ProgressLine(io.stderr) : undefined;
   if (progress) ctx.onCleanup(() => progress.clear());
   const started = performance.now();
-  const { results, failed } = await replicate({
+  const { results, failed, refused } = await replicate({
     objects,
     destination: dest,
     client,
     tablePrefix: flags.tablePrefix,
     sweepDeletes,
     hardDeletes: Boolean(flags.hardDeletes),
+    allowMassDeletes: Boolean(flags.allowMassDeletes),
     lookbackMs,
     batchSize,
     now: () => exportNow(io.env),
@@ -97,13 +99,21 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
       progress?.clear();
       if (r.error) io.error(`${r.object}: ${r.error.message}`, r.error.hint);
       else io.info(formatObjectLine(r));
+      if (r.sweepRefused) io.warn(formatRefusal(r, Boolean(flags.hardDeletes)));
     },
   }).finally(() => progress?.clear());
 
   const seconds = (performance.now() - started) / 1000;
+  // `deleted` counts every row marked or removed by this run, a deleted list's members included.
   const totals = results.reduce(
-    (t, r) => ({ inserted: t.inserted + r.inserted, updated: t.updated + r.updated, deleted: t.deleted + r.deleted, requests: t.requests + r.requests }),
-    { inserted: 0, updated: 0, deleted: 0, requests: 0 },
+    (t, r) => ({
+      inserted: t.inserted + r.inserted,
+      updated: t.updated + r.updated,
+      unchanged: t.unchanged + r.unchanged,
+      deleted: t.deleted + r.deleted + r.cascaded.reduce((n, c) => n + c.deleted, 0),
+      requests: t.requests + r.requests,
+    }),
+    { inserted: 0, updated: 0, unchanged: 0, deleted: 0, requests: 0 },
   );
   if (io.json) {
     io.data(
@@ -112,6 +122,7 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
         ok: failed.length === 0,
         seconds: round(seconds),
         ...totals,
+        sweepsRefused: refused.map((r) => r.object),
         objects: results.map((r) => ({
           object: r.object,
           table: r.table,
@@ -120,8 +131,11 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
           rowsRead: r.rowsRead,
           inserted: r.inserted,
           updated: r.updated,
+          unchanged: r.unchanged,
           deleted: r.deleted,
           swept: r.swept,
+          cascaded: r.cascaded,
+          sweepRefused: r.sweepRefused,
           addedColumns: r.addedColumns,
           requests: r.requests,
           seconds: round(r.seconds),
@@ -133,7 +147,8 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
   }
   io.info(
     `Replicated ${results.length - failed.length} of ${results.length} objects into ${dest.description} in ${seconds.toFixed(1)} s: ` +
-      `${totals.inserted.toLocaleString('en-US')} inserted, ${totals.updated.toLocaleString('en-US')} updated, ${totals.deleted.toLocaleString('en-US')} deleted, ${totals.requests.toLocaleString('en-US')} requests.`,
+      `${totals.inserted.toLocaleString('en-US')} inserted, ${totals.updated.toLocaleString('en-US')} updated, ${totals.unchanged.toLocaleString('en-US')} unchanged, ` +
+      `${totals.deleted.toLocaleString('en-US')} deleted, ${totals.requests.toLocaleString('en-US')} requests.`,
   );
   if (failed.length > 0) {
     const first = failed[0]!.error!;
@@ -142,7 +157,28 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
       cause: first.error,
     });
   }
+  if (refused.length > 0) {
+    // Exit 3, not 0: everything else is replicated, but deletions of these objects wait for a
+    // person to decide, and a scheduled job must not look healthy while they pile up.
+    io.warn(
+      `Deletions not applied for ${refused.map((r) => r.object).join(', ')} (see above): their rows stay as they were. ` +
+        `Once the deletions are known to be real, run again with --allow-mass-deletes.`,
+    );
+    return ExitCode.RowsRejected;
+  }
   return ExitCode.Ok;
+}
+
+/** The warning for a sweep the mass-deletion guard refused: the numbers, why, and what to do. */
+export function formatRefusal(r: ObjectResult, hard: boolean): string {
+  const c = r.sweepRefused!;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return (
+    `${r.object}: deletion check refused, nothing ${hard ? 'removed' : 'marked deleted'} in ${r.table}: ${c.reason}. ` +
+    `It would have ${hard ? 'removed' : 'marked'} ${n(c.absent)} of ${n(c.liveRows)} live rows (Klaviyo listed ${n(c.liveKeys)} records). ` +
+    `That is more often a bad answer than real deletions: a key without the read scope for ${r.object}, a Klaviyo incident, a filter bug. ` +
+    `Check the records in Klaviyo; if they were really deleted, run again with --allow-mass-deletes.`
+  );
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
@@ -151,8 +187,10 @@ export function formatObjectLine(r: ObjectResult): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const how = r.full ? 'full read' : `since ${r.since}`;
   return (
-    `${r.object} -> ${r.table}: ${n(r.inserted)} inserted, ${n(r.updated)} updated, ${n(r.deleted)} deleted` +
-    ` (${how}${r.swept ? ', deletions checked' : ''}${r.addedColumns.length ? `, added columns ${r.addedColumns.join(', ')}` : ''}; ` +
+    `${r.object} -> ${r.table}: ${n(r.inserted)} inserted, ${n(r.updated)} updated, ${n(r.unchanged)} unchanged, ${n(r.deleted)} deleted` +
+    ` (${how}${r.swept ? ', deletions checked' : ''}${r.sweepRefused ? ', deletions refused' : ''}` +
+    `${r.cascaded.filter((c) => c.deleted > 0).map((c) => `, ${n(c.deleted)} ${c.table} rows deleted with them`).join('')}` +
+    `${r.addedColumns.length ? `, added columns ${r.addedColumns.join(', ')}` : ''}; ` +
     `${n(r.requests)} ${r.requests === 1 ? 'request' : 'requests'}, ${r.seconds.toFixed(1)} s)`
   );
 }

@@ -4,7 +4,7 @@
  */
 import { UsageError, KlvError } from '../../core/errors.js';
 import type { DestinationOptions } from '../destination.js';
-import { SqlDestination, type SqlConnection, type SqlDriver } from './sql-destination.js';
+import { inTransaction, SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
 import { quoteIdent } from './sql-types.js';
 import { connectError, redactUrl } from './url.js';
 
@@ -36,22 +36,12 @@ class MysqlDriver implements SqlDriver {
     }
   }
 
-  session<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    return this.withConnection(fn);
+  session<T>(fn: (conn: SessionConnection) => Promise<T>): Promise<T> {
+    return this.withConnection((conn) => fn({ ...conn, atomically: (body) => inTransaction(conn, 'START TRANSACTION', body) }));
   }
 
   transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    return this.withConnection(async (conn) => {
-      await conn.run('START TRANSACTION');
-      try {
-        const result = await fn(conn);
-        await conn.run('COMMIT');
-        return result;
-      } catch (err) {
-        await conn.run('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
+    return this.withConnection((conn) => inTransaction(conn, 'START TRANSACTION', fn));
   }
 
   close(): Promise<void> {

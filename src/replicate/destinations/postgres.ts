@@ -5,7 +5,7 @@
  */
 import { KlvError } from '../../core/errors.js';
 import type { DestinationOptions } from '../destination.js';
-import { SqlDestination, type SqlConnection, type SqlDriver } from './sql-destination.js';
+import { inTransaction, SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
 import { quoteIdent } from './sql-types.js';
 import { connectError, redactUrl } from './url.js';
 
@@ -37,22 +37,12 @@ class PgDriver implements SqlDriver {
     }
   }
 
-  session<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    return this.withConnection(fn);
+  session<T>(fn: (conn: SessionConnection) => Promise<T>): Promise<T> {
+    return this.withConnection((conn) => fn({ ...conn, atomically: (body) => inTransaction(conn, 'BEGIN', body) }));
   }
 
   transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    return this.withConnection(async (conn) => {
-      await conn.run('BEGIN');
-      try {
-        const result = await fn(conn);
-        await conn.run('COMMIT');
-        return result;
-      } catch (err) {
-        await conn.run('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
+    return this.withConnection((conn) => inTransaction(conn, 'BEGIN', fn));
   }
 
   close(): Promise<void> {

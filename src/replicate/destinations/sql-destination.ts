@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { KlvError } from '../../core/errors.js';
 import type { ColumnType, Row } from '../../objects/types.js';
-import type { Destination, ReplicationState, TableColumn, TableSpec, UpsertResult } from '../destination.js';
+import type { Destination, ReplicationState, SweepCheck, SweepOptions, SweepOutcome, TableColumn, TableSpec, UpsertResult } from '../destination.js';
 import { type Dialect, fromSqlValue, placeholder, quoteIdent, sqlIdentifier, sqlType, toSqlValue } from './sql-types.js';
 
 export const SYNCED_AT = '_klv_synced_at';
@@ -27,6 +27,32 @@ export interface SqlConnection {
   run(sql: string, params?: unknown[]): Promise<number>;
 }
 
+/** The connection of a session (SqlDriver.session). */
+export interface SessionConnection extends SqlConnection {
+  /**
+   * Runs the callback in one transaction on this session's connection, so that what the session
+   * created (a temporary staging table) is visible inside it. SQLite holds its single connection
+   * for the whole transaction, so no other statement of the process lands in the middle of it.
+   */
+  atomically<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Runs fn in a transaction on conn: committed when it resolves, rolled back when it throws.
+ * `begin` is the server's statement (PostgreSQL: BEGIN; MySQL: START TRANSACTION).
+ */
+export async function inTransaction<T>(conn: SqlConnection, begin: string, fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+  await conn.run(begin);
+  try {
+    const result = await fn(conn);
+    await conn.run('COMMIT');
+    return result;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 export interface SqlDriver {
   /** A connection for the callback's duration (pooled drivers lend one; SQLite serialises). */
   withConnection<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T>;
@@ -35,7 +61,7 @@ export interface SqlDriver {
    * Klaviyo): pooled drivers lend a connection; SQLite queues each statement on its own, so
    * other objects' writes are not held up (or deadlocked) while the sweep waits for pages.
    */
-  session<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T>;
+  session<T>(fn: (conn: SessionConnection) => Promise<T>): Promise<T>;
   /** Runs the callback in a transaction, committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -222,8 +248,25 @@ export class SqlDestination implements Destination {
     return `${head} ON CONFLICT (${spec.primaryKey.map((k) => this.col(k)).join(', ')}) DO UPDATE SET ${sets.join(', ')}`;
   }
 
+  /**
+   * Upserts by key, in one transaction, and tells inserted, updated and unchanged rows apart.
+   *
+   * Per statement-sized chunk, one SELECT reads the stored rows of the chunk's keys (the same
+   * query that tells new keys from known ones), and each stored row is compared with the row to
+   * write in the form the database would give it back (`comparable`): JSON whatever its key order
+   * (JSONB and MySQL's JSON reorder keys), datetimes as UTC instants, booleans and numbers
+   * whatever the driver returns. Only new and changed rows are written in full; unchanged rows get
+   * a one-column UPDATE of `_klv_synced_at`, which keeps large JSON and HTML values from being
+   * rewritten on every run that reads them again (the lookback window, objects read in full).
+   *
+   * `_klv_synced_at` still moves for an unchanged row, on purpose: it says when klv last saw the
+   * row live in Klaviyo (its freshness), which is what a reader checking that the replica is
+   * current, or a run killed mid-way and watched by its operator, needs. When a row last changed
+   * is its own Updated/UpdatedAt column. A row that was marked deleted and is seen again counts
+   * as updated: its `_klv_deleted_at` is cleared, so readers of live rows see it change.
+   */
   async upsertRows(spec: TableSpec, rows: Row[], syncedAt: Date): Promise<UpsertResult> {
-    if (rows.length === 0) return { inserted: 0, updated: 0 };
+    if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: 0 };
     const keyCols = this.keyColumns(spec);
     // A key seen twice in one call: the last row wins (PostgreSQL refuses to update a row twice in one statement).
     const unique = new Map<string, Row>();
@@ -236,36 +279,60 @@ export class SqlDestination implements Destination {
     const perStatement = Math.max(1, Math.min(UPSERT_BATCH, Math.floor(MAX_PARAMS / columns.length)));
     const synced = toSqlValue(this.kind, 'datetime', syncedAt, SYNCED_AT);
     const all = [...unique.values()];
+    const storedKey = (r: Record<string, unknown>) => JSON.stringify(keyCols.map((c) => keyText(fromSqlValue(c.type, r[sqlIdentifier(c.name)]))));
+    const boundKey = (row: Row) => JSON.stringify(keyCols.map((c) => keyText(fromSqlValue(c.type, toSqlValue(this.kind, c.type, row[c.name], c.name)))));
+    const keyParams = (batch: Row[]) => batch.flatMap((row) => keyCols.map((c) => toSqlValue(this.kind, c.type, row[c.name], c.name)));
+    const selected = [...spec.columns, { name: DELETED_AT, type: 'datetime' as const }].map((c) => this.col(c.name)).join(', ');
     return this.driver.transaction(async (conn) => {
       let inserted = 0;
       let updated = 0;
+      let unchanged = 0;
       for (let i = 0; i < all.length; i += perStatement) {
         const batch = all.slice(i, i + perStatement);
-        // Which keys exist already decides inserted vs updated (inside the transaction).
-        const keyParams = batch.flatMap((row) => keyCols.map((c) => toSqlValue(this.kind, c.type, row[c.name], c.name)));
-        const found = await conn.query(
-          `SELECT ${keyCols.map((c) => this.col(c.name)).join(', ')} FROM ${this.table(spec.name)} WHERE ${this.keyIn(spec, batch.length, 1)}`,
-          keyParams,
-        );
-        const existing = new Set(found.map((r) => JSON.stringify(keyCols.map((c) => keyText(fromSqlValue(c.type, r[sqlIdentifier(c.name)]))))));
+        // The stored rows of these keys, read inside the transaction that writes them.
+        const found = await conn.query(`SELECT ${selected} FROM ${this.table(spec.name)} WHERE ${this.keyIn(spec, batch.length, 1)}`, keyParams(batch));
+        const stored = new Map(found.map((r) => [storedKey(r), r]));
+        const write: Row[] = [];
+        const touch: Row[] = [];
         for (const row of batch) {
-          if (existing.has(JSON.stringify(keyCols.map((c) => keyText(fromSqlValue(c.type, toSqlValue(this.kind, c.type, row[c.name], c.name))))))) updated++;
-          else inserted++;
+          const before = stored.get(boundKey(row));
+          if (!before) {
+            inserted++;
+            write.push(row);
+          } else if (before[sqlIdentifier(DELETED_AT)] !== null && before[sqlIdentifier(DELETED_AT)] !== undefined) {
+            updated++;
+            write.push(row);
+          } else if (spec.columns.some((c) => comparable(c.type, fromSqlValue(c.type, before[sqlIdentifier(c.name)])) !== comparable(c.type, fromSqlValue(c.type, toSqlValue(this.kind, c.type, row[c.name], c.name))))) {
+            updated++;
+            write.push(row);
+          } else {
+            unchanged++;
+            touch.push(row);
+          }
         }
-        const params: unknown[] = [];
-        for (const row of batch) {
-          for (const c of spec.columns) params.push(toSqlValue(this.kind, c.type, row[c.name], c.name));
-          // A row seen again is live again: clear any deletion mark.
-          params.push(synced, null);
+        if (write.length > 0) {
+          const params: unknown[] = [];
+          for (const row of write) {
+            for (const c of spec.columns) params.push(toSqlValue(this.kind, c.type, row[c.name], c.name));
+            // A row seen again is live again: clear any deletion mark.
+            params.push(synced, null);
+          }
+          await conn.run(this.upsertSql(spec, columns, write.length), params);
         }
-        await conn.run(this.upsertSql(spec, columns, batch.length), params);
+        if (touch.length > 0) {
+          await conn.run(`UPDATE ${this.table(spec.name)} SET ${this.col(SYNCED_AT)} = ${this.ph(1)} WHERE ${this.keyIn(spec, touch.length, 2)}`, [synced, ...keyParams(touch)]);
+        }
       }
-      return { inserted, updated };
+      return { inserted, updated, unchanged };
     });
   }
 
-  async reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, hard: boolean): Promise<number> {
+  async reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, options: SweepOptions): Promise<SweepOutcome> {
     const keyCols = this.keyColumns(spec);
+    const cascades = options.cascades ?? [];
+    if (cascades.length > 0 && keyCols.length !== 1) {
+      throw new KlvError(`Table ${spec.name}: deletions cascade only from a table with a one-column key`);
+    }
     const stage = `_klv_live_${randomBytes(6).toString('hex')}`;
     // Temporary tables live outside any schema in PostgreSQL and SQLite; MySQL puts them in a database.
     const stageRef = this.kind === 'mysql' && this.schema ? `${this.q(this.schema)}.${this.q(stage)}` : this.q(stage);
@@ -279,7 +346,9 @@ export class SqlDestination implements Destination {
     const insertTail = this.kind === 'postgres' ? ' ON CONFLICT DO NOTHING' : '';
     const names = keyCols.map((c) => this.col(c.name)).join(', ');
     const target = this.table(spec.name);
-    const match = keyCols.map((c) => `l.${this.col(c.name)} = ${target}.${this.col(c.name)}`).join(' AND ');
+    const deletedAt = this.col(DELETED_AT);
+    const absentFrom = (ref: string) => `NOT EXISTS (SELECT 1 FROM ${stageRef} l WHERE ${keyCols.map((c) => `l.${this.col(c.name)} = ${ref}.${this.col(c.name)}`).join(' AND ')})`;
+    const at_ = toSqlValue(this.kind, 'datetime', at, DELETED_AT);
 
     // One connection throughout: the staging table exists only on it.
     return this.driver.session(async (conn) => {
@@ -300,13 +369,47 @@ export class SqlDestination implements Destination {
           if (batch.length >= this.stagingBatch) await flush();
         }
         await flush();
-        const absent = `NOT EXISTS (SELECT 1 FROM ${stageRef} l WHERE ${match})`;
-        if (hard) return await conn.run(`DELETE FROM ${target} WHERE ${absent}`);
-        // Rows already marked keep the time they were first found missing.
-        return await conn.run(
-          `UPDATE ${target} SET ${this.col(DELETED_AT)} = ${this.ph(1)} WHERE ${this.col(DELETED_AT)} IS NULL AND ${absent}`,
-          [toSqlValue(this.kind, 'datetime', at, DELETED_AT)],
-        );
+
+        // The guard's numbers, the marking and the cascades in one transaction: what was judged is
+        // what is marked, and a kill leaves all of it or none.
+        return await conn.atomically(async (tx) => {
+          const [seen] = await tx.query(`SELECT COUNT(*) AS n FROM ${stageRef}`);
+          const [counts] = await tx.query(
+            `SELECT COUNT(*) AS live, COALESCE(SUM(CASE WHEN ${absentFrom('p')} THEN 1 ELSE 0 END), 0) AS absent FROM ${target} p WHERE p.${deletedAt} IS NULL`,
+          );
+          const check: SweepCheck = { liveRows: Number(counts?.live ?? 0), liveKeys: Number(seen?.n ?? 0), absent: Number(counts?.absent ?? 0) };
+          if (options.refuse?.(check)) return { deleted: 0, check, refused: true, cascaded: [] };
+
+          // Children first: which parents go is read from the parent table before it changes.
+          const cascaded: SweepOutcome['cascaded'] = [];
+          const parentKey = this.col(keyCols[0]?.name ?? '');
+          for (const cascade of cascades) {
+            const childName = this.tableName(cascade.table);
+            const childColumns = await this.existingColumns(tx, childName);
+            const norm = (c: string) => (this.kind === 'mysql' ? c.toLowerCase() : c);
+            const has = new Set((childColumns ?? []).map(norm));
+            if (!has.has(norm(sqlIdentifier(cascade.column))) || !has.has(norm(DELETED_AT))) continue; // not replicated here
+            const child = this.table(cascade.table);
+            const column = this.col(cascade.column);
+            let n: number;
+            if (options.hard) {
+              // Hard: every parent row this sweep removes (soft-marked ones included) takes its children.
+              n = await tx.run(`DELETE FROM ${child} WHERE ${column} IN (SELECT p.${parentKey} FROM ${target} p WHERE ${absentFrom('p')})`);
+            } else {
+              n = await tx.run(
+                `UPDATE ${child} SET ${deletedAt} = ${this.ph(1)} WHERE ${deletedAt} IS NULL AND ${column} IN (SELECT p.${parentKey} FROM ${target} p WHERE p.${deletedAt} IS NULL AND ${absentFrom('p')})`,
+                [at_],
+              );
+            }
+            cascaded.push({ table: childName, deleted: n });
+          }
+
+          let deleted: number;
+          if (options.hard) deleted = await tx.run(`DELETE FROM ${target} WHERE ${absentFrom(target)}`);
+          // Rows already marked keep the time they were first found missing.
+          else deleted = await tx.run(`UPDATE ${target} SET ${deletedAt} = ${this.ph(1)} WHERE ${deletedAt} IS NULL AND ${absentFrom(target)}`, [at_]);
+          return { deleted, check, refused: false, cascaded };
+        });
       } finally {
         await conn.run(`DROP ${this.kind === 'mysql' ? 'TEMPORARY ' : ''}TABLE IF EXISTS ${stageRef}`).catch(() => undefined);
       }
@@ -441,6 +544,37 @@ function keyText(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   return typeof value === 'string' ? value : String(value);
+}
+
+/**
+ * A value in a form that compares equal exactly when the database would store the same thing:
+ * JSON with its object keys sorted (JSONB and MySQL's JSON reorder them), strings made well formed
+ * (a lone surrogate is stored as U+FFFD by every driver's UTF-8 encoding). Callers pass values as
+ * fromSqlValue gives them, so datetimes, booleans and numbers are already in one form.
+ */
+export function comparable(type: ColumnType, value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (type === 'json') return stableJson(value);
+  if (typeof value === 'string') return JSON.stringify(wellFormed(value));
+  return JSON.stringify(value) ?? String(value);
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stableJson(v))).join(',')}]`;
+  if (typeof value === 'object' && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(wellFormed(k))}:${stableJson(v)}`).join(',')}}`;
+  }
+  if (typeof value === 'string') return JSON.stringify(wellFormed(value));
+  return JSON.stringify(value) ?? 'null';
+}
+
+function wellFormed(text: string): string {
+  const s = text as string & { toWellFormed?: () => string };
+  return typeof s.toWellFormed === 'function' ? s.toWellFormed() : text;
 }
 
 export type { ColumnType };

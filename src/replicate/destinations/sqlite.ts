@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { KlvError, UsageError } from '../../core/errors.js';
 import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
 import type { DestinationOptions } from '../destination.js';
-import { SqlDestination, type SqlConnection, type SqlDriver } from './sql-destination.js';
+import { SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
 
 interface Statement {
   all(...params: unknown[]): Record<string, unknown>[];
@@ -47,10 +47,12 @@ class SqliteDriver implements SqlDriver {
     return this.serial(() => fn(this.conn));
   }
 
-  session<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+  session<T>(fn: (conn: SessionConnection) => Promise<T>): Promise<T> {
     return fn({
       query: (sql, params) => this.serial(() => this.conn.query(sql, params)),
       run: (sql, params) => this.serial(() => this.conn.run(sql, params)),
+      // One connection: a transaction of the session is an ordinary one, held whole in the queue.
+      atomically: (body) => this.transaction(body),
     });
   }
 
