@@ -20,13 +20,14 @@
  * Build first: npx tsc -p tsconfig.json (npm test does it).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { cleanEnv, KLV_BIN, REPO_ROOT, runKlv, type RunResult } from '../helpers/cli.js';
+import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
 import { withRecording } from '../helpers/recording.js';
+import { runAndInterrupt } from '../helpers/faults.js';
+import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import type { AccountSnapshot } from '../../src/emulator/store/types.js';
 
 const KEY = 'pk_resume_e2e_0123456789abcdef0123';
@@ -37,44 +38,22 @@ const KILL_AFTER = 2 * BATCH;
 const MIDWAY_TIMEOUT_MS = 20_000;
 
 const recording = withRecording({ setEnv: false });
-let emulator: ChildProcess;
-let emulatorExited: Promise<unknown>;
+let emulator: EmulatorProcess | undefined;
 let url = '';
 let root: string;
 let work: string;
 let k = 0;
 
 beforeAll(async () => {
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
   root = realpathSync(mkdtempSync(join(tmpdir(), 'klv-e2e-resume-')));
   // Each response takes 20 ms: a few thousand rows take seconds, so a signal lands mid-import.
   // The spec's rate limits stay on, as against Klaviyo.
-  emulator = spawn(process.execPath, [KLV_BIN, 'emulator', '--port', '0', '--data', 'empty', '--latency', '20'], {
-    cwd: root,
-    env: { ...recording.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  emulatorExited = new Promise((done) => emulator.on('exit', done));
-  url = await new Promise<string>((done, fail) => {
-    let err = '';
-    const timer = setTimeout(() => fail(new Error(`the emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-    emulator.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        done(m[1]!);
-      }
-    });
-    emulator.on('exit', (code) => fail(new Error(`the emulator exited with ${code}; stderr:\n${err}`)));
-  });
+  emulator = spawnEmulator(['--port', '0', '--data', 'empty', '--latency', '20'], recording.env);
+  url = await emulator.url;
 });
 
 afterAll(async () => {
-  if (emulator && emulator.exitCode === null && emulator.signalCode === null) {
-    emulator.kill('SIGTERM');
-    await emulatorExited;
-  }
+  await emulator?.stop();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -157,37 +136,10 @@ function progressOf(f: Files): { logged: Set<number>; inDoubt: Set<number>; succ
 
 /**
  * Runs klv and stops it with `signal` once `midway()` holds (polled every 5 ms, at most
- * MIDWAY_TIMEOUT_MS); resolves with its result and what its files said at that moment.
+ * MIDWAY_TIMEOUT_MS); resolves with its result. Neither output may hold the key.
  */
 async function interrupt(args: string[], signal: 'SIGINT' | 'SIGKILL', midway: () => boolean): Promise<RunResult> {
-  const child = spawn(process.execPath, [KLV_BIN, ...args], { cwd: work, env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  child.stdin.end();
-  let exited = false;
-  const done = new Promise<RunResult>((resolve) =>
-    child.on('close', (code, sig) => {
-      exited = true;
-      resolve({ code, signal: sig, stdout, stderr });
-    }),
-  );
-  const deadline = Date.now() + MIDWAY_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (exited) throw new Error(`klv exited before the import was mid-way:\n${stderr}`);
-      if (midway()) break;
-      if (Date.now() > deadline) throw new Error(`the import was not mid-way after ${MIDWAY_TIMEOUT_MS / 1000} s:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    child.kill(signal);
-  } catch (err) {
-    if (!exited) child.kill('SIGKILL');
-    await done;
-    throw err;
-  }
-  const result = await done;
+  const result = await runAndInterrupt(args, { cwd: work, env: env(), signal, when: midway, timeoutMs: MIDWAY_TIMEOUT_MS, what: 'the import to be mid-way' });
   for (const text of [result.stdout, result.stderr]) expect(text).not.toContain(KEY.slice(0, 16));
   return result;
 }
