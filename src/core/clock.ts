@@ -2,6 +2,7 @@
  * Time as a dependency. Everything that waits (rate limiting, retry backoff) takes a Clock, so
  * tests drive time with a FakeClock instead of sleeping: deterministic and instant.
  */
+import { onAbort } from './abort-fanout.js';
 
 export interface Clock {
   /** Milliseconds since the epoch (or since any fixed origin: only differences matter). */
@@ -20,15 +21,14 @@ export const systemClock: Clock = {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(abortReason(signal!));
-      };
       const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
+        unlink();
         resolve();
       }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const unlink = onAbort(signal, () => {
+        clearTimeout(timer);
+        reject(abortReason(signal!));
+      });
     });
   },
 };
@@ -39,7 +39,8 @@ interface Sleeper {
   resolve: () => void;
   reject: (reason: unknown) => void;
   signal?: AbortSignal;
-  onAbort?: () => void;
+  /** Stops listening for the abort, once the sleeper wakes. */
+  unlink?: () => void;
 }
 
 /** Lets every pending promise continuation run (microtasks, then one macrotask turn). */
@@ -81,11 +82,10 @@ export class FakeClock implements Clock {
     return new Promise<void>((resolve, reject) => {
       const sleeper: Sleeper = { at: this.#now + Math.max(0, ms), seq: this.#seq++, resolve, reject, signal };
       if (signal) {
-        sleeper.onAbort = () => {
+        sleeper.unlink = onAbort(signal, () => {
           this.#remove(sleeper);
           reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', sleeper.onAbort, { once: true });
+        });
       }
       this.#sleepers.push(sleeper);
       this.#sleepers.sort((a, b) => a.at - b.at || a.seq - b.seq);
@@ -127,7 +127,7 @@ export class FakeClock implements Clock {
     this.#now = Math.max(this.#now, at);
     while (this.#sleepers.length > 0 && this.#sleepers[0].at === at) {
       const s = this.#sleepers.shift()!;
-      if (s.onAbort) s.signal?.removeEventListener('abort', s.onAbort);
+      s.unlink?.();
       s.resolve();
     }
   }

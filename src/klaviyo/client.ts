@@ -11,6 +11,7 @@
  * operation (`get_profiles`) rather than building URLs.
  */
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { onAbort } from '../core/abort-fanout.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { InterruptedError, KlvError, UsageError } from '../core/errors.js';
 import { scrubSecrets, type Secret } from '../core/secret.js';
@@ -406,11 +407,9 @@ export class KlaviyoClient {
     // after 1.5 to 2 s), so a native timer makes the wait for the response (KLV_TIMEOUT) exact.
     // It fails the attempt with undici's own error, which the retry policy counts as "maybe sent".
     // The caller's signal is forwarded by hand: AbortSignal.any() per attempt would pile up
-    // dependent signals on a long-lived one.
+    // dependent signals on a long-lived one (abort-fanout.ts keeps one listener per signal).
     const attempt = new AbortController();
-    const forwardAbort = () => attempt.abort(signal?.reason);
-    if (signal?.aborted) forwardAbort();
-    else signal?.addEventListener('abort', forwardAbort, { once: true });
+    const unlink = onAbort(signal, () => attempt.abort(signal?.reason));
     const timer = setTimeout(
       () => attempt.abort(new undiciErrors.HeadersTimeoutError(`Headers Timeout Error: no response within ${this.#timeoutMs} ms`)),
       this.#timeoutMs,
@@ -439,7 +438,7 @@ export class KlaviyoClient {
       return { kind: 'network', error };
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', forwardAbort);
+      unlink();
     }
   }
 

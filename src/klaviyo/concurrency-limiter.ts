@@ -3,10 +3,12 @@
  * first served. Klaviyo's limits are per endpoint, but one account's quota is shared by everything
  * the key does, and Klaviyo asks integrations not to open unbounded parallel connections.
  */
+import { onAbort } from '../core/abort-fanout.js';
+
 interface Waiter {
   grant: () => void;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+  /** Stops listening for the abort, once the slot is granted. */
+  unlink?: () => void;
 }
 
 export class ConcurrencyLimiter {
@@ -35,14 +37,13 @@ export class ConcurrencyLimiter {
       return Promise.resolve(this.#releaser());
     }
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { grant: () => resolve(this.#releaser()), signal };
+      const waiter: Waiter = { grant: () => resolve(this.#releaser()) };
       if (signal) {
-        waiter.onAbort = () => {
+        waiter.unlink = onAbort(signal, () => {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
           reject(signal.reason);
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        });
       }
       this.#waiters.push(waiter);
     });
@@ -56,7 +57,7 @@ export class ConcurrencyLimiter {
       const next = this.#waiters.shift();
       if (next) {
         // The slot passes straight to the next waiter: #active stays the same.
-        if (next.onAbort) next.signal?.removeEventListener('abort', next.onAbort);
+        next.unlink?.();
         next.grant();
       } else {
         this.#active -= 1;

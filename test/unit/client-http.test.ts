@@ -3,6 +3,7 @@
  * pagination, retries, typed errors and the key never leaking. Time is a FakeClock that jumps
  * whenever the client only waits, so Retry-After and backoff cost nothing.
  */
+import { getEventListeners } from 'node:events';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockAgent, errors as undiciErrors, type Dispatcher } from 'undici';
@@ -394,6 +395,28 @@ describe('interruption and concurrency', () => {
     ac.abort(new InterruptedError());
     await expect(pending).rejects.toBeInstanceOf(InterruptedError);
     expect(calls()).toHaveLength(1);
+  });
+
+  it('many requests in flight under one signal add one abort listener, and Ctrl-C stops them all', async () => {
+    const ac = new AbortController();
+    let inFlight = 0;
+    const fake = {
+      // Never answers: each request ends only when its own signal aborts.
+      request: (opts: { signal: AbortSignal }) =>
+        new Promise((_, reject) => {
+          inFlight += 1;
+          opts.signal.addEventListener('abort', () => reject(opts.signal.reason), { once: true });
+        }),
+      close: async () => undefined,
+    } as unknown as Dispatcher;
+    const { client } = setup({ dispatcher: fake, concurrency: 30, signal: ac.signal });
+    const all = Promise.allSettled(Array.from({ length: 30 }, () => client.request('get_lists')));
+    while (inFlight < 30) await new Promise((r) => setImmediate(r));
+    // A listener per request would be 30 here, and Node warns (MaxListenersExceeded) above 10.
+    expect(getEventListeners(ac.signal, 'abort').length).toBeLessThanOrEqual(2);
+    ac.abort(new InterruptedError());
+    const results = await all;
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof InterruptedError)).toBe(true);
   });
 
   it('keeps at most `concurrency` requests in flight', async () => {
