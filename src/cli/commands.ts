@@ -328,6 +328,7 @@ export const COMMANDS: CommandSpec[] = [
       '  GET  /_emulator/requests      {"total": N, "byOperation": {...}}; DELETE zeroes the counts\n' +
       '  GET  /_emulator/faults        fault settings and how many of each kind were injected\n' +
       '  POST /_emulator/faults        change any of {"rate", "kinds", "slowMs", "stormMs", "jobFailRate"}\n' +
+      '  POST /_emulator/confirm-subscriptions  confirm pending double opt-ins (optional {"listId", "profileId"})\n' +
       '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}\n' +
       'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
     configure(cmd: Command) {

@@ -24,6 +24,7 @@ import { recordedHeaders, recordExchange } from './http/recorder.js';
 import { Router } from './http/router.js';
 import { rateLimitBucket } from '../klaviyo/rate-limit-buckets.js';
 import { handleAdmin, type EmulatorControl, type RateLimitMode } from './handlers/admin.js';
+import { confirmPendingSubscriptions } from './handlers/write-subscriptions.js';
 import { handlerFor } from './handlers/index.js';
 import type { HandlerResult } from './handlers/types.js';
 
@@ -218,6 +219,10 @@ class Emulator implements EmulatorControl {
 
   updateFaults(settings: Partial<FaultSettings>): void {
     this.#faults.update(settings);
+  }
+
+  confirmSubscriptions(filter: { listId?: string; profileId?: string }): number {
+    return confirmPendingSubscriptions(this.store, filter);
   }
 
   reset(): void {

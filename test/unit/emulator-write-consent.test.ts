@@ -136,6 +136,24 @@ describe('subscribe (profile-subscription-bulk-create-jobs)', () => {
     expect(emu.store.pendingConfirmations.get('LD')!.size).toBe(1);
   });
 
+  it('POST /_emulator/confirm-subscriptions confirms pending double opt-ins over HTTP, all or by list and profile', async () => {
+    await api('POST', '/api/profile-subscription-bulk-create-jobs', subscribeBody([{ email: 'eve@example.com', subscriptions: emailMarketing() }, { email: 'new@example.com', subscriptions: emailMarketing() }], 'LD'));
+    const admin = async (body?: unknown) => {
+      const res = await fetch(`${emu.url}/_emulator/confirm-subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    expect((await admin({ listId: 'LD', profileId: 'P5' })).body).toEqual({ confirmed: 1 });
+    expect(isMember('LD', 'P5')).toBe(true);
+    expect(marketing(emu.store.collection('profile').get('P5'))).toMatchObject({ consent: 'SUBSCRIBED', double_optin: true });
+    const bad = await admin({ list: 'LD' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/takes no body.*listId.*profileId/);
+    // No body: every pending confirmation left (the new profile's).
+    expect((await admin()).body).toEqual({ confirmed: 1 });
+    expect(isMember('LD', byEmail('new@example.com')!.id)).toBe(true);
+    expect((await admin()).body).toEqual({ confirmed: 0 });
+  });
+
   it('refuses a snapshot whose pending confirmations name unknown lists or profiles, or are malformed', () => {
     const snapshot = fixture();
     snapshot.pendingConfirmations = { LX: { P1: { requestedAt: NOW_ISO, channels: ['email.marketing'] } }, LD: { P9: { requestedAt: 'soon', channels: [] } } };

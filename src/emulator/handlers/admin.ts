@@ -26,6 +26,8 @@ export interface EmulatorControl {
   faultReport(): FaultReport;
   /** Changes the settings given; throws a FaultSettingError (nothing changed) when one is invalid. */
   updateFaults(settings: Partial<FaultSettings>): void;
+  /** What a person's click on the confirmation link does, for pending double opt-ins; returns how many. */
+  confirmSubscriptions(filter: { listId?: string; profileId?: string }): number;
   rateLimits: RateLimitMode;
 }
 
@@ -70,6 +72,17 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       }
       return { status: 200, body: control.faultReport() };
     }
+    case 'POST /_emulator/confirm-subscriptions': {
+      // No body: every pending confirmation. {"listId"} and/or {"profileId"} narrow it.
+      const given = body === null || body === undefined ? {} : body;
+      if (typeof given !== 'object' || Array.isArray(given)) throw badRequest(CONFIRM_HINT);
+      const filter = given as Record<string, unknown>;
+      const unknown = Object.keys(filter).filter((k) => k !== 'listId' && k !== 'profileId');
+      const badValue = ['listId', 'profileId'].some((k) => filter[k] !== undefined && typeof filter[k] !== 'string');
+      if (unknown.length > 0 || badValue) throw badRequest(CONFIRM_HINT);
+      const confirmed = control.confirmSubscriptions({ listId: filter.listId as string | undefined, profileId: filter.profileId as string | undefined });
+      return { status: 200, body: { confirmed } };
+    }
     case 'POST /_emulator/rate-limits': {
       const mode = (body as { mode?: unknown } | null)?.mode;
       if (mode !== 'spec' && mode !== 'off') throw badRequest('POST /_emulator/rate-limits needs {"mode": "spec"} or {"mode": "off"}.');
@@ -77,9 +90,12 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       return { status: 200, body: { mode } };
     }
     default:
-      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/rate-limits.`);
+      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits.`);
   }
 }
+
+const CONFIRM_HINT =
+  'POST /_emulator/confirm-subscriptions takes no body (every pending double opt-in), or {"listId": "...", "profileId": "..."} (either or both, strings) to confirm only those.';
 
 const FAULT_FIELDS = ['rate', 'kinds', 'slowMs', 'stormMs', 'jobFailRate'] as const;
 const FAULTS_BODY_HINT =

@@ -236,7 +236,7 @@ function alreadySubscribed(store: AccountStore, profile: StoredResource, request
 /**
  * What the person's click on the confirmation link does: consent and membership for the pending
  * double opt-in subscriptions matching the filter (all of them by default). Returns how many
- * were confirmed. (The admin endpoint that exposes this is not wired yet: tests call it directly.)
+ * were confirmed. `POST /_emulator/confirm-subscriptions` exposes it.
  */
 export function confirmPendingSubscriptions(store: AccountStore, filter: { listId?: string; profileId?: string } = {}): number {
   let confirmed = 0;
