@@ -228,6 +228,8 @@ const devFullCases: Case[] = [
 
 describe('bad input: a full disk (/dev/full)', () => {
   if (!hasDevFull) {
+    // Skipped on purpose, saying why in its name: /dev/full is Linux's; elsewhere there is no
+    // honest way to make every write fail with ENOSPC, and the tmpfs cases below cover Linux.
     it.skip('no /dev/full on this system: the /dev/full cases cannot run', () => {});
     return;
   }
@@ -331,6 +333,7 @@ describe('bad input: a disk that fills (a 1 MB tmpfs)', () => {
   const range = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
 
   it('the success log fills mid-run (profiles, upsert): stops at once, exit 1, and --resume after freeing space imports every row exactly once', async (ctx) => {
+    // Skipped on purpose when no tmpfs can be mounted (needs root); beforeAll printed why.
     if (!mounted) return ctx.skip();
     const ROWS = 120;
     const tag = `fd${Date.now().toString(36)}`;
@@ -373,6 +376,7 @@ describe('bad input: a disk that fills (a 1 MB tmpfs)', () => {
   }, 60_000);
 
   it('the success log fills mid-run (email templates, insert, not idempotent): no template created twice, the rows in doubt are unknown_outcome', async (ctx) => {
+    // Skipped on purpose when no tmpfs can be mounted (needs root); beforeAll printed why.
     if (!mounted) return ctx.skip();
     const ROWS = 150;
     const tag = `fd${Date.now().toString(36)}`;
@@ -408,6 +412,7 @@ describe('bad input: a disk that fills (a 1 MB tmpfs)', () => {
   }, 60_000);
 
   it('the import journal cannot be started on the full disk: exit 2, nothing sent, no journal left behind', async (ctx) => {
+    // Skipped on purpose when no tmpfs can be mounted (needs root); beforeAll printed why.
     if (!mounted) return ctx.skip();
     copyFileSync(join(FX, 'profiles-basic.csv'), join(work, 'p.csv'));
     leaveFree(1); // the error log's header takes it
@@ -424,6 +429,7 @@ describe('bad input: a disk that fills (a 1 MB tmpfs)', () => {
   });
 
   it('export -o FILE on the full disk: exit 1, no FILE, and the message says where the .partial is', async (ctx) => {
+    // Skipped on purpose when no tmpfs can be mounted (needs root); beforeAll printed why.
     if (!mounted) return ctx.skip();
     leaveFree(1);
     const out = join(mnt, 'out.csv');
@@ -437,6 +443,7 @@ describe('bad input: a disk that fills (a 1 MB tmpfs)', () => {
   });
 
   it('replicate into a SQLite file on a disk that fills: exit 1, the disk named as the cause, the fix in the hint', async (ctx) => {
+    // Skipped on purpose when no tmpfs can be mounted (needs root); beforeAll printed why.
     if (!mounted) return ctx.skip();
     leaveFree(40); // room for the tables and the lists, not for the profiles
     const r = await runAs('replicate', ['replicate', 'lists', 'profiles', '--to', `sqlite:${join(mnt, 'k.db')}`]);

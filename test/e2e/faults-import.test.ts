@@ -125,7 +125,7 @@ beforeEach(async () => {
   work = join(root, `s${scenario}`);
   mkdirSync(work);
   await admin(() => fetch(`${url}/_emulator/reset`, { method: 'POST' }));
-  await admin(() => setFaults(url, FAULTS));
+  await setFaults(url, FAULTS);
   recording.clear();
 });
 
@@ -437,7 +437,7 @@ async function expectImportComplete(f: Files): Promise<{ exhausted: number[]; su
 
 /** What the job_cancelled message says to do: the error log as input (job faults off, the others on). */
 async function importTheErrorLog(exhausted: number[]): Promise<void> {
-  await admin(() => setFaults(url, { jobFailRate: 0 }));
+  await setFaults(url, { jobFailRate: 0 });
   try {
     const r = await klv(['import', 'profiles', 'people.errors.csv', '--op', 'upsert', '--batch-size', String(BATCH)]);
     // The invalid rows fail again.
@@ -445,7 +445,7 @@ async function importTheErrorLog(exhausted: number[]): Promise<void> {
     expect(log('people.errors.success.csv').map((s) => rowOfEmail(s.Email)).sort(byNumber)).toEqual([...exhausted].sort(byNumber));
     expect(log('people.errors.errors.csv').map((e) => rowOfEmail(e.Email)).sort(byNumber)).toEqual([...INVALID].sort(byNumber));
   } finally {
-    await admin(() => setFaults(url, { jobFailRate: FAULTS.jobFailRate }));
+    await setFaults(url, { jobFailRate: FAULTS.jobFailRate });
   }
 }
 
@@ -532,7 +532,7 @@ describe(`Profiles upsert of ${ROWS.toLocaleString('en-US')} rows under every fa
       signal: 'SIGKILL',
       when: () => {
         if (progress.update().success.size < MIDWAY_ROWS) return false;
-        steered ??= admin(() => setFaults(url, { jobFailRate: 1 }));
+        steered ??= setFaults(url, { jobFailRate: 1 });
         return betweenJobs().length > 0;
       },
       timeoutMs: RUN_TIMEOUT_MS,
@@ -541,7 +541,7 @@ describe(`Profiles upsert of ${ROWS.toLocaleString('en-US')} rows under every fa
     expect(first.signal).toBe('SIGKILL');
     expectNoKey(first.stdout, first.stderr);
     await steered;
-    await admin(() => setFaults(url, { jobFailRate: FAULTS.jobFailRate }));
+    await setFaults(url, { jobFailRate: FAULTS.jobFailRate });
     progress.update();
     progress.close();
     const waiting = betweenJobs();
@@ -614,13 +614,13 @@ describe('Lists insert (not idempotent) with responses lost after the write, or 
 describe('the matrix injected what it claims', () => {
   it('every fault kind at least once in the profile scenarios, lost and late list creations, and cancelled jobs', async () => {
     await listsRun;
-    const profiles = await admin(() => getFaults(url));
+    const profiles = await getFaults(url);
     for (const kind of ALL_FAULT_KINDS) expect(profiles.injected[kind], `${kind} faults injected`).toBeGreaterThan(0);
     expect(profiles.injected.throttled, 'requests answered 429 inside storms').toBeGreaterThan(0);
     expect(profiles.injected['job-cancelled'], 'bulk import jobs cancelled').toBeGreaterThan(2);
     expect(rowsSentAgain, 'rows of cancelled jobs sent again').toBeGreaterThan(0);
     const listsUrl = (await listsRun).url;
-    const lists = await admin(() => getFaults(listsUrl));
+    const lists = await getFaults(listsUrl);
     for (const kind of LIST_FAULTS.kinds) expect(lists.injected[kind], `${kind} faults on list creation`).toBeGreaterThan(0);
   });
 });
