@@ -348,6 +348,16 @@ describe('datetime quirks', () => {
     }
   });
 
+  it('microseconds: equals matches the rendered value only, not the value cut to milliseconds', async () => {
+    await quirks({ microseconds: true });
+    const flow = (await api('GET', '/api/flows?sort=created')).body.data[3];
+    const exact = await api('GET', `/api/flows?${f(`equals(created,${flow.attributes.created})`)}`);
+    expect(exact.body.data.map((x: any) => x.id)).toEqual([flow.id]);
+    const cut = await api('GET', `/api/flows?${f(`equals(created,${flow.attributes.created.slice(0, 23)}+00:00)`)}&sort=-created`);
+    expect(cut.status).toBe(200);
+    expect(cut.body.data).toEqual([]);
+  });
+
   it('space-datetimes: events, profiles and campaigns with a space; other types keep the T', async () => {
     await quirks({ 'space-datetimes': true });
     const event = (await api('GET', '/api/events?page[size]=1')).body.data[0];
