@@ -308,6 +308,7 @@ export const COMMANDS: CommandSpec[] = [
       ['klv emulator --port 0 --rate-limits off', 'a free port, no rate limits: fast tests'],
       ['klv emulator --profiles 1000000 --faults 0.1', 'a large account where a tenth of requests fail'],
       ['klv emulator --port 0 --faults 0.05 --fault-kinds all --slow-ms 3000 --job-faults 0.2', 'every kind of fault, in turn, and some bulk import jobs cancelled half-way'],
+      ['klv emulator --port 0 --quirks html-200=0.1,unsorted-pages,microseconds', "some of the real API's quirks: HTML answers, unsorted pages, microsecond datetimes"],
       ['KLAVIYO_BASE_URL=http://127.0.0.1:8787 KLAVIYO_PRIVATE_API_KEY=pk_test_123456 klv doctor', 'point klv at it'],
     ],
     description:
@@ -321,6 +322,21 @@ export const COMMANDS: CommandSpec[] = [
       '                  without a response\n' +
       '  slow            handled, then answered after --slow-ms\n' +
       '  429             a storm: every /api request is answered 429 (Retry-After) for --storm-ms\n\n' +
+      'Quirks (--quirks, real-world behaviours the spec does not describe; transient ones hit the\n' +
+      'given fraction of eligible requests, default 0.2, structural ones are on or off):\n' +
+      '  html-200=R        the edge answers 200 text/html (request not handled)\n' +
+      '  cf-challenge=R    Cloudflare\'s 403 challenge page, cf-mitigated: challenge (not handled)\n' +
+      '  truncated-json=R  a 2xx JSON body cut in half (handled)\n' +
+      '  empty-200=R       a 2xx JSON answer as 200 with an empty body (handled)\n' +
+      '  repeat-cursor=R   links.next names the page just served\n' +
+      '  expired-cursor=R  a page[cursor] GET answered 400: invalid or expired cursor (not handled)\n' +
+      '  unsorted-pages    pages slightly out of order, also across page boundaries\n' +
+      '  inclusive-bounds  greater-than and less-than also match the bound\n' +
+      '  no-retry-after    429s without Retry-After, "Expected available in 0 seconds."\n' +
+      '  klaviyo-host-links  links name https://a.klaviyo.com instead of the emulator\n' +
+      '  microseconds      datetimes with six fraction digits and +00:00\n' +
+      '  space-datetimes   some datetimes as YYYY-MM-DD HH:MM:SS (events, profiles, campaigns)\n' +
+      '  archived-flows-hidden  GET /api/flows leaves archived flows out unless filtered on archived\n\n' +
       'Admin endpoints (no key needed):\n' +
       '  POST /_emulator/reset         back to the initial data\n' +
       '  POST /_emulator/load          replace the account with a JSON snapshot\n' +
@@ -328,6 +344,8 @@ export const COMMANDS: CommandSpec[] = [
       '  GET  /_emulator/requests      {"total": N, "byOperation": {...}}; DELETE zeroes the counts\n' +
       '  GET  /_emulator/faults        fault settings and how many of each kind were injected\n' +
       '  POST /_emulator/faults        change any of {"rate", "kinds", "slowMs", "stormMs", "jobFailRate"}\n' +
+      '  GET  /_emulator/quirks        {"quirks": {the ones on: rate}, "injected": {every quirk: count}}\n' +
+      '  POST /_emulator/quirks        change quirks: {"html-200": 0.5, "unsorted-pages": true, "microseconds": false}\n' +
       '  POST /_emulator/confirm-subscriptions  confirm pending double opt-ins (optional {"listId", "profileId"})\n' +
       '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}\n' +
       'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
@@ -343,9 +361,10 @@ export const COMMANDS: CommandSpec[] = [
         .option('--slow-ms <n>', 'how long a slow fault holds the response back', '1500')
         .option('--storm-ms <n>', 'how long a 429 storm lasts', '2000')
         .option('--job-faults <rate>', 'fraction (0 to 1) of profile bulk import jobs cancelled half-way', '0')
+        .option('--quirks <list>', 'real-world quirks to switch on: comma list of NAME or NAME=RATE (see below)')
         .option('--latency <ms>', 'delay added to every response', '0')
         .option('--key <pk_...>', 'accept only this private key (default: any key starting with pk_)')
-        .option('--seed <n>', 'seed for demo data and fault injection', '1');
+        .option('--seed <n>', 'seed for demo data, fault injection and quirks', '1');
     },
     load: () => import('./commands/emulator.js'),
     runsUntilInterrupted: true,

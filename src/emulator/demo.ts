@@ -4,10 +4,13 @@
  * works against the demo works against Klaviyo.
  */
 import { DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY } from './demo-data/index.js';
-import { startEmulator } from './server.js';
+import { startEmulator, type EmulatorOptions } from './server.js';
 
-export async function startDemoEmulator(): Promise<{ url: string; privateKey: string; publicKey: string; close(): Promise<void> }> {
-  const emulator = await startEmulator({ data: 'demo', rateLimits: 'spec', key: DEMO_PRIVATE_KEY });
+/** `quirks`: real-world quirks to switch on (see http/quirks.ts), for in-process tests of klv against them. */
+export async function startDemoEmulator(
+  options: Pick<EmulatorOptions, 'quirks'> = {},
+): Promise<{ url: string; privateKey: string; publicKey: string; close(): Promise<void> }> {
+  const emulator = await startEmulator({ data: 'demo', rateLimits: 'spec', key: DEMO_PRIVATE_KEY, quirks: options.quirks });
   return {
     url: emulator.url,
     privateKey: DEMO_PRIVATE_KEY,

@@ -7,20 +7,24 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { OPERATIONS, SPEC_REVISION, type OperationId } from '../klaviyo/generated/api-metadata.js';
 import type { AccountSnapshot, AccountStore } from './store/types.js';
-import { createEmptyStore, snapshotOf, storeFromSnapshot } from './store/account-store.js';
-import { createDemoStore } from './demo-data/index.js';
+import { snapshotOf, storeFromSnapshot } from './store/account-store.js';
+import { initialStoreFactory } from './initial-store.js';
 import { ApiError, errorDocument } from './http/api-error.js';
 import { authenticate, checkRevision } from './http/auth.js';
 import { FaultInjector, type FaultKind, type FaultReport, type FaultSettings } from './http/faults.js';
 import { httpUrl, isLoopbackHost } from './http/loopback.js';
 import { PageCache } from './http/paging.js';
 import { parseQuery } from './http/query.js';
+import { quirkedQuery } from './http/quirk-queries.js';
+import { rewriteDocumentDatetimes } from './http/quirk-datetimes.js';
+import { cfChallenge, cfRay, empty200, expiredCursor, html200, isJsonSuccess, klaviyoHostLinks, repeatCursor, truncatedJson, withoutRetryAfter } from './http/quirk-responses.js';
+import { QuirkSet, type QuirkDraw, type QuirkName, type QuirkRates, type QuirkReport, type QuirkSettings } from './http/quirks.js';
 import { RateLimiter } from './http/rate-limiter.js';
 import { recordedHeaders, recordExchange } from './http/recorder.js';
+import { bodyForRecord, errorResult, parseJson, readBody, send, sendJson, serialize, type Outgoing } from './http/respond.js';
 import { Router } from './http/router.js';
 import { rateLimitBucket } from '../klaviyo/rate-limit-buckets.js';
 import { handleAdmin, type EmulatorControl, type RateLimitMode } from './handlers/admin.js';
@@ -52,6 +56,11 @@ export interface EmulatorOptions {
   stormMs?: number;
   /** Fraction (0..1) of profile bulk import jobs that end `cancelled` half-way (default 0). */
   jobFailRate?: number;
+  /**
+   * Real-world quirks to switch on (see http/quirks.ts): `html-200=0.5,unsorted-pages`, or an
+   * object name -> rate (transient quirks), true or false. Invalid settings throw at start.
+   */
+  quirks?: QuirkSettings;
   /** Delay added to every /api response. */
   latencyMs?: number;
   /** Accept only this private key (default: any key that looks like pk_...). */
@@ -69,10 +78,6 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
-/** Request bodies above this are refused (Klaviyo's largest documented payload is 5 MB). */
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
-const JSON_API = 'application/vnd.api+json';
-
 export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmulator> {
   const host = o.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
@@ -89,6 +94,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmu
     seed,
     rateLimits: o.rateLimits ?? 'spec',
     faults: { rate: o.faults, kinds: o.faultKinds, slowMs: o.slowMs, stormMs: o.stormMs, jobFailRate: o.jobFailRate },
+    quirks: o.quirks,
     latencyMs: o.latencyMs ?? 0,
     key: o.key,
     record: o.record ?? (process.env.KLV_EMULATOR_RECORD || undefined),
@@ -141,43 +147,6 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmu
   };
 }
 
-function initialStoreFactory(o: EmulatorOptions, clock: () => Date, seed: number): () => AccountStore {
-  if (o.store) {
-    // Reset goes back to the store as it was handed over, so remember it as a snapshot.
-    const given = o.store;
-    // Copied now: the given store's objects change as requests write to it.
-    const snapshot = structuredClone(snapshotOf(given));
-    let first = true;
-    return () => {
-      if (first) {
-        first = false;
-        return given;
-      }
-      return storeFromSnapshot(snapshot, { seed, clock });
-    };
-  }
-  const data = o.data ?? 'demo';
-  if (data === 'demo') return () => createDemoStore({ profiles: o.profiles, seed, clock });
-  if (data === 'empty') return () => createEmptyStore({ seed, clock });
-  const snapshot = readSnapshotFile(data);
-  storeFromSnapshot(snapshot, { seed, clock }); // a bad file fails at start, not on the first reset
-  return () => storeFromSnapshot(snapshot, { seed, clock });
-}
-
-function readSnapshotFile(file: string): AccountSnapshot {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`Cannot read the account snapshot ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as AccountSnapshot;
-  } catch (err) {
-    throw new Error(`The account snapshot ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
 interface EmulatorConfig {
   store: AccountStore;
   initialStore: () => AccountStore;
@@ -186,6 +155,7 @@ interface EmulatorConfig {
   seed: number;
   rateLimits: RateLimitMode;
   faults: Partial<FaultSettings>;
+  quirks?: QuirkSettings;
   latencyMs: number;
   key?: string;
   record?: string;
@@ -199,6 +169,7 @@ class Emulator implements EmulatorControl {
   readonly #router = new Router();
   readonly #limiter: RateLimiter;
   readonly #faults: FaultInjector;
+  readonly #quirks: QuirkSet;
   readonly #pageCache = new PageCache();
   #requests = { total: 0, byOperation: {} as Record<string, number> };
 
@@ -209,6 +180,7 @@ class Emulator implements EmulatorControl {
     this.#limiter = new RateLimiter(() => config.clock().getTime());
     // Storms are measured with the emulator's clock, like the rate limits: a fake clock ends them.
     this.#faults = new FaultInjector({ ...withoutUndefined(config.faults), seed: config.seed, now: () => config.clock().getTime() });
+    this.#quirks = new QuirkSet({ seed: config.seed, quirks: config.quirks });
   }
 
   // --- EmulatorControl (admin endpoints) ---
@@ -219,6 +191,16 @@ class Emulator implements EmulatorControl {
 
   updateFaults(settings: Partial<FaultSettings>): void {
     this.#faults.update(settings);
+  }
+
+  quirkReport(): QuirkReport {
+    return this.#quirks.report();
+  }
+
+  updateQuirks(changes: QuirkRates): void {
+    this.#quirks.update(changes);
+    // A cursor chain started under other quirks must not resume an iterator that read under them.
+    this.#pageCache.clear();
   }
 
   confirmSubscriptions(filter: { listId?: string; profileId?: string }): number {
@@ -296,9 +278,13 @@ class Emulator implements EmulatorControl {
     if (operationId) this.#requests.byOperation[operationId] = (this.#requests.byOperation[operationId] ?? 0) + 1;
 
     let requestBody: unknown = null;
-    let result: HandlerResult;
+    let result: HandlerResult | undefined;
     let rateHeaders: Record<string, string> = {};
     let fault: ReturnType<FaultInjector['next']> = null;
+    let hits: QuirkDraw = new Set();
+    /** An answer from "the edge" (a transient quirk): the API never saw the request. */
+    let edge: Outgoing | null = null;
+    const applied = new Set<QuirkName>();
     try {
       if (route.kind === 'not-found') {
         throw new ApiError(404, 'not_found', `No Klaviyo endpoint at ${url.pathname} in revision ${SPEC_REVISION}; check the path against the API reference.`);
@@ -311,62 +297,60 @@ class Emulator implements EmulatorControl {
       const op = OPERATIONS[route.operationId];
       const keyId = authenticate(req.headers, this.#config.key);
       checkRevision(req.headers);
-      if (this.rateLimits === 'spec') {
-        const bucket = rateLimitBucket(route.operationId, url.searchParams) ?? { key: route.operationId, limit: op.rateLimit };
-        const decision = this.#limiter.take(`${keyId}|${bucket.key}`, bucket.limit);
-        if (!decision.allowed) {
-          const window = decision.window === 'burst' ? 'per second' : decision.window === 'steady' ? 'per minute' : 'per day';
-          throw new ApiError(429, 'throttled', `Request was throttled: ${op.method} ${op.path} allows ${decision.limit} request${decision.limit === 1 ? '' : 's'} ${window}. Expected available in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.${decision.window === 'daily' ? " This is Klaviyo's daily cap for this endpoint; it resets at 00:00 UTC." : ''}`, {
-            headers: { 'retry-after': String(decision.retryAfterSeconds) },
-          });
-        }
-        if (decision.limit !== null) {
-          rateHeaders = {
-            'ratelimit-limit': String(decision.limit),
-            'ratelimit-remaining': String(decision.remaining),
-            'ratelimit-reset': String(decision.resetSeconds),
-          };
-        }
-      }
+      if (this.rateLimits === 'spec') rateHeaders = this.#takeRateLimit(route.operationId, op, url, keyId);
       fault = this.#faults.next();
+      // Quirks draw after the fault decision, every stream once per request that reaches it.
+      hits = this.#quirks.draw();
       if (fault?.kind === 'drop') {
         // A connection lost mid-request: no response at all, and nothing to record.
         req.socket.destroy();
         return;
       }
-      if (fault?.kind === '500' || fault?.kind === '502' || fault?.kind === '503') {
-        const status = Number(fault.kind);
-        throw new ApiError(status, status === 503 ? 'service_unavailable' : 'error', `Injected fault (--faults): the emulator answered ${status} on purpose; retry the request.`);
-      }
-      if (fault?.kind === '429') {
-        const s = fault.retryAfterSeconds;
-        throw new ApiError(429, 'throttled', `Request was throttled: injected 429 storm (--fault-kinds 429), every request is refused for a while. Expected available in ${s} second${s === 1 ? '' : 's'}.`, {
-          headers: { 'retry-after': String(s) },
+      throwStatusFault(fault);
+      edge = this.#edgeAnswer(hits, applied);
+      if (!edge) {
+        const cursor = url.searchParams.get('page[cursor]');
+        if (method === 'GET' && cursor !== null && hits.has('expired-cursor')) {
+          applied.add('expired-cursor');
+          throw expiredCursor(cursor);
+        }
+        if (raw !== null) requestBody = parseJson(raw);
+        const parsed = quirkedQuery(parseQuery(route.operationId, op, url.searchParams), { operationId: route.operationId, op }, (n) => this.#quirks.on(n));
+        for (const name of parsed.applied) applied.add(name);
+        const handler = handlerFor(route.operationId);
+        if (!handler) {
+          throw new ApiError(501, 'not_implemented', `The emulator does not implement ${op.method} ${op.path} (${route.operationId}) yet.`);
+        }
+        result = await handler({
+          operationId: route.operationId,
+          op,
+          params: route.params,
+          query: parsed.query,
+          store: this.store,
+          url,
+          baseUrl: this.baseUrl,
+          body: requestBody,
+          pageCache: this.#pageCache,
+          jobFaults: this.#faults,
+          quirks: { unsortedPages: this.#quirks.on('unsorted-pages') },
         });
       }
-      if (raw !== null) requestBody = parseJson(raw);
-      const query = parseQuery(route.operationId, op, url.searchParams);
-      const handler = handlerFor(route.operationId);
-      if (!handler) {
-        throw new ApiError(501, 'not_implemented', `The emulator does not implement ${op.method} ${op.path} (${route.operationId}) yet.`);
-      }
-      result = await handler({
-        operationId: route.operationId,
-        op,
-        params: route.params,
-        query,
-        store: this.store,
-        url,
-        baseUrl: this.baseUrl,
-        body: requestBody,
-        pageCache: this.#pageCache,
-        jobFaults: this.#faults,
-      });
     } catch (err) {
       result = errorResult(err);
     }
     if (this.#config.latencyMs > 0) await delay(this.#config.latencyMs);
+    let out: Outgoing;
+    if (edge) {
+      out = edge;
+    } else {
+      result = this.#quirkedResult(result!, hits, applied);
+      out = serialize(result.status, result.body, { ...(result.status === 429 ? {} : rateHeaders), ...result.headers });
+      if (fault?.kind !== 'drop-after') out = quirkedBytes(out, hits, applied);
+    }
+    for (const name of applied) this.#quirks.count(name);
     if (this.#config.record) {
+      // A byte-level quirk (or an edge page) sent something that is not the result: record what was sent.
+      const sentOther = edge !== null || applied.has('truncated-json') || applied.has('empty-200');
       recordExchange(this.#config.record, {
         operationId,
         method,
@@ -374,9 +358,10 @@ class Emulator implements EmulatorControl {
         query: Object.fromEntries(url.searchParams),
         requestHeaders: recordedHeaders(req.headers),
         requestBody: requestBody ?? (raw === null ? null : bodyForRecord(raw)),
-        status: result.status,
-        responseBody: result.body ?? null,
+        status: out.status,
+        responseBody: sentOther ? (out.body.length > 0 ? out.body.toString('utf8') : null) : (result?.body ?? null),
         ...(fault?.kind === 'drop-after' ? { dropped: true } : {}),
+        ...(applied.size > 0 ? { quirks: [...applied] } : {}),
       });
     }
     if (fault?.kind === 'drop-after') {
@@ -386,10 +371,92 @@ class Emulator implements EmulatorControl {
     }
     if (fault?.kind === 'slow') {
       await delay(fault.delayMs);
-      // The client may have timed out and gone meanwhile; sendJson skips a destroyed response.
+      // The client may have timed out and gone meanwhile; send skips a destroyed response.
     }
-    sendJson(res, result.status, result.body, { ...(result.status === 429 ? {} : rateHeaders), ...result.headers });
+    send(res, out);
   }
+
+  /** The rate-limit headers of an admitted request; throws the 429 of a refused one. */
+  #takeRateLimit(operationId: OperationId, op: (typeof OPERATIONS)[OperationId], url: URL, keyId: string): Record<string, string> {
+    const bucket = rateLimitBucket(operationId, url.searchParams) ?? { key: operationId, limit: op.rateLimit };
+    const decision = this.#limiter.take(`${keyId}|${bucket.key}`, bucket.limit);
+    if (!decision.allowed) {
+      const window = decision.window === 'burst' ? 'per second' : decision.window === 'steady' ? 'per minute' : 'per day';
+      throw new ApiError(429, 'throttled', `Request was throttled: ${op.method} ${op.path} allows ${decision.limit} request${decision.limit === 1 ? '' : 's'} ${window}. Expected available in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.${decision.window === 'daily' ? " This is Klaviyo's daily cap for this endpoint; it resets at 00:00 UTC." : ''}`, {
+        headers: { 'retry-after': String(decision.retryAfterSeconds) },
+      });
+    }
+    if (decision.limit === null) return {};
+    return {
+      'ratelimit-limit': String(decision.limit),
+      'ratelimit-remaining': String(decision.remaining),
+      'ratelimit-reset': String(decision.resetSeconds),
+    };
+  }
+
+  /** html-200 or cf-challenge when one hit this request (the challenge first: it is the more specific). */
+  #edgeAnswer(hits: QuirkDraw, applied: Set<QuirkName>): Outgoing | null {
+    if (hits.has('cf-challenge')) {
+      applied.add('cf-challenge');
+      return cfChallenge(cfRay(this.#requests.total));
+    }
+    if (hits.has('html-200')) {
+      applied.add('html-200');
+      return html200();
+    }
+    return null;
+  }
+
+  /** The result as the document-level quirks change it (on a copy: bodies may share objects with the store). */
+  #quirkedResult(result: HandlerResult, hits: QuirkDraw, applied: Set<QuirkName>): HandlerResult {
+    for (const name of result.quirks ?? []) applied.add(name);
+    const quirks = this.#quirks;
+    if (quirks.on('no-retry-after')) {
+      const changed = withoutRetryAfter(result);
+      if (changed) {
+        result = changed;
+        applied.add('no-retry-after');
+      }
+    }
+    const datetimes = { microseconds: quirks.on('microseconds'), spaceDatetimes: quirks.on('space-datetimes') };
+    const documentQuirks = hits.has('repeat-cursor') || quirks.on('klaviyo-host-links') || datetimes.microseconds || datetimes.spaceDatetimes;
+    if (!documentQuirks || result.body === undefined || result.status < 200 || result.status >= 300) return result;
+    const body = structuredClone(result.body);
+    if (hits.has('repeat-cursor') && repeatCursor(body)) applied.add('repeat-cursor');
+    const changed = rewriteDocumentDatetimes(body, datetimes);
+    if (changed.microseconds) applied.add('microseconds');
+    if (changed.spaceDatetimes) applied.add('space-datetimes');
+    if (quirks.on('klaviyo-host-links') && klaviyoHostLinks(body, this.baseUrl)) applied.add('klaviyo-host-links');
+    return { ...result, body };
+  }
+}
+
+/** The answer of an injected status fault (500, 502, 503, or a 429 storm), thrown; nothing for other faults. */
+function throwStatusFault(fault: ReturnType<FaultInjector['next']>): void {
+  if (fault?.kind === '500' || fault?.kind === '502' || fault?.kind === '503') {
+    const status = Number(fault.kind);
+    throw new ApiError(status, status === 503 ? 'service_unavailable' : 'error', `Injected fault (--faults): the emulator answered ${status} on purpose; retry the request.`);
+  }
+  if (fault?.kind === '429') {
+    const s = fault.retryAfterSeconds;
+    throw new ApiError(429, 'throttled', `Request was throttled: injected 429 storm (--fault-kinds 429), every request is refused for a while. Expected available in ${s} second${s === 1 ? '' : 's'}.`, {
+      headers: { 'retry-after': String(s) },
+    });
+  }
+}
+
+/** truncated-json or empty-200 on a 2xx JSON answer, when one hit this request. */
+function quirkedBytes(out: Outgoing, hits: QuirkDraw, applied: Set<QuirkName>): Outgoing {
+  if (!isJsonSuccess(out)) return out;
+  if (hits.has('truncated-json')) {
+    applied.add('truncated-json');
+    return truncatedJson(out);
+  }
+  if (hits.has('empty-200')) {
+    applied.add('empty-200');
+    return empty200(out);
+  }
+  return out;
 }
 
 /** The settings given, without the ones left undefined (which would override the defaults). */
@@ -397,52 +464,3 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function errorResult(err: unknown): HandlerResult {
-  if (err instanceof ApiError) return { status: err.status, body: errorDocument(err), headers: err.headers };
-  const detail = `Emulator failure: ${(err as Error)?.message ?? String(err)}`;
-  return { status: 500, body: errorDocument(new ApiError(500, 'error', detail)) };
-}
-
-/** The body as JSON when it is JSON (a refused request may not have been parsed), else as text. */
-function bodyForRecord(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return raw.toString('utf8');
-  }
-}
-
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new ApiError(400, 'invalid', `The request body is not valid JSON: ${(err as Error).message}`, { source: { pointer: '/' } });
-  }
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      // Stop reading; the response still goes out, then the connection closes.
-      req.unpipe();
-      req.pause();
-      throw new Error(`The request body is larger than ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return size === 0 ? null : Buffer.concat(chunks);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  // A client that gave up (a timeout during a slow fault or latency) leaves nothing to answer.
-  if (res.destroyed || res.writableEnded || res.socket?.destroyed) return;
-  const text = body === undefined || status === 204 ? '' : JSON.stringify(body);
-  res.writeHead(status, {
-    ...(text ? { 'content-type': JSON_API, 'content-length': String(Buffer.byteLength(text)) } : {}),
-    ...headers,
-  });
-  res.end(text);
-}

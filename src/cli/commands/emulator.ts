@@ -11,9 +11,10 @@ import { looksLikePrivateKey, redactKey } from '../../core/secret.js';
 import { isLoopbackHost } from '../../emulator/http/loopback.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
 import { FAULT_KINDS, FaultSettingError, MAX_FAULT_MS, parseFaultKinds } from '../../emulator/http/faults.js';
+import { QuirkSettingError, quirkRatesFrom, validQuirksHint, type QuirkRates } from '../../emulator/http/quirks.js';
 
 /** Turns the command's flags (strings from commander) into emulator options; UsageError on bad values. */
-export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: string): EmulatorOptions & { port: number } {
+export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: string): EmulatorOptions & { port: number; quirks: QuirkRates } {
   const host = String(options.host ?? '127.0.0.1');
   if (!isLoopbackHost(host)) {
     throw new UsageError(
@@ -36,6 +37,7 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
   }
   const slowMs = wholeNumber(options.slowMs ?? '1500', '--slow-ms', 0, MAX_FAULT_MS);
   const stormMs = wholeNumber(options.stormMs ?? '2000', '--storm-ms', 0, MAX_FAULT_MS);
+  const quirks = quirksFrom(options.quirks);
   const rateLimits = String(options.rateLimits ?? 'spec');
   if (rateLimits !== 'spec' && rateLimits !== 'off') {
     throw new UsageError(`--rate-limits must be 'spec' or 'off', got '${rateLimits}'.`);
@@ -54,7 +56,20 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
       throw new UsageError(`--data ${data}: no such file.`, 'Give demo, empty, or a JSON account snapshot (save one with: curl http://127.0.0.1:8787/_emulator/state > account.json).');
     }
   }
-  return { host, port, data, profiles, rateLimits, faults, faultKinds, slowMs, stormMs, jobFailRate, latencyMs, seed, key };
+  return { host, port, data, profiles, rateLimits, faults, faultKinds, slowMs, stormMs, jobFailRate, quirks, latencyMs, seed, key };
+}
+
+/** --quirks LIST as rates (only the quirks switched on); UsageError naming the valid quirks. */
+function quirksFrom(value: unknown): QuirkRates {
+  if (value === undefined) return {};
+  const text = String(value);
+  try {
+    return quirkRatesFrom(text);
+  } catch (err) {
+    if (!(err instanceof QuirkSettingError)) throw err;
+    const hint = err.message.includes('valid quirks:') ? undefined : `${validQuirksHint().replace(/^v/, 'V')}.`;
+    throw new UsageError(`--quirks '${text}': ${err.message}.`, hint ?? 'For example --quirks html-200=0.1,unsorted-pages,microseconds.');
+  }
 }
 
 function fraction(value: unknown, flag: string, hint: string): number {

@@ -147,6 +147,16 @@ const FLOWS: FlowPlan[] = [
   { name: 'Customer Winback', status: 'draft', archived: true, trigger: { kind: 'list', list: 'winback' }, delayDays: 7, emails: [{ subject: 'We miss you', template: 9 }, { subject: 'A final offer, just for you', template: 10 }] },
 ];
 
+/**
+ * Flows built after LATER_CAMPAIGNS, so that adding them left every other id as it was: retired
+ * flows, archived, so that the account has several (GET /api/flows with the
+ * `archived-flows-hidden` quirk leaves them out).
+ */
+const LATER_FLOWS: FlowPlan[] = [
+  { name: 'Holiday Gift Guide Series (2023)', status: 'manual', archived: true, trigger: { kind: 'metric', metric: 'Viewed Product' }, delayDays: 3, emails: [{ subject: 'Gifts for every hiker on your list', template: 12 }, { subject: 'Last shipping day for the holidays', template: 14 }] },
+  { name: 'Sunset Unengaged (old)', status: 'draft', archived: true, trigger: { kind: 'list', list: 'newsletter' }, delayDays: 5, emails: [{ subject: 'Do you still want to hear from us?', template: 16 }] },
+];
+
 function smsBody(plan: CampaignPlan): string {
   return `Juniper & Pine: ${plan.name.replace(' (SMS)', '')}! Shop now: https://jnpr.example/s/${plan.name.length.toString(36)}{{ profile_id|slice:':4' }} Reply STOP to opt out`;
 }
@@ -359,7 +369,7 @@ export function buildContent(input: ContentInput): DemoContent {
   };
   for (const plan of CAMPAIGNS) addCampaign(plan);
 
-  const flows = FLOWS.map((plan, k): StoredResource => {
+  const buildFlow = (plan: FlowPlan, k: number): StoredResource => {
     const flowId = ids.next('flow');
     const createdMs = accountStartMs + (k + 1) * 20 * DAY;
     const actionIds = plan.emails.flatMap((_, e) => (e === 0 ? [String(91_000_000 + k * 100 + e * 2)] : [String(91_000_000 + k * 100 + e * 2 - 1), String(91_000_000 + k * 100 + e * 2)]));
@@ -416,9 +426,11 @@ export function buildContent(input: ContentInput): DemoContent {
       (list.relationships['flow-triggers'] as ResourceIdentifier[]).push(ref('flow', flowId));
     }
     return flow;
-  });
+  };
+  const flows = FLOWS.map(buildFlow);
 
   for (const plan of LATER_CAMPAIGNS) addCampaign(plan);
+  LATER_FLOWS.forEach((plan, k) => flows.push(buildFlow(plan, FLOWS.length + k)));
 
   return { lists, segments, templates, campaigns, campaignMessages, flows, tags, tagGroups, sentEmails };
 }

@@ -1,10 +1,11 @@
 /**
  * The emulator's own endpoints under /_emulator (no API key: they are for tests and scripts
  * on the same machine): reset or replace the account, read it back, count requests, and
- * change fault injection and rate limiting while running.
+ * change fault injection, quirks and rate limiting while running.
  */
 import { ApiError } from '../http/api-error.js';
 import { FAULT_KINDS, FaultSettingError, type FaultReport, type FaultSettings } from '../http/faults.js';
+import { QuirkSettingError, quirkChangesFrom, validQuirksHint, type QuirkRates, type QuirkReport } from '../http/quirks.js';
 import type { HandlerResult } from './types.js';
 
 export type RateLimitMode = 'spec' | 'off';
@@ -26,6 +27,9 @@ export interface EmulatorControl {
   faultReport(): FaultReport;
   /** Changes the settings given; throws a FaultSettingError (nothing changed) when one is invalid. */
   updateFaults(settings: Partial<FaultSettings>): void;
+  quirkReport(): QuirkReport;
+  /** Applies checked changes (quirk name -> new rate, 0 = off). */
+  updateQuirks(changes: QuirkRates): void;
   /** What a person's click on the confirmation link does, for pending double opt-ins; returns how many. */
   confirmSubscriptions(filter: { listId?: string; profileId?: string }): number;
   rateLimits: RateLimitMode;
@@ -72,6 +76,21 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       }
       return { status: 200, body: control.faultReport() };
     }
+    case 'GET /_emulator/quirks':
+      return { status: 200, body: control.quirkReport() };
+    case 'POST /_emulator/quirks': {
+      let changes: QuirkRates;
+      try {
+        changes = quirkChangesFrom(body);
+      } catch (err) {
+        if (!(err instanceof QuirkSettingError)) throw err;
+        // The hint lists every quirk already when the name was unknown.
+        const hint = err.message.includes('valid quirks:') ? QUIRKS_BODY_HINT : `${QUIRKS_BODY_HINT} ${validQuirksHint()}.`;
+        throw badRequest(`POST /_emulator/quirks: "${err.field}": ${err.message}. ${hint}`);
+      }
+      control.updateQuirks(changes);
+      return { status: 200, body: control.quirkReport() };
+    }
     case 'POST /_emulator/confirm-subscriptions': {
       // No body: every pending confirmation. {"listId"} and/or {"profileId"} narrow it.
       const given = body === null || body === undefined ? {} : body;
@@ -90,12 +109,15 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       return { status: 200, body: { mode } };
     }
     default:
-      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits.`);
+      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, GET|POST /_emulator/quirks, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits.`);
   }
 }
 
 const CONFIRM_HINT =
   'POST /_emulator/confirm-subscriptions takes no body (every pending double opt-in), or {"listId": "...", "profileId": "..."} (either or both, strings) to confirm only those.';
+
+const QUIRKS_BODY_HINT =
+  'Send an object of changes, e.g. {"html-200": 0.5, "unsorted-pages": true, "microseconds": false}: a rate (0..1) or true (the default rate) for a transient quirk, true or false for a structural one; 0 or false turns a quirk off, quirks not named keep their settings.';
 
 const FAULT_FIELDS = ['rate', 'kinds', 'slowMs', 'stormMs', 'jobFailRate'] as const;
 const FAULTS_BODY_HINT =

@@ -10,6 +10,7 @@ import { compareSortKeys, matchesAll, sortKey, type FieldResolver } from '../htt
 import type { Condition } from '../http/filter-validator.js';
 import type { SortSpec } from '../http/query.js';
 import { encodeCursor, readPage } from '../http/paging.js';
+import { unsortedPage } from '../http/quirk-unsorted.js';
 import { notFound } from '../http/api-error.js';
 import { RESOURCES } from '../../klaviyo/generated/api-metadata.js';
 import { renderResource, type JsonApiResource } from './render.js';
@@ -259,10 +260,12 @@ export function listDocument(ctx: HandlerContext, source: RowSource, options: { 
     : () => matching(candidates ?? source.rows());
 
   let rows: Row[];
+  let unsorted = false;
   const links: Record<string, string> = { self: selfLink(ctx.url) };
   if (ctx.query.pageSize === null) {
     rows = [...filterDefined(iterate())];
   } else {
+    const unsortedPages = ctx.quirks?.unsortedPages === true;
     const page = readPage({
       source: () => filterDefined(iterate()),
       seek: ordered?.exact ? (offset) => filterDefined(ordered.from(offset)) : undefined,
@@ -270,17 +273,20 @@ export function listDocument(ctx: HandlerContext, source: RowSource, options: { 
       pageSize: ctx.query.pageSize,
       signature: `${ctx.url.pathname}|${ctx.url.searchParams.get('filter') ?? ''}|${ctx.url.searchParams.get('sort') ?? ''}`,
       cache: ctx.pageCache,
+      neighbours: unsortedPages,
     });
-    rows = page.items;
+    rows = unsortedPages ? unsortedPage({ ...page, pageSize: ctx.query.pageSize }) : page.items;
+    unsorted = rows.some((row, i) => row !== page.items[i]);
     if (page.nextOffset !== null) links.next = withCursor(ctx.url, page.nextOffset);
     if (page.prevOffset !== null) links.prev = withCursor(ctx.url, page.prevOffset);
   }
+  const quirks = unsorted ? { quirks: ['unsorted-pages' as const] } : {};
   if (options.identifiersOnly) {
-    return { status: 200, body: { data: rows.map((r) => ({ type: r.resource.type, id: r.resource.id })), links } };
+    return { status: 200, body: { data: rows.map((r) => ({ type: r.resource.type, id: r.resource.id })), links }, ...quirks };
   }
   const included = new Included(ctx, rows.map((r) => r.resource));
   const data = rows.map((row) => renderRow(ctx, row, included));
-  return { status: 200, body: { data, links, ...included.section() } };
+  return { status: 200, body: { data, links, ...included.section() }, ...quirks };
 }
 
 /** GET of one resource. */

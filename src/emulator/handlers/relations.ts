@@ -87,8 +87,8 @@ export function resolverFor(store: AccountStore, type: string, extra?: (id: stri
       if (field === 'metric_id' || field === 'metric') return identifierIds(resource.relationships.metric);
       if (field === 'profile_id' || field === 'profile') return identifierIds(resource.relationships.profile);
     }
-    // A campaign that never had the flag set (written by an older client) is not archived.
-    if (type === 'campaign' && field === 'archived') return [resource.attributes.archived === true];
+    // A campaign or flow that never had the flag set (written by an older client) is not archived.
+    if ((type === 'campaign' || type === 'flow') && field === 'archived') return [resource.attributes.archived === true];
     if (type === 'campaign' && field === 'messages.channel') {
       const messages = collectionOf(store, 'campaign-message');
       const ids = identifierIds(relationshipOf(store, resource, 'campaign-messages'));

@@ -22,6 +22,13 @@ export interface HandlerContext {
   pageCache: PageCache;
   /** Decides which bulk jobs an injected job fault cancels part-way (`jobFailRate`). */
   jobFaults: JobFaults;
+  /** The quirks handlers apply themselves (http/quirks.ts); none when absent. */
+  quirks?: HandlerQuirks;
+}
+
+export interface HandlerQuirks {
+  /** `unsorted-pages`: paginated lists come slightly out of order (http/quirk-unsorted.ts). */
+  unsortedPages: boolean;
 }
 
 /** The part of fault injection handlers see (implemented by http/faults.ts's FaultInjector). */
@@ -35,6 +42,8 @@ export interface HandlerResult {
   /** JSON:API document; absent for 204. */
   body?: unknown;
   headers?: Record<string, string>;
+  /** Quirks the handler applied (they changed this answer), for counting and recording. */
+  quirks?: Array<'unsorted-pages'>;
 }
 
 export type Handler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;

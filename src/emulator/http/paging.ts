@@ -34,6 +34,8 @@ interface Resumable<T> {
   iterator: Iterator<T>;
   /** The first item of the page this entry resumes at, already read to learn that it exists. */
   first: T;
+  /** The item before `first` (the last of the page that stored this entry). */
+  previous: T;
 }
 
 export class PageCache {
@@ -75,11 +77,16 @@ export interface Page<T> {
   nextOffset: number | null;
   /** Offset of the previous page, or null on the first page. */
   prevOffset: number | null;
+  /** With `neighbours`: the item at offset - 1 (none on the first page). */
+  before?: T;
+  /** With `neighbours`: the first item of the next page (none on the last page). */
+  after?: T;
 }
 
 /**
  * One page of `source()` starting at `offset`. `signature` identifies the query (path, filter,
- * sort): only a cached iterator of the same query may be resumed.
+ * sort): only a cached iterator of the same query may be resumed. With `neighbours`, the page
+ * also carries the items just before and just after it (the `unsorted-pages` quirk swaps them in).
  */
 export function readPage<T>(o: {
   source: () => Iterator<T>;
@@ -89,32 +96,52 @@ export function readPage<T>(o: {
   pageSize: number;
   signature: string;
   cache?: PageCache;
+  neighbours?: boolean;
 }): Page<T> {
   const items: T[] = [];
   const cached = o.cache?.take<T>(`${o.signature}|${o.offset}`);
+  // Where reading starts: one item early when the item before the page is wanted.
+  const start = o.neighbours && o.offset > 0 ? o.offset - 1 : o.offset;
+  let before: T | undefined;
+  const page = (nextOffset: number | null, after?: T): Page<T> => ({
+    items,
+    offset: o.offset,
+    nextOffset,
+    prevOffset: prevOf(o.offset, o.pageSize),
+    ...(o.neighbours && before !== undefined ? { before } : {}),
+    ...(o.neighbours && after !== undefined ? { after } : {}),
+  });
   let iterator: Iterator<T>;
   if (cached) {
     iterator = cached.iterator;
     items.push(cached.first);
-  } else if (o.seek) {
-    iterator = o.seek(o.offset);
+    if (o.offset > 0) before = cached.previous;
   } else {
-    iterator = o.source();
-    for (let skipped = 0; skipped < o.offset; skipped++) {
-      if (iterator.next().done) return { items, offset: o.offset, nextOffset: null, prevOffset: prevOf(o.offset, o.pageSize) };
+    if (o.seek) {
+      iterator = o.seek(start);
+    } else {
+      iterator = o.source();
+      for (let skipped = 0; skipped < start; skipped++) {
+        if (iterator.next().done) return page(null);
+      }
+    }
+    if (start < o.offset) {
+      const r = iterator.next();
+      if (r.done) return page(null);
+      before = r.value;
     }
   }
   while (items.length < o.pageSize) {
     const r = iterator.next();
-    if (r.done) return { items, offset: o.offset, nextOffset: null, prevOffset: prevOf(o.offset, o.pageSize) };
+    if (r.done) return page(null);
     items.push(r.value);
   }
   // Read one more item to know whether a next page exists (no empty last pages, as Klaviyo).
   const peek = iterator.next();
   const nextOffset = peek.done ? null : o.offset + items.length;
-  if (!peek.done && nextOffset !== null) o.cache?.put(`${o.signature}|${nextOffset}`, { iterator, first: peek.value });
+  if (!peek.done && nextOffset !== null) o.cache?.put(`${o.signature}|${nextOffset}`, { iterator, first: peek.value, previous: items[items.length - 1]! });
   else iterator.return?.();
-  return { items, offset: o.offset, nextOffset, prevOffset: prevOf(o.offset, o.pageSize) };
+  return page(nextOffset, peek.done ? undefined : peek.value);
 }
 
 function prevOf(offset: number, pageSize: number): number | null {

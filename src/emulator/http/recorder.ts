@@ -18,6 +18,11 @@ export interface RecordedExchange {
   responseBody: unknown;
   /** Set by a `drop-after` fault: the request was handled but the client never got this response. */
   dropped?: true;
+  /**
+   * The quirks (http/quirks.ts) that changed this exchange. When one sent something other than
+   * the JSON result (an HTML page, a cut or empty body), `responseBody` is the text sent (null if empty).
+   */
+  quirks?: string[];
 }
 
 export function recordedHeaders(headers: IncomingHttpHeaders): RecordedExchange['requestHeaders'] {
