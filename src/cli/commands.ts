@@ -42,7 +42,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--since <when>', 'incremental: rows changed since an ISO time or a span (7d, 12h, 30m)')
         .option('--limit <n>', 'stop after n rows (stops paging early)')
         .option('--properties <a,b,...>', 'custom properties as Properties.<name> columns', collect)
-        .option('--include-archived', 'include archived records (campaigns)')
+        .option('--include-archived', 'include archived records (campaigns, flows)')
         .option('--delimiter <char>', 'CSV field delimiter: , ; | or \\t (tab)')
         .option('--bom', 'start the CSV with a UTF-8 byte order mark (for Excel)')
         .option('--no-header', 'CSV without the header line')

@@ -308,6 +308,53 @@ describe('a sweep whose read fails or is incomplete marks nothing', () => {
   });
 });
 
+describe('archived flows', () => {
+  it('are replicated, and a flow archived between two runs is updated, never marked deleted', async () => {
+    const flow = (id: string, archived: boolean, updated: string): JsonApiResource => ({
+      type: 'flow',
+      id,
+      attributes: { name: `Flow ${id}`, status: 'live', archived, trigger_type: 'Metric', created: '2026-01-01T00:00:00+00:00', updated },
+    });
+    const flows = [flow('F1', false, '2026-11-01T00:00:00+00:00'), flow('F2', false, '2026-11-01T00:00:00+00:00'), flow('F3', true, '2026-10-01T00:00:00+00:00')];
+    // Klaviyo's app hides archived flows; GET /api/flows is taken to do the same unless the filter
+    // names archived (what Airbyte's partitioning by archived implies). klv must not depend on it.
+    const { client, calls } = scripted({
+      pages: (op, o) => {
+        expect(op).toBe('get_flows');
+        const filter = String(o.query?.filter ?? '');
+        const wanted = filter.includes('equals(archived,true)') ? [true] : [false];
+        return [flows.filter((f) => wanted.includes(f.attributes!.archived as boolean))];
+      },
+    });
+    const def = findObject('Flows');
+    const dest = new FakeDestination();
+    await replicate({ objects: [def], destination: dest, client, now: () => new Date('2026-11-30T00:00:00Z') });
+    expect(dest.contents('flows').map((x) => [x.row.Id, x.row.Archived])).toEqual([
+      ['F1', false],
+      ['F2', false],
+      ['F3', true],
+    ]);
+
+    flows[0] = flow('F1', true, '2026-11-29T00:00:00+00:00'); // archived in Klaviyo's app
+    const r = await replicate({ objects: [def], destination: dest, client, now });
+    expect(r.results[0]).toMatchObject({ deleted: 0, swept: true, updated: 1 });
+    expect(dest.contents('flows').map((x) => [x.row.Id, x.row.Archived, x.deletedAt])).toEqual([
+      ['F1', true, null],
+      ['F2', false, null],
+      ['F3', true, null],
+    ]);
+    // The read and the sweep each asked both ways, explicitly.
+    expect(calls.map((c) => c.query?.filter)).toEqual([
+      'equals(archived,false)',
+      'equals(archived,true)',
+      'and(equals(archived,false),greater-or-equal(updated,2026-10-31T23:00:00Z))', // the cursor minus the lookback
+      'and(equals(archived,true),greater-or-equal(updated,2026-10-31T23:00:00Z))',
+      'equals(archived,false)',
+      'equals(archived,true)',
+    ]);
+  });
+});
+
 describe('deletions cascading to memberships', () => {
   it('names list_members for Lists and segment_members for Segments, with the prefix, and nothing for others', () => {
     expect(sweepCascades(findObject('Lists'))).toEqual([{ table: 'list_members', column: 'ListId' }]);
