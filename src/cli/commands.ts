@@ -42,7 +42,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--since <when>', 'incremental: rows changed since an ISO time or a span (7d, 12h, 30m)')
         .option('--limit <n>', 'stop after n rows (stops paging early)')
         .option('--properties <a,b,...>', 'custom properties as Properties.<name> columns', collect)
-        .option('--include-archived', 'include archived records (campaigns)')
+        .option('--include-archived', 'include archived records (campaigns, flows)')
         .option('--delimiter <char>', 'CSV field delimiter: , ; | or \\t (tab)')
         .option('--bom', 'start the CSV with a UTF-8 byte order mark (for Excel)')
         .option('--no-header', 'CSV without the header line')
@@ -166,11 +166,14 @@ export const COMMANDS: CommandSpec[] = [
       'a deleted list\'s or segment\'s rows in list_members / segment_members go with it. A sweep that\n' +
       'finds no record at all, or would delete more than half of a table of 10+ live rows, is refused\n' +
       '(a bad answer is likelier than real deletions): nothing is marked, a warning gives the numbers,\n' +
-      'and --allow-mass-deletes accepts it.\n\n' +
+      'and --allow-mass-deletes accepts it. Only a complete read counts: a sweep whose read fails marks\n' +
+      'nothing (the object fails), and one that leaves a part out (a list deleted while its members were\n' +
+      'read) marks nothing either: a warning says what and why, and the next run looks again.\n\n' +
       'One summary line per object on stderr (rows inserted, updated, unchanged, deleted, requests,\n' +
       'seconds; updated means the stored values changed); --json prints it as one JSON object on stdout.\n' +
-      'Exit codes: 0 done, 1 an object failed (the others are replicated), 2 usage error, 3 done but a\n' +
-      'deletion sweep was refused (see the warning), 4 key refused, 130 interrupted.',
+      'Exit codes: 0 done (also when a sweep was incomplete: see the warning), 1 an object failed (the\n' +
+      'others are replicated), 2 usage error, 3 done but a deletion sweep was refused (see the warning),\n' +
+      '4 key refused, 130 interrupted.',
     configure(cmd: Command) {
       cmd
         .option('--to <url>', 'destination: sqlite:FILE, postgres://..., mysql://... (default: sqlite:./klaviyo.db)')

@@ -72,7 +72,7 @@ export interface ColumnDef {
 }
 
 export interface ReadOptions {
-  /** Campaigns: archived ones too. */
+  /** Campaigns and Flows: archived ones too. */
   includeArchived?: boolean;
   /** Custom properties to expand into `Properties.<name>` columns. */
   properties?: string[];
@@ -108,14 +108,31 @@ export interface PlannedRequest {
   repeat?: number | null;
 }
 
+/**
+ * What a read says about itself besides its rows: the parts it left out.
+ *
+ * A read leaves a part out only when its caller passes a report, and then always tells it: a
+ * deletion sweep can do without the members of a list deleted after the lists were read (it
+ * marks nothing that run), but an export or a replica's incremental read cannot, so without a
+ * report the reader throws instead. Plans built on other plans pass the report on.
+ */
+export interface ReadReport {
+  /** `part`: what was left out (`the members of list Y6nRLr`); `reason`: why, in plain words. */
+  skipped(part: string, reason: string): void;
+}
+
 export interface ReadPlan {
   requests: PlannedRequest[];
   /** Conditions checked locally, on each row, because no endpoint filter can express them. */
   localConditions: Condition[];
   /** Anything the user should know about the plan (costs, partitions, client-side incremental). */
   notes: string[];
-  /** Runs the plan. Rows stream out as pages arrive; memory stays flat. */
-  execute(client: KlaviyoClient, signal?: AbortSignal): AsyncIterable<Row>;
+  /**
+   * Runs the plan. Rows stream out as pages arrive; memory stays flat. With `report`, the read
+   * may leave out a part that vanished while it ran and says so there (ReadReport); without it,
+   * that throws.
+   */
+  execute(client: KlaviyoClient, signal?: AbortSignal, report?: ReadReport): AsyncIterable<Row>;
 }
 
 export interface ObjectDefinition {

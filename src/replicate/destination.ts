@@ -97,6 +97,10 @@ export interface Destination {
    * are marked `_klv_deleted_at = at` (or removed when `hard`). Memory stays flat: implementations
    * stage the keys in a temporary table. The guard's check, the marking and the cascades run in
    * one transaction, so a run killed in between leaves either all of them or none.
+   *
+   * Nothing is marked before `liveKeys` has ended: when its iterator throws (a failed read, or an
+   * incomplete one: IncompleteSweepError), the error comes out of this call and every row, of the
+   * table and of the cascades, is as it was.
    */
   reconcileDeletions(spec: TableSpec, liveKeys: AsyncIterable<Row>, at: Date, options: SweepOptions): Promise<SweepOutcome>;
   /** Rows not marked deleted (for tests and `klv replicate` summaries). */

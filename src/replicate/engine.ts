@@ -8,7 +8,9 @@
  *   2. read through the catalog's own plan, from `cursor - lookback` (state.ts) or in full;
  *   3. upsert in batches of `batchSize` rows, each batch one transaction: memory stays flat;
  *   4. look for deletions when due (sweep.ts): refused when they look like a bad answer (the
- *      mass-deletion guard), cascaded to a deleted list's or segment's members;
+ *      mass-deletion guard), cascaded to a deleted list's or segment's members; skipped, with a
+ *      warning, when the id-only read was incomplete (a part left out), and nothing marked when it
+ *      failed (the object fails);
  *   5. only then write the state (cursor = largest incremental value seen, clamped to now).
  *
  * Convergence after a kill at any point: the state of an object moves only after its rows and
@@ -19,9 +21,9 @@ import { AuthError, InterruptedError, KlvError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-code.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ObjectDefinition, Row } from '../objects/types.js';
-import type { Destination, ReplicationState, SweepCheck, TableSpec } from './destination.js';
+import type { Destination, ReplicationState, SweepCheck, SweepOutcome, TableSpec } from './destination.js';
 import { CursorTracker, defaultLookbackMs, nextCursor, readSince } from './state.js';
-import { fromArray, liveKeys, massDeletionReason, readsInFull, sweepCascades, sweepDue, type SweepSetting } from './sweep.js';
+import { fromArray, IncompleteSweepError, liveKeys, massDeletionReason, readsInFull, sweepCascades, sweepDue, type SweepSetting } from './sweep.js';
 import { replicatedColumns, tableSpec } from './table-spec.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -63,6 +65,11 @@ export interface ObjectResult {
   swept: boolean;
   /** The mass-deletion guard refused this run's sweep: nothing was marked; the numbers it judged. */
   sweepRefused: (SweepCheck & { reason: string }) | null;
+  /**
+   * The sweep's id-only read left a part out (a list deleted while its members were read): the
+   * keys were not all there, so nothing was marked. What was left out and why.
+   */
+  sweepIncomplete: string | null;
   /** Rows of child tables deleted with this object's deleted rows (a deleted list's members). */
   cascaded: Array<{ table: string; deleted: number }>;
   addedColumns: string[];
@@ -77,6 +84,8 @@ export interface ReplicateResult {
   failed: ObjectResult[];
   /** Objects whose sweep the mass-deletion guard refused (their other work is done). */
   refused: ObjectResult[];
+  /** Objects whose sweep read was incomplete: deletions not looked at this run (their other work is done). */
+  incomplete: ObjectResult[];
 }
 
 /** Objects replicated when none are named: every object readable without a required filter. */
@@ -117,7 +126,7 @@ export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {
     results.push(result);
     o.onObject?.(result);
   }
-  return { results, failed, refused: results.filter((r) => r.sweepRefused) };
+  return { results, failed, refused: results.filter((r) => r.sweepRefused), incomplete: results.filter((r) => r.sweepIncomplete) };
 }
 
 async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Promise<ObjectResult> {
@@ -138,6 +147,7 @@ async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Prom
     deleted: 0,
     swept: false,
     sweepRefused: null,
+    sweepIncomplete: null,
     cascaded: [],
     addedColumns: [],
     requests: 0,
@@ -193,20 +203,31 @@ async function replicateObject(def: ObjectDefinition, o: ReplicateOptions): Prom
     } else if (sweep) {
       const keys = seenKeys ? fromArray(seenKeys) : liveKeys(def, o.client, o.signal);
       // The sweep's time is when its reading started: rows upserted after it are not at risk.
-      const outcome = await dest.reconcileDeletions(spec, keys, runStart, {
-        hard: Boolean(o.hardDeletes),
-        refuse: o.allowMassDeletes ? undefined : (check) => massDeletionReason(check) !== null,
-        cascades: sweepCascades(def, o.tablePrefix),
-      });
+      // The destination marks nothing before the keys have ended: a read that throws (the object
+      // fails) or ends incomplete (IncompleteSweepError) leaves every row as it was.
+      let outcome: SweepOutcome | undefined;
+      try {
+        outcome = await dest.reconcileDeletions(spec, keys, runStart, {
+          hard: Boolean(o.hardDeletes),
+          refuse: o.allowMassDeletes ? undefined : (check) => massDeletionReason(check) !== null,
+          cascades: sweepCascades(def, o.tablePrefix),
+        });
+      } catch (err) {
+        if (!(err instanceof IncompleteSweepError)) throw err;
+        // Not a sweep: the rows stay live, lastSweepAt stays, and the next run looks again.
+        result.sweepIncomplete = err.skipped.join('; ');
+      }
       if (o.signal?.aborted) throw new InterruptedError();
-      result.deleted = outcome.deleted;
-      result.cascaded = outcome.cascaded;
-      if (outcome.refused) {
-        // Not a sweep: the next run looks again (lastSweepAt stays), and the rows stay live.
-        result.sweepRefused = { ...outcome.check, reason: massDeletionReason(outcome.check) ?? 'refused by the guard' };
-      } else {
-        result.swept = true;
-        sweptAt = runStart.toISOString();
+      if (outcome) {
+        result.deleted = outcome.deleted;
+        result.cascaded = outcome.cascaded;
+        if (outcome.refused) {
+          // Not a sweep either: the next run looks again (lastSweepAt stays), and the rows stay live.
+          result.sweepRefused = { ...outcome.check, reason: massDeletionReason(outcome.check) ?? 'refused by the guard' };
+        } else {
+          result.swept = true;
+          sweptAt = runStart.toISOString();
+        }
       }
     }
 

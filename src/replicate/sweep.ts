@@ -26,10 +26,17 @@
  * Cascades: a list's memberships (ListMembers) and a segment's (SegmentMembers) go with it. The
  * sweep of Lists or Segments marks the members of the lists or segments it finds deleted, in the
  * same transaction, rather than leaving them live until the daily membership sweep.
+ *
+ * Only a complete read is evidence: a key missing from a read that failed or left a part out
+ * proves nothing. The destination marks rows only once the keys have been read to their end, so
+ * a read that throws marks nothing; a read that left a part out without failing (the members of
+ * a list deleted while the sweep read them, ReadReport) ends its keys with IncompleteSweepError,
+ * which marks nothing either and which the engine reports as a warning. Both leave the last
+ * sweep time where it was, so the next run looks again.
  */
-import { UsageError } from '../core/errors.js';
+import { KlvError, UsageError } from '../core/errors.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
-import type { ObjectDefinition, Row } from '../objects/types.js';
+import type { ObjectDefinition, ReadReport, Row } from '../objects/types.js';
 import type { ReplicationState, SweepCascade, SweepCheck } from './destination.js';
 import { keyColumns, tableName } from './table-spec.js';
 
@@ -80,14 +87,37 @@ export function sweepDue(def: ObjectDefinition, setting: SweepSetting, state: Re
   }
 }
 
-/** Every live key of the object, read id-only (sparse fieldsets, largest pages). */
+/**
+ * A sweep's read that left a part out: its keys are not every live key, so nothing is marked.
+ * `skipped` names each part and why (`the members of list Y6nRLr: Klaviyo answered 404 ...`).
+ */
+export class IncompleteSweepError extends KlvError {
+  constructor(
+    readonly object: string,
+    readonly skipped: readonly string[],
+  ) {
+    super(`${object}: deletions not checked, the id-only read was incomplete (${skipped.join('; ')})`, {
+      hint: 'Nothing was marked deleted; the next run checks again.',
+    });
+  }
+}
+
+/**
+ * Every live key of the object, read id-only (sparse fieldsets, largest pages), archived records
+ * included (an archived campaign or flow is not deleted). When the read leaves a part out, the
+ * keys stop there and end with IncompleteSweepError: the rest could not make the sweep whole.
+ */
 export async function* liveKeys(def: ObjectDefinition, client: KlaviyoClient, signal?: AbortSignal): AsyncIterable<Row> {
   const plan = def.plan({ columns: keyColumns(def), where: [], options: { includeArchived: true } });
-  for await (const row of plan.execute(client, signal)) {
+  const skipped: string[] = [];
+  const report: ReadReport = { skipped: (part, reason) => void skipped.push(`${part}: ${reason}`) };
+  for await (const row of plan.execute(client, signal, report)) {
+    if (skipped.length > 0) break;
     const key: Row = {};
     for (const k of def.key) key[k] = row[k];
     yield key;
   }
+  if (skipped.length > 0) throw new IncompleteSweepError(def.name, skipped);
 }
 
 export async function* fromArray(rows: readonly Row[]): AsyncIterable<Row> {

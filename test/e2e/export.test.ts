@@ -143,9 +143,21 @@ describe('klv export against an emulator: exactly its rows', () => {
     for (const res of expected) expect(byId.get(res.id)).toMatchObject(expectedValues(attrs(res)));
   });
 
+  it('flows: those not archived, as Klaviyo\'s app shows them; --include-archived adds the archived ones', async () => {
+    const all = resources('flow');
+    const archived = all.filter((f) => attrs(f).archived === true).map((f) => f.id);
+    expect(archived.length).toBeGreaterThan(0);
+    const shown = ndjson((await klv(['flows', '--format', 'ndjson'])).stdout);
+    expect(shown.map((x) => x.Id).sort()).toEqual(all.map((f) => f.id).filter((id) => !archived.includes(id)).sort());
+    const r = await klv(['flows', '--format', 'ndjson', '--include-archived']);
+    expect(r.code).toBe(0);
+    const rows = ndjson(r.stdout);
+    expect(rows.map((x) => x.Id).sort()).toEqual(all.map((f) => f.id).sort());
+    expect(rows.filter((x) => x.Archived === true).map((x) => x.Id).sort()).toEqual(archived.sort());
+  });
+
   it.each([
     ['segments', 'segment'],
-    ['flows', 'flow'],
     ['tags', 'tag'],
     ['coupons', 'coupon'],
     ['coupon-codes', 'coupon-code'],

@@ -357,7 +357,7 @@ describe('objects with their own plans', () => {
     expect(plain.requests).toEqual({ get_flows: 1 });
 
     const r = await read('flows', { columns: ['Id', 'Definition'], where: ["TriggerType = 'Metric'"] });
-    expect(r.plan.requests[0].query.filter).toBe("equals(trigger_type,'Metric')");
+    expect(r.plan.requests[0].query.filter).toBe("and(equals(archived,false),equals(trigger_type,'Metric'))");
     expect(r.rows).toEqual([{ Id: 'FL2', Definition: { triggers: [{ type: 'metric', id: 'MET1' }], profile_filter: null, actions: [], entry_action_id: null } }]);
     expect(r.requests).toEqual({ get_flows: 1, get_flow: 1 });
   });

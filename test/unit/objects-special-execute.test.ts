@@ -5,51 +5,13 @@
  * groups excluded by a condition cost no request).
  */
 import { describe, expect, it } from 'vitest';
-import type { KlaviyoClient, PaginateOptions, RequestOptions } from '../../src/klaviyo/client.js';
+import type { KlaviyoClient } from '../../src/klaviyo/client.js';
 import type { JsonApiResource } from '../../src/klaviyo/json-api.js';
 import { selectColumns } from '../../src/objects/columns.js';
 import { findObject } from '../../src/objects/registry.js';
 import { parseWhere } from '../../src/objects/where.js';
 import type { ReadOptions, Row } from '../../src/objects/types.js';
-
-interface Call {
-  kind: 'paginate' | 'request';
-  op: string;
-  path?: Record<string, string>;
-  query?: Record<string, unknown>;
-  limit?: number;
-}
-
-interface Script {
-  /** The resources of a paged read, as pages. */
-  pages?: (op: string, o: PaginateOptions) => JsonApiResource[][];
-  request?: (op: string, o: RequestOptions) => unknown;
-}
-
-/** A client that answers from a script and records every call and every page served. */
-function scripted(script: Script) {
-  const calls: Call[] = [];
-  let pagesServed = 0;
-  const client = {
-    async *paginate(op: string, o: PaginateOptions = {}) {
-      calls.push({ kind: 'paginate', op, path: o.pathParams, query: o.query as Record<string, unknown>, limit: o.limit });
-      let yielded = 0;
-      for (const page of script.pages?.(op, o) ?? []) {
-        pagesServed += 1;
-        for (const r of page) {
-          yield structuredClone(r);
-          yielded += 1;
-          if (o.limit !== undefined && yielded >= o.limit) return;
-        }
-      }
-    },
-    async request(op: string, o: RequestOptions = {}) {
-      calls.push({ kind: 'request', op, path: o.pathParams, query: o.query as Record<string, unknown> });
-      return { status: 200, body: script.request?.(op, o), headers: {}, rateLimit: {}, attempts: 1 };
-    },
-  };
-  return { client: client as unknown as KlaviyoClient, calls, pagesServed: () => pagesServed };
-}
+import { notFound, scripted, type Script } from '../helpers/scripted-client.js';
 
 async function rowsOf(
   object: string,
@@ -261,6 +223,68 @@ describe('ListMembers rows', () => {
     const pageRequests = calls.filter((c) => c.kind === 'request');
     expect(pageRequests.length).toBeGreaterThanOrEqual(1);
     expect(pageRequests.every((c) => c.op === 'get_profiles_for_list' && c.path?.id === 'a')).toBe(true);
+  });
+});
+
+describe('a list deleted while its members are read', () => {
+  const lists = [{ type: 'list', id: 'a' }, { type: 'list', id: 'b' }, { type: 'list', id: 'c' }];
+  const members: Record<string, JsonApiResource[]> = {
+    a: [profile('p1', { joined_group_at: '2026-01-01T00:00:00+00:00' })],
+    c: [profile('p3', { joined_group_at: '2026-01-03T00:00:00+00:00' })],
+  };
+
+  async function readAll(client: KlaviyoClient, withReport: boolean, options: ReadOptions) {
+    const def = findObject('list-members');
+    const plan = def.plan({ columns: selectColumns(def, ['ListId', 'ProfileId']), where: [], options });
+    const skipped: string[] = [];
+    const rows: Row[] = [];
+    const report = withReport ? { skipped: (part: string, reason: string) => void skipped.push(`${part}: ${reason}`) } : undefined;
+    for await (const row of plan.execute(client, undefined, report)) rows.push(row);
+    return { rows, skipped };
+  }
+
+  // List b is listed, then deleted before its members are read: Klaviyo answers 404 for them.
+  const oneCursor: Script = {
+    pages: (op, o) => {
+      if (op === 'get_lists') return [lists];
+      if (o.pathParams!.id === 'b') throw notFound(op, '/api/lists/b/profiles');
+      return [members[o.pathParams!.id]!];
+    },
+  };
+  const partitioned: Script = {
+    pages: (op) => (op === 'get_lists' ? [lists] : []),
+    request: (op, o) => {
+      if (o.pathParams!.id === 'b') throw notFound(op, '/api/lists/b/profiles');
+      return { data: members[o.pathParams!.id], links: { next: null } };
+    },
+  };
+
+  for (const [label, script, options] of [
+    ['one cursor per list', oneCursor, { parallelism: 1 }],
+    ['partitioned', partitioned, {}],
+  ] as const) {
+    it(`${label}: a caller that takes a report is told and gets the other lists' members`, async () => {
+      const { rows, skipped } = await readAll(scripted(script).client, true, options);
+      expect(rows).toEqual([
+        { ListId: 'a', ProfileId: 'p1' },
+        { ListId: 'c', ProfileId: 'p3' },
+      ]);
+      expect(skipped).toEqual(['the members of list b: Klaviyo answered 404 Not Found for them: the list was deleted while klv read it']);
+    });
+
+    it(`${label}: any other caller (export, a replica's read) gets the error, not rows silently missing`, async () => {
+      await expect(readAll(scripted(script).client, false, options)).rejects.toMatchObject({ status: 404 });
+    });
+  }
+
+  it('other errors are thrown even to a caller that takes a report', async () => {
+    const { client } = scripted({
+      pages: (op) => {
+        if (op === 'get_lists') return [lists];
+        throw new Error('connection reset');
+      },
+    });
+    await expect(readAll(client, true, { parallelism: 1 })).rejects.toThrow('connection reset');
   });
 });
 

@@ -167,6 +167,51 @@ describe('Campaigns', () => {
   });
 });
 
+describe('Flows', () => {
+  it('asks for the flows that are not archived explicitly; archived ones are left out and the note says how to add them', () => {
+    const plan = planOf('flows');
+    expect(filters(plan)).toEqual(['equals(archived,false)']);
+    expect(plan.requests.map((r) => [r.operationId, r.purpose])).toEqual([['get_flows', 'every flow not archived']]);
+    expect(plan.notes.join(' ')).toMatch(/Archived flows are left out: --include-archived adds them/);
+  });
+
+  it('--include-archived (and replicate, and a deletion sweep) reads both, each with its own explicit filter', () => {
+    const plan = planOf('flows', [], { options: { includeArchived: true } });
+    expect(filters(plan)).toEqual(['equals(archived,false)', 'equals(archived,true)']);
+    expect(plan.requests.map((r) => r.purpose)).toEqual(['every flow not archived', 'every archived flow']);
+    expect(plan.notes.join(' ')).not.toMatch(/--include-archived/);
+    const keysOnly = planOf('flows', [], { columns: ['Id'], options: { includeArchived: true } });
+    expect(filters(keysOnly)).toEqual(['equals(archived,false)', 'equals(archived,true)']);
+  });
+
+  it('Archived conditions choose the requests; other conditions and --since are pushed down in each', () => {
+    expect(filters(planOf('flows', ['Archived = true']))).toEqual(['equals(archived,true)']);
+    expect(filters(planOf('flows', ['Archived = false'], { options: { includeArchived: true } }))).toEqual(['equals(archived,false)']);
+    expect(filters(planOf('flows', ['Archived != false']))).toEqual(['equals(archived,true)']);
+    const none = planOf('flows', ['Archived = true', 'Archived = false']);
+    expect(none.requests).toEqual([]);
+    expect(none.notes.join(' ')).toMatch(/leave no flow to read/);
+    const since = new Date('2026-02-03T04:05:06Z');
+    expect(filters(planOf('flows', ["Status = 'live'"], { since, options: { includeArchived: true } }))).toEqual([
+      "and(equals(archived,false),equals(status,'live'),greater-or-equal(updated,2026-02-03T04:05:06Z))",
+      "and(equals(archived,true),equals(status,'live'),greater-or-equal(updated,2026-02-03T04:05:06Z))",
+    ]);
+    expect(planOf('flows', ['Archived = true']).localConditions).toEqual([]);
+  });
+
+  it('Id = reads one flow by id, with the archived default checked on the row', () => {
+    const plan = planOf('flows', ["Id = 'F1'"]);
+    expect(plan.requests.map((r) => [r.operationId, r.path])).toEqual([['get_flow', '/api/flows/F1']]);
+    expect(plan.localConditions).toEqual([{ column: 'Archived', op: '=', value: false }]);
+    expect(planOf('flows', ["Id = 'F1'"], { options: { includeArchived: true } }).localConditions).toEqual([]);
+  });
+
+  it('Definition: one request per flow, listed once, whichever archived requests there are', () => {
+    const plan = planOf('flows', [], { columns: ['Id', 'Definition'], options: { includeArchived: true } });
+    expect(plan.requests.map((r) => `${r.operationId} ${r.query.filter ?? ''}`.trim())).toEqual(['get_flows equals(archived,false)', 'get_flows equals(archived,true)', 'get_flow']);
+  });
+});
+
 describe('ListMembers and SegmentMembers', () => {
   // One cursor per group: what every read of a small group, or a narrowed read, looks like.
   const one: ReadOptions = { parallelism: 1 };

@@ -13,6 +13,7 @@ import type { SweepOptions, TableSpec } from '../../src/replicate/destination.js
 import { tableSpec } from '../../src/replicate/table-spec.js';
 import { openDestination, type SqlDestination } from '../../src/replicate/destinations/index.js';
 import { STAGING_BATCH } from '../../src/replicate/destinations/sql-destination.js';
+import { IncompleteSweepError } from '../../src/replicate/sweep.js';
 import { adminQuery, describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
 
 const LONG = 'Properties.' + 'a_very_long_custom_property_name_that_exceeds_identifier_limits_'.repeat(2);
@@ -304,6 +305,45 @@ function conformance(target: () => Target): void {
     const refused = await dest.reconcileDeletions(lists, keys([]), T2, { hard: true, cascades, refuse: () => true });
     expect(refused).toMatchObject({ deleted: 0, refused: true, cascaded: [] });
     expect(await dest.countRows(listMembers)).toBe(3);
+  });
+
+  it('a sweep whose keys throw half-way marks nothing, soft or hard, cascades included: both tables stay exactly as they were', async () => {
+    const lists = items('swf_lists');
+    const listMembers = members('swf_list_members');
+    await dest.ensureTable(lists);
+    await dest.ensureTable(listMembers);
+    const listRows = Array.from({ length: STAGING_BATCH * 2 + 500 }, (_, i) => item(`L${i}`));
+    await dest.upsertRows(lists, listRows, T0);
+    await dest.upsertRows(listMembers, listRows.slice(-30).map((l, i) => ({ ListId: l.Id, ProfileId: `P${i}`, JoinedAt: T0.toISOString() })), T0);
+    // One row marked by an earlier sweep keeps its mark whatever happens.
+    await dest.reconcileDeletions(lists, keys(listRows.slice(1).map((r) => ({ Id: r.Id }))), T0, soft);
+    const snapshot = async () => [await dest.readRows(lists, { includeDeleted: true }), await dest.readRows(listMembers, { includeDeleted: true })];
+    const before = await snapshot();
+
+    // Klaviyo listed the first lists (more than a staging batch, so some keys were staged), then a
+    // page was not a document; or the read ended incomplete (a part left out) after all it had.
+    const live = listRows.slice(0, -30).map((r) => ({ Id: r.Id }));
+    async function* failing(n: number, error: Error): AsyncIterable<Row> {
+      yield* live.slice(0, n);
+      throw error;
+    }
+    const cascades = [{ table: 'swf_list_members', column: 'ListId' }];
+    const notADocument = new Error('Klaviyo answered a page that is not a JSON:API document');
+    for (const options of [{ hard: false, cascades }, { hard: true, cascades }, { hard: true, cascades, refuse: () => false }] as SweepOptions[]) {
+      await expect(dest.reconcileDeletions(lists, failing(STAGING_BATCH + 100, notADocument), T1, options)).rejects.toBe(notADocument);
+      expect(await snapshot()).toEqual(before);
+      const incomplete = new IncompleteSweepError('Lists', ['the lists after page 3: Klaviyo answered 404 Not Found']);
+      await expect(dest.reconcileDeletions(lists, failing(live.length, incomplete), T1, options)).rejects.toBe(incomplete);
+      expect(await snapshot()).toEqual(before);
+    }
+
+    // Nothing lingers (staging tables, a held connection or lock): a complete sweep marks the 30
+    // lists Klaviyo no longer has, and their members with them.
+    expect(await dest.reconcileDeletions(lists, keys(live), T2, { hard: false, cascades })).toMatchObject({
+      deleted: 30,
+      refused: false,
+      cascaded: [{ table: 'swf_list_members', deleted: 30 }],
+    });
   });
 
   it('a sweep waiting for Klaviyo pages does not hold up writes to other tables', async () => {

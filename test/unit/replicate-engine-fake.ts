@@ -124,10 +124,23 @@ export interface FakeRecord {
 }
 
 /**
+ * How the id-only read of a sweep (only the key column) goes wrong: after `afterKeys` keys it
+ * throws (as the client does on a page that is not a JSON:API document), or it leaves the rest
+ * out and says so in the read's report (as a grouped read does for a list deleted meanwhile).
+ */
+export interface SweepFault {
+  afterKeys: number;
+  how: 'throw' | 'skip';
+}
+
+/**
  * A Lists-like object over a mutable array of records: incremental on Updated (server side),
  * one "request" per read; reads record what they were asked.
  */
-export function fakeObject(records: FakeRecord[], opts: { name?: string; incremental?: boolean; serverSide?: boolean; failAfterRows?: number } = {}) {
+export function fakeObject(
+  records: FakeRecord[],
+  opts: { name?: string; incremental?: boolean; serverSide?: boolean; failAfterRows?: number; sweepFault?: SweepFault } = {},
+) {
   const reads: ReadRequest[] = [];
   const def: ObjectDefinition = {
     name: opts.name ?? 'Lists',
@@ -148,12 +161,19 @@ export function fakeObject(records: FakeRecord[], opts: { name?: string; increme
         requests: [],
         localConditions: [],
         notes: [],
-        async *execute(client) {
+        async *execute(client, _signal, report) {
           (client as unknown as { requests: number }).requests++;
+          const idOnly = request.columns.length === 1 && request.columns[0]!.name === 'Id';
+          const fault = idOnly ? opts.sweepFault : undefined;
           let n = 0;
           for (const r of [...records]) {
             if (request.since && Date.parse(r.Updated) < request.since.getTime()) continue;
             if (opts.failAfterRows !== undefined && n >= opts.failAfterRows) throw new Error('connection reset');
+            if (fault && n >= fault.afterKeys) {
+              if (fault.how === 'throw' || !report) throw new Error('Klaviyo answered GET /api/lists with a page that is not a JSON:API document');
+              report.skipped('the lists after the first page', 'Klaviyo answered 404 Not Found');
+              return;
+            }
             n++;
             yield Object.fromEntries(request.columns.map((c) => [c.name, (r as unknown as Row)[c.name] ?? null]));
           }

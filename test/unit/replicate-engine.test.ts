@@ -5,6 +5,8 @@ import { MASS_DELETION_MIN_ROWS, massDeletionReason, parseSweepSetting, sweepCas
 import { snakeCase, tableSpec } from '../../src/replicate/table-spec.js';
 import { allObjects, findObject } from '../../src/objects/registry.js';
 import { FakeDestination, fakeClient, fakeObject, type FakeRecord } from './replicate-engine-fake.js';
+import { notFound, scripted } from '../helpers/scripted-client.js';
+import type { JsonApiResource } from '../../src/klaviyo/json-api.js';
 
 const NOW = new Date('2026-12-01T12:00:00Z');
 const now = () => NOW;
@@ -228,6 +230,128 @@ describe('the mass-deletion guard', () => {
     const most = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
     expect(most.results[0]).toMatchObject({ deleted: 0, sweepRefused: { liveRows: 10, liveKeys: 4, absent: 6 } });
     expect(await dest.countRows(dest.tables.get('tags')!.spec)).toBe(10);
+  });
+});
+
+describe('a sweep whose read fails or is incomplete marks nothing', () => {
+  /** A replica of 20 lists, then 5 of them deleted in Klaviyo and one renamed: a sound sweep marks 5 (25%, under the guard). */
+  async function replicaWithDeletions() {
+    const data = records(20);
+    const dest = new FakeDestination();
+    await replicate({ objects: [fakeObject(data).def], destination: dest, client: fakeClient(), now: () => new Date('2026-11-30T00:00:00Z') });
+    data.splice(0, 5);
+    data[0]!.Name = 'Renamed';
+    data[0]!.Updated = '2026-11-20T00:00:00Z';
+    return { data, dest, before: { ...dest.states.get('Lists')! } };
+  }
+
+  it('a read that throws after some keys: every row stays live, the state does not move, the object fails', async () => {
+    const { data, dest, before } = await replicaWithDeletions();
+    const { def } = fakeObject(data, { sweepFault: { afterKeys: 10, how: 'throw' } });
+    const r = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(r.failed.map((f) => f.object)).toEqual(['Lists']);
+    expect(r.failed[0]!.error!.message).toMatch(/not a JSON:API document/);
+    expect(dest.contents('lists').filter((x) => x.deletedAt !== null)).toEqual([]);
+    expect(dest.states.get('Lists')).toEqual(before);
+  });
+
+  it('a read that leaves a part out without failing: nothing marked, a warning, lastSweepAt kept; the next complete sweep marks them', async () => {
+    const { data, dest, before } = await replicaWithDeletions();
+    const { def } = fakeObject(data, { sweepFault: { afterKeys: 10, how: 'skip' } });
+    const r = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(r.failed).toEqual([]);
+    expect(r.incomplete.map((x) => x.object)).toEqual(['Lists']);
+    expect(r.refused).toEqual([]);
+    expect(r.results[0]).toMatchObject({
+      deleted: 0,
+      swept: false,
+      sweepRefused: null,
+      sweepIncomplete: 'the lists after the first page: Klaviyo answered 404 Not Found',
+      updated: 1, // the rows read were written
+    });
+    expect(dest.contents('lists').filter((x) => x.deletedAt !== null)).toEqual([]);
+    expect(dest.contents('lists').find((x) => x.row.Id === 'L005')!.row.Name).toBe('Renamed');
+    // The read itself was complete: the cursor moves. The sweep was not: its time stays.
+    expect(dest.states.get('Lists')).toMatchObject({ cursor: '2026-11-20T00:00:00.000Z', lastCompleteRunAt: NOW.toISOString(), lastSweepAt: before.lastSweepAt });
+
+    const next = await replicate({ objects: [fakeObject(data).def], destination: dest, client: fakeClient(), now });
+    expect(next.results[0]).toMatchObject({ deleted: 5, swept: true, sweepIncomplete: null });
+    expect(dest.states.get('Lists')!.lastSweepAt).toBe(NOW.toISOString());
+  });
+
+  it('ListMembers: a list deleted while the sweep reads its members leaves every membership live, with a warning naming the list', async () => {
+    const lists = [{ type: 'list', id: 'a' }, { type: 'list', id: 'b' }, { type: 'list', id: 'c' }];
+    const member = (id: string, day: number): JsonApiResource => ({ type: 'profile', id, attributes: { email: `${id}@x.example`, joined_group_at: `2026-11-0${day}T00:00:00+00:00` } });
+    const members: Record<string, JsonApiResource[]> = { a: [member('p1', 1), member('p2', 2)], b: [member('p3', 3)], c: [member('p4', 4)] };
+    let listBDeleted = false;
+    const { client } = scripted({
+      pages: (op) => (op === 'get_lists' ? [lists] : []),
+      request: (op, o) => {
+        const id = o.pathParams!.id!;
+        // The sweep's id-only read asks for joined_group_at alone; list b is gone by then.
+        const idOnly = o.query?.['fields[profile]'] === 'joined_group_at';
+        if (id === 'b' && idOnly && listBDeleted) throw notFound(op, '/api/lists/b/profiles');
+        // p2 left list a: a complete sweep would mark that one membership.
+        return { data: members[id]!.filter((m) => !(listBDeleted && m.id === 'p2')), links: { next: null } };
+      },
+    });
+    const def = findObject('ListMembers');
+    const dest = new FakeDestination();
+    await replicate({ objects: [def], destination: dest, client, now: () => new Date('2026-11-30T00:00:00Z') });
+    expect(dest.contents('list_members')).toHaveLength(4);
+    listBDeleted = true;
+
+    const r = await replicate({ objects: [def], destination: dest, client, now, sweepDeletes: 'always' });
+    expect(r.failed).toEqual([]);
+    expect(r.results[0]).toMatchObject({ deleted: 0, swept: false, sweepIncomplete: expect.stringMatching(/^the members of list b: Klaviyo answered 404 Not Found/) });
+    expect(dest.contents('list_members').every((m) => m.deletedAt === null)).toBe(true);
+  });
+});
+
+describe('archived flows', () => {
+  it('are replicated, and a flow archived between two runs is updated, never marked deleted', async () => {
+    const flow = (id: string, archived: boolean, updated: string): JsonApiResource => ({
+      type: 'flow',
+      id,
+      attributes: { name: `Flow ${id}`, status: 'live', archived, trigger_type: 'Metric', created: '2026-01-01T00:00:00+00:00', updated },
+    });
+    const flows = [flow('F1', false, '2026-11-01T00:00:00+00:00'), flow('F2', false, '2026-11-01T00:00:00+00:00'), flow('F3', true, '2026-10-01T00:00:00+00:00')];
+    // Klaviyo's app hides archived flows; GET /api/flows is taken to do the same unless the filter
+    // names archived (what Airbyte's partitioning by archived implies). klv must not depend on it.
+    const { client, calls } = scripted({
+      pages: (op, o) => {
+        expect(op).toBe('get_flows');
+        const filter = String(o.query?.filter ?? '');
+        const wanted = filter.includes('equals(archived,true)') ? [true] : [false];
+        return [flows.filter((f) => wanted.includes(f.attributes!.archived as boolean))];
+      },
+    });
+    const def = findObject('Flows');
+    const dest = new FakeDestination();
+    await replicate({ objects: [def], destination: dest, client, now: () => new Date('2026-11-30T00:00:00Z') });
+    expect(dest.contents('flows').map((x) => [x.row.Id, x.row.Archived])).toEqual([
+      ['F1', false],
+      ['F2', false],
+      ['F3', true],
+    ]);
+
+    flows[0] = flow('F1', true, '2026-11-29T00:00:00+00:00'); // archived in Klaviyo's app
+    const r = await replicate({ objects: [def], destination: dest, client, now });
+    expect(r.results[0]).toMatchObject({ deleted: 0, swept: true, updated: 1 });
+    expect(dest.contents('flows').map((x) => [x.row.Id, x.row.Archived, x.deletedAt])).toEqual([
+      ['F1', true, null],
+      ['F2', false, null],
+      ['F3', true, null],
+    ]);
+    // The read and the sweep each asked both ways, explicitly.
+    expect(calls.map((c) => c.query?.filter)).toEqual([
+      'equals(archived,false)',
+      'equals(archived,true)',
+      'and(equals(archived,false),greater-or-equal(updated,2026-10-31T23:00:00Z))', // the cursor minus the lookback
+      'and(equals(archived,true),greater-or-equal(updated,2026-10-31T23:00:00Z))',
+      'equals(archived,false)',
+      'equals(archived,true)',
+    ]);
   });
 });
 

@@ -82,7 +82,7 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
   const progress = io.progressEnabled ? new ProgressLine(io.stderr) : undefined;
   if (progress) ctx.onCleanup(() => progress.clear());
   const started = performance.now();
-  const { results, failed, refused } = await replicate({
+  const { results, failed, refused, incomplete } = await replicate({
     objects,
     destination: dest,
     client,
@@ -100,6 +100,7 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
       if (r.error) io.error(`${r.object}: ${r.error.message}`, r.error.hint);
       else io.info(formatObjectLine(r));
       if (r.sweepRefused) io.warn(formatRefusal(r, Boolean(flags.hardDeletes)));
+      if (r.sweepIncomplete) io.warn(formatIncomplete(r));
     },
   }).finally(() => progress?.clear());
 
@@ -123,6 +124,7 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
         seconds: round(seconds),
         ...totals,
         sweepsRefused: refused.map((r) => r.object),
+        sweepsIncomplete: incomplete.map((r) => r.object),
         objects: results.map((r) => ({
           object: r.object,
           table: r.table,
@@ -136,6 +138,7 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
           swept: r.swept,
           cascaded: r.cascaded,
           sweepRefused: r.sweepRefused,
+          sweepIncomplete: r.sweepIncomplete,
           addedColumns: r.addedColumns,
           requests: r.requests,
           seconds: round(r.seconds),
@@ -166,7 +169,17 @@ async function replicateCommand(ctx: CommandContext, names: string[], flags: Rep
     );
     return ExitCode.RowsRejected;
   }
+  // An incomplete sweep exits 0 (its warning printed above): every row written is right, and no
+  // one has anything to decide: the next run looks for the deletions again by itself.
   return ExitCode.Ok;
+}
+
+/** The warning for a sweep whose id-only read left a part out: nothing marked, and why. */
+export function formatIncomplete(r: ObjectResult): string {
+  return (
+    `${r.object}: deletions not checked this run, nothing marked deleted in ${r.table}: the id-only read of ${r.object} was incomplete ` +
+    `(${r.sweepIncomplete}). A record missing from an incomplete read may still exist. The rows read were written; the next run checks deletions again.`
+  );
 }
 
 /** The warning for a sweep the mass-deletion guard refused: the numbers, why, and what to do. */
@@ -188,7 +201,7 @@ export function formatObjectLine(r: ObjectResult): string {
   const how = r.full ? 'full read' : `since ${r.since}`;
   return (
     `${r.object} -> ${r.table}: ${n(r.inserted)} inserted, ${n(r.updated)} updated, ${n(r.unchanged)} unchanged, ${n(r.deleted)} deleted` +
-    ` (${how}${r.swept ? ', deletions checked' : ''}${r.sweepRefused ? ', deletions refused' : ''}` +
+    ` (${how}${r.swept ? ', deletions checked' : ''}${r.sweepRefused ? ', deletions refused' : ''}${r.sweepIncomplete ? ', deletions not checked' : ''}` +
     `${r.cascaded.filter((c) => c.deleted > 0).map((c) => `, ${n(c.deleted)} ${c.table} rows deleted with them`).join('')}` +
     `${r.addedColumns.length ? `, added columns ${r.addedColumns.join(', ')}` : ''}; ` +
     `${n(r.requests)} ${r.requests === 1 ? 'request' : 'requests'}, ${r.seconds.toFixed(1)} s)`

@@ -10,7 +10,7 @@ import { filter as f } from '../../klaviyo/filter-builder.js';
 import type { JsonApiResource } from '../../klaviyo/json-api.js';
 import { planCollectionRead, type CollectionSource } from '../read/collection-reader.js';
 import { plannedRequest } from '../read/query.js';
-import type { ColumnDef, Condition, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../types.js';
+import type { ColumnDef, Condition, ObjectDefinition, ReadPlan, ReadReport, ReadRequest, Row } from '../types.js';
 import { idColumn } from './common-columns.js';
 
 const STATUSES = ['UNASSIGNED', 'PROCESSING', 'ASSIGNED_TO_PROFILE', 'VERSION_NOT_ACTIVE', 'DELETING', 'USED'] as const;
@@ -104,11 +104,11 @@ function plan(def: ObjectDefinition, request: ReadRequest): ReadPlan {
       ...sample.notes,
       "Klaviyo lists coupon codes only for given coupons or profiles: klv reads every coupon, then each one's codes. --where \"CouponId = '...'\" reads one coupon's codes directly.",
     ],
-    async *execute(client: KlaviyoClient, signal?: AbortSignal) {
+    async *execute(client: KlaviyoClient, signal?: AbortSignal, report?: ReadReport) {
       if (request.limit !== undefined && request.limit <= 0) return;
       let count = 0;
       for await (const coupon of client.paginate('get_coupons', { query: couponsQuery, signal })) {
-        for await (const row of perCoupon(coupon.id).execute(client, signal)) {
+        for await (const row of perCoupon(coupon.id).execute(client, signal, report)) {
           // The listing was scoped to this coupon: the code belongs to it even if Klaviyo left the relationship out.
           const out: Row = 'CouponId' in row && row.CouponId === null ? { ...row, CouponId: coupon.id } : row;
           yield out;

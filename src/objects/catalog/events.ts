@@ -162,8 +162,8 @@ function plan(request: ReadRequest): ReadPlan {
   if (extra.length === 0) return base;
   return {
     ...base,
-    async *execute(client, signal) {
-      for await (const row of base.execute(client, signal)) yield project(row, output);
+    async *execute(client, signal, report) {
+      for await (const row of base.execute(client, signal, report)) yield project(row, output);
     },
   };
 }

@@ -7,7 +7,7 @@ import type { KlaviyoClient } from '../../klaviyo/client.js';
 import { planCollectionRead, project } from '../read/collection-reader.js';
 import { plannedRequest } from '../read/query.js';
 import { matchesAll } from '../read/values.js';
-import type { ColumnDef, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../types.js';
+import type { ColumnDef, ObjectDefinition, ReadPlan, ReadReport, ReadRequest, Row } from '../types.js';
 import { listWrites } from '../write/lists.js';
 import { idColumn, timestampColumn } from './common-columns.js';
 
@@ -61,9 +61,9 @@ function plan(def: ObjectDefinition, request: ReadRequest): ReadPlan {
     ],
     localConditions: [...base.localConditions, ...countConditions],
     notes: [...base.notes, 'ProfileCount costs one request per list at Klaviyo\'s 1/s, 15/m limit.'],
-    async *execute(client: KlaviyoClient, signal?: AbortSignal) {
+    async *execute(client: KlaviyoClient, signal?: AbortSignal, report?: ReadReport) {
       let count = 0;
-      for await (const row of base.execute(client, signal)) {
+      for await (const row of base.execute(client, signal, report)) {
         const res = await client.request<{ data: { attributes?: { profile_count?: number } } }>('get_list', {
           pathParams: { id: String(row.Id) },
           query: { 'additional-fields[list]': 'profile_count' },

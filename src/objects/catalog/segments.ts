@@ -13,7 +13,7 @@ import type { JsonApiResource } from '../../klaviyo/json-api.js';
 import { columnMap, planCollectionRead, project, type CollectionSource } from '../read/collection-reader.js';
 import { plannedRequest } from '../read/query.js';
 import { columnValue, matchesAll } from '../read/values.js';
-import type { ColumnDef, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../types.js';
+import type { ColumnDef, ObjectDefinition, ReadPlan, ReadReport, ReadRequest, Row } from '../types.js';
 import { idColumn, timestampColumn } from './common-columns.js';
 
 /** Columns that only a per-record request returns, and that request. */
@@ -65,10 +65,10 @@ export function planWithPerRecordRead(
     requests: [...base.requests, plannedRequest(extra.operationId, extra.query, extra.purpose, { repeat: null })],
     localConditions: [...base.localConditions, ...extraConditions],
     notes: [...base.notes, extra.note],
-    async *execute(client: KlaviyoClient, signal?: AbortSignal) {
+    async *execute(client: KlaviyoClient, signal?: AbortSignal, report?: ReadReport) {
       if (request.limit !== undefined && request.limit <= 0) return;
       let count = 0;
-      for await (const row of base.execute(client, signal)) {
+      for await (const row of base.execute(client, signal, report)) {
         const res = await client.request<{ data: JsonApiResource }>(extra.operationId, {
           pathParams: { id: String(row.Id) },
           query: extra.query,

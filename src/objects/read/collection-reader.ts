@@ -95,7 +95,8 @@ export async function* rowsOf(
   }
 }
 
-function isNotFound(err: unknown): boolean {
+/** Klaviyo answered 404 Not Found (no such record, or a list deleted since it was listed). */
+export function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: string; status?: number }).name === 'KlaviyoApiError' && (err as { status?: number }).status === 404;
 }
 

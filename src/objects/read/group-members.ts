@@ -9,12 +9,12 @@
 import type { KlaviyoClient } from '../../klaviyo/client.js';
 import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
 import type { JsonApiResource } from '../../klaviyo/json-api.js';
-import { columnMap, columnsNeeded, readQuery, sinceCondition } from './collection-reader.js';
+import { columnMap, columnsNeeded, isNotFound, readQuery, sinceCondition } from './collection-reader.js';
 import { pushdown } from './pushdown.js';
 import { plannedRequest } from './query.js';
 import { groupIds, groupListRequest, readPerGroup, selectGroups, type GroupKind } from './grouped-reader.js';
 import { rowFrom } from './values.js';
-import type { ColumnDef, Condition, ObjectDefinition, PlannedRequest, ReadPlan, ReadRequest, Row } from '../types.js';
+import type { ColumnDef, Condition, ObjectDefinition, PlannedRequest, ReadPlan, ReadReport, ReadRequest, Row } from '../types.js';
 import { planPartitionedRead, type PartitionSpec } from './partitioned.js';
 
 /** The group id column: set by the reader from the group being read, not from the resource. */
@@ -140,17 +140,25 @@ export function planMembersRead(def: ObjectDefinition, source: MembersSource, re
     requests,
     localConditions: [...selection.localChecks, ...(partitioned?.localConditions ?? local)],
     notes,
-    async *execute(client: KlaviyoClient, signal?: AbortSignal) {
+    async *execute(client: KlaviyoClient, signal?: AbortSignal, report?: ReadReport) {
       let count = 0;
       if (request.limit !== undefined && request.limit <= 0) return;
       for await (const groupId of groupIds(client, kind, selection, signal)) {
         const remaining = request.limit === undefined ? undefined : request.limit - count;
         const plan = partitioned ? partitionedGroupPlan(def, source, request, selection.rest, groupId, remaining) : undefined;
         const rows = plan ? plan.execute(client, signal) : singleCursor(client, groupId, remaining, signal);
-        for await (const row of rows) {
-          yield row;
-          count += 1;
-          if (request.limit !== undefined && count >= request.limit) return;
+        try {
+          for await (const row of rows) {
+            yield row;
+            count += 1;
+            if (request.limit !== undefined && count >= request.limit) return;
+          }
+        } catch (err) {
+          // A group deleted between listing the groups and reading its members (or mid-way through
+          // them) answers 404. A caller that can do without it (a deletion sweep) is told and the
+          // read goes on; any other caller gets the error, rather than rows silently missing.
+          if (!report || !isNotFound(err)) throw err;
+          report.skipped(`the members of ${kind.type} ${groupId}`, `Klaviyo answered 404 Not Found for them: the ${kind.type} was deleted while klv read it`);
         }
       }
     },

@@ -362,6 +362,8 @@ export class SqlDestination implements Destination {
           await conn.run(`${insertHead} ${stageRef} (${names}) VALUES ${tuples.join(', ')}${insertTail}`, batch.flat());
           batch = [];
         };
+        // Every key first, with nothing written to the table yet: when the keys throw (a read that
+        // failed, or left a part out), the table is exactly as it was.
         for await (const row of liveKeys) {
           const vals = keyCols.map((c) => toSqlValue(this.kind, c.type, row[c.name], c.name));
           if (vals.some((v) => v === null)) continue;
