@@ -41,6 +41,35 @@ export function requestTimeoutMsFromEnv(env: NodeJS.ProcessEnv): number | undefi
   return Math.max(1, Math.round(seconds * 1000));
 }
 
+/**
+ * The longest Retry-After klv waits out, from KLV_MAX_RETRY_AFTER (seconds); undefined when
+ * unset (the client's default, 5 minutes). A longer one stops the command with exit 1 and the
+ * time to come back, rather than sleeping in silence (a cron job would pile up behind it).
+ */
+export function maxRetryAfterMsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.KLV_MAX_RETRY_AFTER;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const seconds = Number(raw.trim());
+  if (!(Number.isFinite(seconds) && seconds >= 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
+    throw new UsageError(
+      `KLV_MAX_RETRY_AFTER must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got '${raw}'.`,
+      'For example KLV_MAX_RETRY_AFTER=900 to wait out up to 15 minutes; unset it for the default of 300.',
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** The largest response body accepted, from KLV_MAX_RESPONSE_MB; undefined when unset (50 MB). */
+export function maxResponseBytesFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.KLV_MAX_RESPONSE_MB;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const mb = Number(raw.trim());
+  if (!(Number.isFinite(mb) && mb > 0 && mb <= 4096)) {
+    throw new UsageError(`KLV_MAX_RESPONSE_MB must be a number of megabytes greater than 0 and at most 4096, got '${raw}'.`, 'Unset it for the default of 50.');
+  }
+  return Math.round(mb * 1024 * 1024);
+}
+
 export { KLV_VERSION } from '../core/version.js';
 import { KLV_VERSION } from '../core/version.js';
 
@@ -85,6 +114,15 @@ export class CommandContext {
   /** The per-request HTTP timeout (KLV_TIMEOUT) for every client a command builds; UsageError when invalid. */
   requestTimeoutMs(): number | undefined {
     return requestTimeoutMsFromEnv(this.io.env);
+  }
+
+  /** The client limits the environment sets (KLV_TIMEOUT, KLV_MAX_RETRY_AFTER, KLV_MAX_RESPONSE_MB); UsageError when one is invalid. */
+  clientLimits(): { timeoutMs?: number; maxRetryAfterMs?: number; maxResponseBytes?: number } {
+    return {
+      timeoutMs: this.requestTimeoutMs(),
+      maxRetryAfterMs: maxRetryAfterMsFromEnv(this.io.env),
+      maxResponseBytes: maxResponseBytesFromEnv(this.io.env),
+    };
   }
 
   /** The connection profile: flags, then environment, then project file, then user file; or the demo emulator. */
@@ -134,7 +172,7 @@ export class CommandContext {
   client(options: { maxRetries?: number; concurrency?: number } = {}): Promise<KlaviyoClient> {
     this.#client ??= (async () => {
       // Checked before the profile: a bad KLV_TIMEOUT is a usage error whatever else is wrong.
-      const timeoutMs = this.requestTimeoutMs();
+      const limits = this.clientLimits();
       const profile = await this.profile();
       const { KlaviyoClient } = await import('../klaviyo/client.js');
       const verbose = this.globals.verbose || (this.io.env.KLV_DEBUG ?? '').split(',').includes('http');
@@ -150,7 +188,7 @@ export class CommandContext {
         journal: verbose ? (line) => this.io.stderr.write(`${this.io.style.dim(line)}\n`) : undefined,
         signal: this.signal,
         maxRetries: options.maxRetries,
-        timeoutMs,
+        ...limits,
       });
       this.onCleanup(() => client.close());
       return client;

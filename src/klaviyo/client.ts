@@ -17,94 +17,35 @@ import { InterruptedError, KlvError, UsageError } from '../core/errors.js';
 import { scrubSecrets, type Secret } from '../core/secret.js';
 import type { OperationMeta } from './api-metadata-types.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
-import { KlaviyoApiError, KlaviyoNetworkError, UnknownOutcomeError, errorObjectsOf, scrubbedCause } from './errors.js';
+import { failureError, retryAfterFromDetail, retryAfterTooLong, requestIdOf, type AttemptResult } from './client-failures.js';
+import { CursorRejectedError, KlaviyoResponseError } from './errors.js';
 import { OPERATIONS, SPEC_REVISION, type OperationId } from './generated/api-metadata.js';
 import { attemptLine, retryLine, waitLine } from './journal.js';
 import { joinIncluded, nextRequestPath, resourcesOf, type JsonApiResource } from './json-api.js';
+import { PageChain } from './pagination.js';
 import { RateGovernor, type LastRateLimit } from './rate-governor.js';
 import { rateLimitBucket } from './rate-limit-buckets.js';
 import { parseRateLimitHeaders, parseRetryAfterMs } from './rate-limit-headers.js';
 import { checkRequiredQuery, expandPath, pathWithQuery, type Query } from './request-url.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError, readBodyText } from './response-body.js';
+import { checkDocument, isEdgeBlock, parseOrText } from './response-check.js';
 import { classifyNetworkError, decideRetry, retryPolicy, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
 
 export type { JsonApiResource } from './json-api.js';
 export type { LastRateLimit } from './rate-governor.js';
+export * from './client-types.js';
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  DEFAULT_TIMEOUT_MS,
+  type ApiResponse,
+  type ClientStats,
+  type KlaviyoClientOptions,
+  type OperationStats,
+  type PaginateOptions,
+  type RequestOptions,
+} from './client-types.js';
 
-export const DEFAULT_CONCURRENCY = 4;
-export const DEFAULT_TIMEOUT_MS = 60_000;
-
-export interface KlaviyoClientOptions {
-  baseUrl: string;
-  apiKey: Secret;
-  /** Klaviyo API revision header; defaults to the spec klv was built from. */
-  revision?: string;
-  userAgent: string;
-  /** Requests in flight at once across the client (default 4). */
-  concurrency?: number;
-  /** Replaces the keep-alive pool (tests pass an undici MockAgent). Not closed by close(). */
-  dispatcher?: Dispatcher;
-  /** Receives one line per attempt, rate-limit hold and retry (--verbose). */
-  journal?: (line: string) => void;
-  /** Aborts every request (Ctrl-C). */
-  signal?: AbortSignal;
-  /** Sets both retry budgets (by default 8 after a 429, 5 after other failures); 0 disables retries. */
-  maxRetries?: number;
-  /** Time allowed for response headers, and between body chunks. */
-  timeoutMs?: number;
-  clock?: Clock;
-  /** [0,1) source for backoff jitter. */
-  random?: () => number;
-  /** 'off' disables proactive waiting (the emulator with --rate-limits off); 429s are still honoured. */
-  rateLimits?: 'spec' | 'off';
-}
-
-export interface RequestOptions {
-  pathParams?: Record<string, string>;
-  query?: Query;
-  body?: unknown;
-  /** The caller vouches that sending this write twice is harmless, so it may be retried. */
-  idempotent?: boolean;
-  signal?: AbortSignal;
-  /**
-   * A 429 whose Retry-After is longer than this is not waited out: the request fails at once
-   * with a KlaviyoApiError (status 429, `retryAfterMs`). For daily caps (150 new lists a day),
-   * whose Retry-After reaches the next day: the caller reports it instead of hanging for hours.
-   */
-  maxRetryAfterMs?: number;
-}
-
-export interface PaginateOptions {
-  pathParams?: Record<string, string>;
-  query?: Query;
-  /** Default: the largest page size the endpoint allows. */
-  pageSize?: number;
-  /** Stop after this many resources. */
-  limit?: number;
-  signal?: AbortSignal;
-}
-
-export interface ApiResponse<T = unknown> {
-  status: number;
-  body: T;
-  /** Lower-cased names. */
-  headers: Record<string, string>;
-  rateLimit: { limit?: number; remaining?: number; reset?: number };
-  requestId?: string;
-  /** How many times the request was sent (1 = no retry). */
-  attempts: number;
-}
-
-export interface OperationStats {
-  requests: number;
-  retries: number;
-  /** Requests Klaviyo answered with 429 (retried after Retry-After, unless maxRetryAfterMs said not to wait). */
-  rateLimited: number;
-  throttledMs: number;
-}
-
-export interface ClientStats extends OperationStats {
-  byOperation: Record<string, OperationStats>;
-}
 
 function operationMeta(operationId: string): OperationMeta {
   const meta = (OPERATIONS as Record<string, OperationMeta | undefined>)[operationId];
@@ -121,25 +62,12 @@ function lowerCaseHeaders(raw: Record<string, string | string[] | undefined>): R
   return out;
 }
 
-function parseBody(text: string): unknown {
-  if (text === '') return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /** Ctrl-C reaches the client as an abort; callers see InterruptedError (exit 130). */
 function abortError(signal: AbortSignal): Error {
   const reason = signal.reason;
   if (reason instanceof KlvError) return reason;
   return new InterruptedError();
 }
-
-type AttemptResult =
-  | { kind: 'response'; status: number; headers: Record<string, string>; body: unknown }
-  | { kind: 'network'; error: unknown };
 
 export class KlaviyoClient {
   readonly baseUrl: string;
@@ -153,6 +81,8 @@ export class KlaviyoClient {
   readonly #journal?: (line: string) => void;
   readonly #signal?: AbortSignal;
   readonly #timeoutMs: number;
+  readonly #maxRetryAfterMs: number;
+  readonly #maxResponseBytes: number;
   readonly #clock: Clock;
   readonly #policy: RetryPolicy;
   readonly #governor: RateGovernor;
@@ -175,10 +105,13 @@ export class KlaviyoClient {
     this.#journal = o.journal;
     this.#signal = o.signal;
     this.#timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxRetryAfterMs = o.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+    this.#maxResponseBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#clock = o.clock ?? systemClock;
     this.#policy = retryPolicy({
       maxThrottleRetries: o.maxRetries,
       maxOtherRetries: o.maxRetries,
+      maxEdgeRetries: o.maxRetries === undefined ? undefined : Math.min(o.maxRetries, 3),
       random: o.random,
     });
     const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY;
@@ -224,25 +157,69 @@ export class KlaviyoClient {
    * Every resource of a collection, page by page with the largest page size the endpoint allows,
    * following `links.next`. Yields as pages arrive, so memory stays flat whatever the size.
    * Each resource gets the `included` resources it references under `includedRelationships`.
+   *
+   * The chain is checked as it goes (pagination.ts): a `links.next` already followed is an
+   * error, not an endless loop; a page cursor Klaviyo refuses (expired) restarts the chain
+   * (from `restartQuery`, else the first page), and no resource is yielded twice.
    */
   async *paginate(operationId: OperationId, o: PaginateOptions = {}): AsyncGenerator<JsonApiResource> {
     const meta = operationMeta(operationId);
     if (o.limit !== undefined && o.limit <= 0) return;
-    const query: Query = { ...o.query };
-    const pageSize = this.#pageSizeFor(meta, o.pageSize ?? (query['page[size]'] as number | undefined), o.limit);
-    if (pageSize !== undefined) query['page[size]'] = pageSize;
-    checkRequiredQuery(meta, query);
-    let target: string | undefined = pathWithQuery(this.#basePath + expandPath(meta, o.pathParams), query);
+    const pageSize = this.#pageSizeFor(meta, o.pageSize ?? (o.query?.['page[size]'] as number | undefined), o.limit);
+    const targetOf = (q: Query | undefined): string => {
+      const query: Query = { ...q };
+      if (pageSize !== undefined) query['page[size]'] = pageSize;
+      checkRequiredQuery(meta, query);
+      return pathWithQuery(this.#basePath + expandPath(meta, o.pathParams), query);
+    };
+    const first = targetOf(o.query);
+    const chain = new PageChain(first, { seen: o.seen });
+    const req = { operationId: meta.operationId, method: meta.method, path: first.split('?')[0] };
+    let target: string | undefined = first;
     let yielded = 0;
     while (target) {
-      const response: ApiResponse<any> = await this.#send(meta, target, undefined, false, o.signal);
+      let response: ApiResponse<any>;
+      try {
+        response = await this.#send(meta, target, undefined, false, o.signal);
+      } catch (err) {
+        if (!(err instanceof CursorRejectedError)) throw err;
+        const from = o.restartQuery ? targetOf(o.restartQuery()) : first;
+        const verdict = chain.restart(from);
+        if (!verdict.ok) {
+          throw new KlaviyoResponseError({
+            ...req,
+            kind: 'cursor-refused',
+            status: 400,
+            message: `${req.method} ${req.path}: Klaviyo refused the page cursor of this read (${err.detail ?? err.message}) and klv could not read on: ${verdict.why}`,
+            hint: 'Nothing was written from the unfinished read. Run the command again; if Klaviyo keeps refusing its own cursors, report it with --verbose output.',
+          });
+        }
+        this.#log(`HTTP ${meta.method} page cursor refused (${err.detail ?? err.status}): reading again from ${from === first ? 'the first page' : 'where the read stood'}, skipping what was already read`);
+        target = verdict.target;
+        continue;
+      }
+      chain.pageReceived();
       const resources = joinIncluded(resourcesOf(response.body), response.body?.included);
       for (const resource of resources) {
+        if (!chain.admit(resource.id)) continue;
         yield resource;
         yielded += 1;
         if (o.limit !== undefined && yielded >= o.limit) return;
       }
-      target = nextRequestPath(response.body?.links?.next, this.baseUrl);
+      const next = nextRequestPath(response.body?.links?.next, this.baseUrl);
+      if (next === undefined) return;
+      const verdict = chain.follow(next);
+      if (!verdict.ok) {
+        throw new KlaviyoResponseError({
+          ...req,
+          kind: 'pagination-stuck',
+          status: response.status,
+          requestId: response.requestId,
+          message: `${req.method} ${req.path}: Klaviyo's pagination does not advance: ${verdict.why}; klv stopped instead of reading it again`,
+          hint: 'Nothing was written from the unfinished read. Run the command again later; if it happens again, report it with --verbose output (a proxy may be rewriting links).',
+        });
+      }
+      target = verdict.target;
     }
   }
 
@@ -303,6 +280,7 @@ export class KlaviyoClient {
 
     let throttleRetries = 0;
     let otherRetries = 0;
+    let edgeRetries = 0;
     let attempts = 0;
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
@@ -323,16 +301,19 @@ export class KlaviyoClient {
         this.#stats.requests += 1;
         opStats.requests += 1;
         const started = this.#clock.now();
-        result = await this.#attempt(method, target, headers, payload, signal);
-        this.#governor.complete(bucket, result.kind === 'response' ? result.headers : undefined);
+        result = await this.#attempt(meta, method, target, headers, payload, signal).catch((e: unknown) => {
+          this.#governor.complete(bucket); // a body too large to read: no answer to learn from
+          throw e;
+        });
+        this.#governor.complete(bucket, result.kind === 'network' ? undefined : result.headers);
         if (signal?.aborted) throw abortError(signal);
         this.#log(
           attemptLine({
             method,
             pathAndQuery: target,
-            result: result.kind === 'response' ? result.status : classifyNetworkError(result.error).code,
+            result: result.kind === 'network' ? classifyNetworkError(result.error).code : result.kind === 'response' ? result.status : `${result.status} (${result.kind})`,
             ms: this.#clock.now() - started,
-            remaining: result.kind === 'response' ? parseRateLimitHeaders(result.headers).remaining : undefined,
+            remaining: result.kind === 'network' ? undefined : parseRateLimitHeaders(result.headers).remaining,
             retry: attempts - 1,
           }),
         );
@@ -352,33 +333,42 @@ export class KlaviyoClient {
         };
       }
 
+      const retryAfterMs =
+        result.kind === 'response' && result.status === 429
+          ? (parseRetryAfterMs(result.headers, this.#clock.now()) ?? retryAfterFromDetail(result.body))
+          : undefined;
       const failure: AttemptFailure =
-        result.kind === 'response'
-          ? { kind: 'status', status: result.status, retryAfterMs: parseRetryAfterMs(result.headers, this.#clock.now()) }
-          : { kind: 'network', error: result.error };
-      if (
-        failure.kind === 'status' &&
-        failure.status === 429 &&
-        maxRetryAfterMs !== undefined &&
-        failure.retryAfterMs !== undefined &&
-        failure.retryAfterMs > maxRetryAfterMs
-      ) {
-        // Too long to wait (a daily cap): Klaviyo did not process it, the caller decides.
-        this.#stats.rateLimited += 1;
-        opStats.rateLimited += 1;
-        throw this.#failure(req, result, 'final', `429, Retry-After ${Math.ceil(failure.retryAfterMs / 1000)}s`, attempts);
+        result.kind === 'network'
+          ? { kind: 'network', error: result.error }
+          : result.kind === 'malformed'
+            ? { kind: 'malformed', status: result.status, problem: result.summary }
+            : result.kind === 'edge-blocked'
+              ? { kind: 'edge-blocked', status: result.status }
+              : { kind: 'status', status: result.status, retryAfterMs };
+      if (failure.kind === 'status' && failure.status === 429 && retryAfterMs !== undefined) {
+        if (maxRetryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) {
+          // Too long to wait (a daily cap): Klaviyo did not process it, the caller decides.
+          this.#stats.rateLimited += 1;
+          opStats.rateLimited += 1;
+          throw this.#failure(req, target, result, 'final', `429, Retry-After ${Math.ceil(retryAfterMs / 1000)}s`, attempts, retryAfterMs);
+        }
+        if (retryAfterMs > this.#maxRetryAfterMs) {
+          this.#stats.rateLimited += 1;
+          opStats.rateLimited += 1;
+          throw retryAfterTooLong(req, retryAfterMs, this.#maxRetryAfterMs, this.#clock.now(), attempts);
+        }
       }
-      const decision = decideRetry(failure, { method, idempotent, throttleRetries, otherRetries }, this.#policy);
+      const decision = decideRetry(failure, { method, idempotent, throttleRetries, otherRetries, edgeRetries }, this.#policy);
       if (decision.retry) {
         if (decision.throttled) {
           throttleRetries += 1;
           this.#stats.rateLimited += 1;
           opStats.rateLimited += 1;
-        }
+        } else if (decision.edge) edgeRetries += 1;
         else otherRetries += 1;
         this.#stats.retries += 1;
         opStats.retries += 1;
-        this.#log(retryLine(method, target, throttleRetries + otherRetries, decision.delayMs, decision.reason));
+        this.#log(retryLine(method, target, throttleRetries + otherRetries + edgeRetries, decision.delayMs, decision.reason));
         if (decision.throttled) {
           // The whole operation waits, not just this request: the governor holds its bucket
           // and this request waits in the governor's queue like the others.
@@ -392,11 +382,17 @@ export class KlaviyoClient {
         }
         continue;
       }
-      throw this.#failure(req, result, decision.outcome, decision.reason, attempts);
+      throw this.#failure(req, target, result, decision.outcome, decision.reason, attempts, retryAfterMs);
     }
   }
 
+  /**
+   * One attempt. The answer is classified here, once for every reader and writer: a 2xx that is
+   * not the document the operation promises is `malformed` (response-check.ts), a challenge from
+   * Klaviyo's CDN is `edge-blocked`, a body past the size limit fails the request at once.
+   */
   async #attempt(
+    meta: OperationMeta,
     method: string,
     target: string,
     headers: Record<string, string>,
@@ -414,6 +410,8 @@ export class KlaviyoClient {
       () => attempt.abort(new undiciErrors.HeadersTimeoutError(`Headers Timeout Error: no response within ${this.#timeoutMs} ms`)),
       this.#timeoutMs,
     );
+    let status = 0;
+    let responseHeaders: Record<string, string> = {};
     try {
       const res = await this.#dispatcher.request({
         origin: this.#origin,
@@ -427,14 +425,29 @@ export class KlaviyoClient {
       });
       // The response has begun: from here undici's body timeout applies, between chunks.
       clearTimeout(timer);
-      const text = await res.body.text();
-      return {
-        kind: 'response',
-        status: res.statusCode,
-        headers: lowerCaseHeaders(res.headers as Record<string, string | string[] | undefined>),
-        body: parseBody(text),
-      };
+      status = res.statusCode;
+      responseHeaders = lowerCaseHeaders(res.headers as Record<string, string | string[] | undefined>);
+      const text = await readBodyText(res.body, this.#maxResponseBytes, responseHeaders['content-length']);
+      if (isEdgeBlock(status, responseHeaders, text)) return { kind: 'edge-blocked', status, headers: responseHeaders, text };
+      if (status >= 200 && status < 300) {
+        const check = checkDocument(status, responseHeaders, text, meta);
+        if (!check.ok) return { kind: 'malformed', status, headers: responseHeaders, text: '', summary: check.summary };
+        return { kind: 'response', status, headers: responseHeaders, text: '', body: check.body };
+      }
+      return { kind: 'response', status, headers: responseHeaders, text: '', body: parseOrText(text) };
     } catch (error) {
+      if (error instanceof ResponseTooLargeError) {
+        throw new KlaviyoResponseError({
+          operationId: meta.operationId,
+          method,
+          path: target.split('?')[0],
+          kind: 'too-large',
+          status,
+          requestId: requestIdOf(responseHeaders),
+          message: `${method} ${target.split('?')[0]} answered ${status} with a body larger than klv accepts (${error.declared !== undefined ? `${error.declared} bytes announced` : `over ${error.limit} bytes`}): it was not read`,
+          hint: `Klaviyo's pages are far smaller; something in between may be sending a file or a runaway answer. Check the base URL and any proxy; KLV_MAX_RESPONSE_MB raises the limit (now ${Math.round(error.limit / 1048576)} MB).`,
+        });
+      }
       return { kind: 'network', error };
     } finally {
       clearTimeout(timer);
@@ -444,42 +457,22 @@ export class KlaviyoClient {
 
   #failure(
     req: { operationId: string; method: string; path: string },
+    target: string,
     result: AttemptResult,
     outcome: 'final' | 'exhausted' | 'unknown-outcome',
     reason: string,
     attempts: number,
+    retryAfterMs?: number,
   ): Error {
-    if (result.kind === 'response') {
-      const requestId = requestIdOf(result.headers);
-      if (outcome === 'unknown-outcome') {
-        return new UnknownOutcomeError({ ...req, reason: `status ${result.status}`, status: result.status, requestId });
-      }
-      // Error texts come from the server: scrubbed in case anything echoes the key back.
-      const errors = errorObjectsOf(result.body).map((e) => ({
-        ...e,
-        detail: e.detail === undefined ? undefined : this.#scrub(String(e.detail)),
-        title: e.title === undefined ? undefined : this.#scrub(String(e.title)),
-      }));
-      const retryAfterMs = result.status === 429 ? parseRetryAfterMs(result.headers, this.#clock.now()) : undefined;
-      return new KlaviyoApiError({ ...req, status: result.status, errors, requestId, attempts, retryAfterMs });
-    }
-    const info = classifyNetworkError(result.error);
-    const cause = scrubbedCause(result.error, (t) => this.#scrub(t));
-    const message = this.#scrub(result.error instanceof Error ? result.error.message : String(result.error));
-    if (outcome === 'unknown-outcome') {
-      return new UnknownOutcomeError({ ...req, reason: `${info.code} (${message})`, cause });
-    }
-    return new KlaviyoNetworkError({
-      ...req,
-      code: info.code,
-      reason: outcome === 'exhausted' ? `${message} [${reason}]` : message,
+    return failureError(result, {
+      req,
+      target,
+      outcome,
+      reason,
       attempts,
       baseUrl: this.baseUrl,
-      cause,
+      retryAfterMs,
+      scrub: (t) => this.#scrub(t),
     });
   }
-}
-
-function requestIdOf(headers: Record<string, string>): string | undefined {
-  return headers['x-request-id'] ?? headers['cf-ray'];
 }

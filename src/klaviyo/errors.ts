@@ -236,3 +236,62 @@ export class UnknownOutcomeError extends KlvError {
     this.requestId = o.requestId;
   }
 }
+
+/** What made an answer unusable (see KlaviyoResponseError). */
+export type UnusableResponseKind =
+  /** A 2xx that was not the document the operation promises (HTML, cut short, empty, no data). */
+  | 'malformed'
+  /** A body past klv's size limit. */
+  | 'too-large'
+  /** Stopped by Klaviyo's edge network (a Cloudflare challenge), after retries. */
+  | 'edge-blocked'
+  /** A 429 whose Retry-After is longer than klv waits. */
+  | 'retry-after-too-long'
+  /** `links.next` named a page of the same chain already read. */
+  | 'pagination-stuck'
+  /** Klaviyo kept refusing the page cursors of a read, with no progress between restarts. */
+  | 'cursor-refused';
+
+/**
+ * Klaviyo (or something in front of it) answered, but not with anything klv can trust as data.
+ * Never read as "no rows": the command stops (exit 1), leaving its output, cursor and table as
+ * they were, and an import stops rather than failing every later row the same way.
+ */
+export class KlaviyoResponseError extends KlvError {
+  override readonly name = 'KlaviyoResponseError';
+  readonly kind: UnusableResponseKind;
+  readonly operationId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status?: number;
+  readonly attempts: number;
+  readonly requestId?: string;
+
+  constructor(
+    o: RequestDescription & { kind: UnusableResponseKind; message: string; hint: string; status?: number; attempts?: number; requestId?: string },
+  ) {
+    super(o.message, { hint: o.hint });
+    this.kind = o.kind;
+    this.operationId = o.operationId;
+    this.method = o.method;
+    this.path = o.path;
+    this.status = o.status;
+    this.attempts = o.attempts ?? 1;
+    this.requestId = o.requestId;
+  }
+}
+
+/**
+ * Klaviyo refused a `page[cursor]` it issued (400 `invalid`: expired, or "Invalid cursor
+ * provided."). A KlaviyoApiError like any 400 for callers that do not handle it; paginated
+ * reads restart their chain instead (client.paginate).
+ */
+export class CursorRejectedError extends KlaviyoApiError {
+  readonly cursorRejected = true;
+}
+
+/** Whether a 400 answers a request carrying `page[cursor]` by refusing that cursor. */
+export function refusesCursor(status: number, errors: KlaviyoErrorObject[], target: string): boolean {
+  if (status !== 400 || !/[?&]page(?:\[|%5B)cursor(?:\]|%5D)=/i.test(target)) return false;
+  return errors.some((e) => e.source?.parameter === 'page[cursor]' || /cursor/i.test(`${e.detail ?? ''} ${e.title ?? ''}`));
+}

@@ -79,10 +79,19 @@ export function joinIncluded(resources: JsonApiResource[], included: JsonApiReso
   return resources;
 }
 
+/** The host of Klaviyo's API, which Klaviyo's own links name whatever host was called. */
+export const KLAVIYO_API_HOST = 'a.klaviyo.com';
+
 /**
- * The path+query to request for a `links.next` URL. Klaviyo returns absolute URLs; only their
- * path and query are used, against the configured base URL, so a proxy or emulator base keeps
- * working. A link to another host is refused: following it would send the API key there.
+ * The path+query to request for a `links.next` URL, against the configured base URL.
+ *
+ * - A link on the base URL's host: its path and query (a proxy that rewrites links keeps
+ *   working, path prefix included).
+ * - A link naming Klaviyo's API host (`https://a.klaviyo.com/api/...`) while the base URL is
+ *   another host (a corporate or recording proxy, the emulator): Klaviyo writes its own host
+ *   into links whatever host was called, so its path and query are requested on the base URL,
+ *   under the base URL's path prefix.
+ * - Any other host is refused: following it would send the API key there.
  * Returns undefined for a missing or empty link (the last page).
  */
 export function nextRequestPath(next: string | null | undefined, baseUrl: string): string | undefined {
@@ -96,11 +105,12 @@ export function nextRequestPath(next: string | null | undefined, baseUrl: string
       hint: 'This is unexpected from Klaviyo; run again with --verbose and report it.',
     });
   }
-  if (url.host !== base.host) {
-    throw new KlvError(
-      `Refusing to follow a pagination link to another host (${url.host}, expected ${base.host}): it would receive the API key`,
-      { hint: 'Check the base URL of the profile (klv config show); a proxy in between may be rewriting links.' },
-    );
+  if (url.host === base.host) return `${url.pathname}${url.search}`;
+  if (url.protocol === 'https:' && url.hostname === KLAVIYO_API_HOST && (url.port === '' || url.port === '443')) {
+    return `${base.pathname.replace(/\/+$/, '')}${url.pathname}${url.search}`;
   }
-  return `${url.pathname}${url.search}`;
+  throw new KlvError(
+    `Refusing to follow a pagination link to another host (${url.host}, expected ${base.host} or ${KLAVIYO_API_HOST}): it would receive the API key`,
+    { hint: 'Check the base URL of the profile (klv config show); a proxy in between may be rewriting links.' },
+  );
 }

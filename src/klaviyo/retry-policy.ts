@@ -42,6 +42,9 @@ export interface RetryPolicyOptions {
   /** Backoff base and cap after a 429 (the wait is at least Retry-After). */
   throttleBaseDelayMs?: number;
   throttleMaxDelayMs?: number;
+  /** Retries after Klaviyo's edge (Cloudflare) stopped a request (default 3), and their backoff base. */
+  maxEdgeRetries?: number;
+  edgeBaseDelayMs?: number;
   /** [0, 1): Math.random by default; tests pass a fixed sequence. */
   random?: () => number;
 }
@@ -56,25 +59,36 @@ export function retryPolicy(o: RetryPolicyOptions = {}): RetryPolicy {
     maxDelayMs: o.maxDelayMs ?? 30_000,
     throttleBaseDelayMs: o.throttleBaseDelayMs ?? 1_000,
     throttleMaxDelayMs: o.throttleMaxDelayMs ?? 60_000,
+    maxEdgeRetries: o.maxEdgeRetries ?? 3,
+    edgeBaseDelayMs: o.edgeBaseDelayMs ?? 2_000,
     random: o.random ?? Math.random,
   };
 }
 
 export type AttemptFailure =
   | { kind: 'status'; status: number; retryAfterMs?: number }
-  | { kind: 'network'; error: unknown };
+  | { kind: 'network'; error: unknown }
+  /**
+   * A 2xx that is not the document the operation promises (an HTML page, JSON cut short, an
+   * empty body): retried like a 5xx. Klaviyo may have processed it (2xx), so a write that is
+   * not safe to repeat has an unknown outcome.
+   */
+  | { kind: 'malformed'; status: number; problem: string }
+  /** Stopped at Klaviyo's edge (a Cloudflare challenge): never reached the API, any method may be re-sent. */
+  | { kind: 'edge-blocked'; status: number };
 
 export interface RetryState {
   method: string;
   /** The caller vouches that repeating this write is harmless. */
   idempotent?: boolean;
-  /** Retries already made after 429s / after other failures. */
+  /** Retries already made after 429s / after other failures / after edge blocks. */
   throttleRetries: number;
   otherRetries: number;
+  edgeRetries?: number;
 }
 
 export type RetryDecision =
-  | { retry: true; delayMs: number; throttled: boolean; reason: string }
+  | { retry: true; delayMs: number; throttled: boolean; edge?: boolean; reason: string }
   | {
       retry: false;
       /**
@@ -147,8 +161,22 @@ export function decideRetry(failure: AttemptFailure, state: RetryState, policy: 
     return { retry: true, delayMs, throttled: true, reason: why };
   }
 
+  if (failure.kind === 'edge-blocked') {
+    const done = state.edgeRetries ?? 0;
+    if (done >= policy.maxEdgeRetries) {
+      return { retry: false, outcome: 'exhausted', reason: `blocked at Klaviyo's edge after ${done} retries` };
+    }
+    // A challenge does not clear in milliseconds: start at a few seconds.
+    const ceiling = Math.min(policy.maxDelayMs, policy.edgeBaseDelayMs * 2 ** done);
+    const delayMs = Math.floor(ceiling / 2 + policy.random() * (ceiling / 2));
+    return { retry: true, delayMs, throttled: false, edge: true, reason: `${failure.status} from Klaviyo's edge` };
+  }
+
   let reason: string;
-  if (failure.kind === 'status') {
+  if (failure.kind === 'malformed') {
+    reason = `${failure.status} with ${failure.problem}`;
+    if (!safe) return { retry: false, outcome: 'unknown-outcome', reason };
+  } else if (failure.kind === 'status') {
     if (!RETRYABLE_STATUSES.has(failure.status)) {
       return { retry: false, outcome: 'final', reason: String(failure.status) };
     }

@@ -166,8 +166,10 @@ export function describeBatchError(err: unknown): BatchErrorInfo {
       exitCode: ExitCode.Failure,
     };
   }
-  if (err instanceof Error && err.name === 'KlaviyoNetworkError') {
-    // Every later batch would fail the same way: stop, and let --resume continue later.
+  if (err instanceof Error && (err.name === 'KlaviyoNetworkError' || err.name === 'KlaviyoResponseError')) {
+    // Klaviyo unreachable, or answering with something that is not Klaviyo's (an HTML page, a
+    // challenge, a long hold): every later batch would fail the same way. Stop, and let
+    // --resume continue later.
     return { kind: 'fatal', code: 'network_error', message: oneLine(err.message), exitCode: ExitCode.Failure };
   }
   if (err instanceof KlvError) {

@@ -14,7 +14,7 @@ import type { KlaviyoClient } from '../../klaviyo/client.js';
 
 /** The client of a write: not aborted by the first Ctrl-C, so that batches in flight can finish. */
 export async function writeClient(ctx: CommandContext, concurrency: number): Promise<KlaviyoClient> {
-  const timeoutMs = ctx.requestTimeoutMs();
+  const limits = ctx.clientLimits();
   const profile = await ctx.profile();
   const [{ KlaviyoClient }, { KLV_VERSION }] = await Promise.all([import('../../klaviyo/client.js'), import('../../core/version.js')]);
   const client = new KlaviyoClient({
@@ -25,7 +25,7 @@ export async function writeClient(ctx: CommandContext, concurrency: number): Pro
     // As ctx.client(): a profile's own concurrency always wins; the rate governor keeps any value within the limits.
     concurrency: profile.sources.concurrency === 'default' ? Math.max(profile.concurrency, Math.floor(concurrency)) : profile.concurrency,
     journal: ctx.io.verbose ? (line) => ctx.io.stderr.write(`${ctx.io.style.dim(line)}\n`) : undefined,
-    timeoutMs,
+    ...limits,
   });
   ctx.onCleanup(() => client.close());
   return client;
