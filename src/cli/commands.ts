@@ -407,6 +407,11 @@ const ENVIRONMENT_HELP = `Environment variables
                              counting the request as failed (default 60; fractions allowed, e.g. 0.5).
                              A timed-out GET is retried; a timed-out write that is not idempotent
                              has an unknown outcome
+  KLV_MAX_RETRY_AFTER        longest Retry-After (seconds) klv waits out after a 429 (default 300).
+                             Klaviyo asking for longer (a daily cap) stops the command with exit 1
+                             and the time to come back, instead of sleeping in silence
+  KLV_MAX_RESPONSE_MB        largest response body klv reads (default 50); a larger one fails
+                             its request (Klaviyo's pages are far smaller)
   NO_COLOR                   no colour in messages
   KLV_NOW                    ISO time used as 'now' by doctor's revision-age check and export --since 7d (tests)
   KLV_OPENAPI_SPEC           path to Klaviyo's OpenAPI spec (for npm run gen:api and the tests)
