@@ -165,12 +165,6 @@ export function storageInstant(instant: Instant): Instant {
   return truncateInstant(instant, STORAGE_DIGITS);
 }
 
-/** The instant's shortest spelling: trailing zeros of the fraction dropped, so equal instants have equal fractions. */
-export function canonicalInstant(instant: Instant): Instant {
-  const fraction = instant.fraction.replace(/0+$/, '');
-  return fraction === instant.fraction ? instant : { epochSeconds: instant.epochSeconds, fraction };
-}
-
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
 export interface FormatOptions {
@@ -200,11 +194,16 @@ export function formatInstant(instant: Instant, options: FormatOptions = {}): st
 }
 
 /**
- * The one spelling of an instant that two values share exactly when they are the same instant
- * (shortest fraction): what comparisons of values from different sources use as a key.
+ * The one spelling of an instant that two values share exactly when they are the same instant,
+ * for values whose original digits are gone (read back from a database) and for comparisons of
+ * values from different sources: JavaScript's toISOString extended to smaller units, i.e. the
+ * fraction in groups of three digits, as few as hold it (`.000`, `.276`, `.276360`, `.276362189`).
+ * Millisecond values are spelled exactly as klv spelled them before it kept microseconds.
  */
 export function instantKey(instant: Instant): string {
-  return formatInstant(canonicalInstant(instant));
+  const significant = instant.fraction.replace(/0+$/, '');
+  const width = Math.max(3, Math.ceil(significant.length / 3) * 3);
+  return formatInstant(instant, { digits: width });
 }
 
 /**

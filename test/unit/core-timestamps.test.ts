@@ -104,9 +104,16 @@ describe('fixed-width and storage forms', () => {
     expect(storageInstant(at('2024-05-13T08:01:45.276362Z'))).toEqual(at('2024-05-13T08:01:45.276362Z'));
   });
 
-  it('gives equal instants one key whatever their trailing zeros or zone', () => {
+  it('gives equal instants one key whatever their trailing zeros or zone: milliseconds, microseconds or nanoseconds', () => {
     expect(instantKey(at('2024-05-13T08:01:45.276360+00:00'))).toBe(instantKey(at('2024-05-13 10:01:45.27636+02')));
-    expect(instantKey(at('2024-05-13T08:01:45.000Z'))).toBe('2024-05-13T08:01:45Z');
+    expect(instantKey(at('2024-05-13T08:01:45.27636Z'))).toBe('2024-05-13T08:01:45.276360Z');
+    expect(instantKey(at('2024-05-13T08:01:45Z'))).toBe('2024-05-13T08:01:45.000Z');
+    expect(instantKey(at('2024-05-13T08:01:45.000000Z'))).toBe('2024-05-13T08:01:45.000Z');
+    expect(instantKey(at('2024-05-13T08:01:45.5Z'))).toBe('2024-05-13T08:01:45.500Z');
+    expect(instantKey(at('2024-05-13T08:01:45.276000Z'))).toBe('2024-05-13T08:01:45.276Z');
+    expect(instantKey(at('2024-05-13T08:01:45.2763621Z'))).toBe('2024-05-13T08:01:45.276362100Z');
+    // Millisecond values are spelled as Date's toISOString spells them.
+    expect(instantKey(instantOf(new Date(Date.UTC(2024, 4, 13, 8, 1, 45, 20)))!)).toBe(new Date(Date.UTC(2024, 4, 13, 8, 1, 45, 20)).toISOString());
   });
 });
 
