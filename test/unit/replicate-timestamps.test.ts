@@ -9,7 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findObject } from '../../src/objects/registry.js';
 import type { Row } from '../../src/objects/types.js';
+import { SyncEngine, type SyncOptions } from '../../src/sync/engine.js';
+import { syncSpec } from '../../src/sync/spec.js';
 import type { TableSpec } from '../../src/replicate/destination.js';
 import { openDestination, type SqlDestination } from '../../src/replicate/destinations/index.js';
 import { type MysqlColumnInfo, planWidening, wideningSql } from '../../src/replicate/destinations/mysql-widen.js';
@@ -191,6 +194,28 @@ await describeDb('MySQL/MariaDB replica keeps microseconds', mysqlUrl(), (url) =
       expect((await dest.readRows(s)).map((r) => r.Updated)).toEqual([EXACT]);
       // Already wide: nothing more to do.
       expect(await dest.ensureTable(s)).toEqual({ created: false, addedColumns: [] });
+    } finally {
+      await dest.close();
+    }
+  });
+
+  it('widens the DATETIME(3) columns of an existing klv sync table too', async () => {
+    const dest = (await openDestination(url, { schema })) as SqlDestination;
+    try {
+      // A Lists sync table as klv sync created it before.
+      await adminQuery(
+        url,
+        `CREATE TABLE \`${schema}\`.ts_sync_old (\`_klv_row_id\` BIGINT AUTO_INCREMENT PRIMARY KEY, \`Id\` VARCHAR(255) UNIQUE, \`Name\` LONGTEXT, ` +
+          `\`OptInProcess\` LONGTEXT, \`Updated\` DATETIME(3), \`_klv_modified_at\` DATETIME(3), \`_klv_synced_at\` DATETIME(3)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      );
+      const engine = new SyncEngine({ spec: syncSpec(findObject('lists')), dest, table: 'ts_sync_old', dryRun: false } as unknown as SyncOptions);
+      expect(await engine.ensureTables()).toEqual({ tableExists: true });
+      const types = await adminQuery(url, 'SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE = ?', [
+        schema,
+        'ts_sync_old',
+        'datetime',
+      ]);
+      expect(Object.fromEntries(types.map((r) => [r.c, String(r.t).toLowerCase()]))).toEqual({ Updated: 'datetime(6)', _klv_modified_at: 'datetime(6)', _klv_synced_at: 'datetime(6)' });
     } finally {
       await dest.close();
     }
