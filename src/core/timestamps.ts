@@ -171,9 +171,11 @@ export interface FormatOptions {
   /**
    * Fraction digits: undefined keeps the instant's digits (an all-zero fraction dropped, as the
    * export has always done); a number writes exactly that many (cut or padded with zeros), which
-   * gives text of a fixed width that sorts as time.
+   * gives text of a fixed width that sorts as time; 'groups' writes milliseconds, microseconds or
+   * nanoseconds, as few as hold the fraction, none when it is zero (the export's spelling of
+   * Klaviyo's values, which carry 0, 3 or 6 digits, once their own digits are gone).
    */
-  digits?: number;
+  digits?: number | 'groups';
   /** `T` (ISO 8601, the default) or a space (MySQL's DATETIME literal). */
   separator?: 'T' | ' ';
   /** Write the `Z` (default) or nothing (MySQL's DATETIME has no zone; klv's sessions are in UTC). */
@@ -188,6 +190,7 @@ export function formatInstant(instant: Instant, options: FormatOptions = {}): st
   const time = `${pad2(Math.floor(secondOfDay / 3600))}:${pad2(Math.floor((secondOfDay % 3600) / 60))}:${pad2(secondOfDay % 60)}`;
   let fraction: string;
   if (options.digits === undefined) fraction = /^0*$/.test(instant.fraction) ? '' : instant.fraction;
+  else if (options.digits === 'groups') fraction = groupedFraction(instant.fraction, 0);
   else fraction = instant.fraction.slice(0, options.digits).padEnd(options.digits, '0');
   const date = `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}`;
   return `${date}${options.separator ?? 'T'}${time}${fraction ? `.${fraction}` : ''}${options.zone === false ? '' : 'Z'}`;
@@ -201,9 +204,15 @@ export function formatInstant(instant: Instant, options: FormatOptions = {}): st
  * Millisecond values are spelled exactly as klv spelled them before it kept microseconds.
  */
 export function instantKey(instant: Instant): string {
-  const significant = instant.fraction.replace(/0+$/, '');
-  const width = Math.max(3, Math.ceil(significant.length / 3) * 3);
-  return formatInstant(instant, { digits: width });
+  const fraction = groupedFraction(instant.fraction, 3);
+  return formatInstant({ epochSeconds: instant.epochSeconds, fraction }, { digits: fraction.length });
+}
+
+/** The fraction in whole groups of three digits, as few as hold its significant digits, at least `min` digits. */
+function groupedFraction(fraction: string, min: number): string {
+  const significant = fraction.replace(/0+$/, '');
+  const width = Math.max(min, Math.ceil(significant.length / 3) * 3);
+  return significant.padEnd(width, '0');
 }
 
 /**

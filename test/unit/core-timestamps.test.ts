@@ -99,6 +99,14 @@ describe('fixed-width and storage forms', () => {
     expect(formatInstant(at('2024-05-13T08:01:45.5Z'), { digits: 6, separator: ' ', zone: false })).toBe('2024-05-13 08:01:45.500000');
   });
 
+  it("writes 'groups': milliseconds, microseconds or nanoseconds as needed, nothing when zero", () => {
+    const g = (text: string) => formatInstant(at(text), { digits: 'groups' });
+    expect(g('2024-05-13T08:01:45.000000000Z')).toBe('2024-05-13T08:01:45Z');
+    expect(g('2024-05-13T08:01:45.250000000Z')).toBe('2024-05-13T08:01:45.250Z');
+    expect(g('2024-05-13T08:01:45.276360000Z')).toBe('2024-05-13T08:01:45.276360Z');
+    expect(g('2024-05-13T08:01:45.276362100Z')).toBe('2024-05-13T08:01:45.276362100Z');
+  });
+
   it('keeps microseconds in storage and cuts (never rounds) nanoseconds', () => {
     expect(storageInstant(at('2024-05-13T08:01:45.999999999Z'))).toEqual(at('2024-05-13T08:01:45.999999Z'));
     expect(storageInstant(at('2024-05-13T08:01:45.276362Z'))).toEqual(at('2024-05-13T08:01:45.276362Z'));
