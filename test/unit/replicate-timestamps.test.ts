@@ -18,7 +18,9 @@ import { openDestination, type SqlDestination } from '../../src/replicate/destin
 import { type MysqlColumnInfo, planWidening, wideningSql } from '../../src/replicate/destinations/mysql-widen.js';
 import { comparable } from '../../src/replicate/destinations/sql-compare.js';
 import { fromSqlValue, sqlType, toSqlValue } from '../../src/replicate/destinations/sql-types.js';
+import { replicate } from '../../src/replicate/engine.js';
 import { adminQuery, describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
+import { fakeClient, fakeObject } from './replicate-engine-fake.js';
 
 const MICROS = '2024-05-13T08:01:45.276362+00:00';
 const EXACT = '2024-05-13T08:01:45.276362Z';
@@ -140,6 +142,37 @@ describe('SQLite replica keeps microseconds', () => {
       expect(await dest.upsertRows(s, [{ Id: 'old', Updated: '2024-05-13T08:01:45.276+00:00' }, { Id: 'new', Updated: MICROS }], T0)).toEqual({ inserted: 1, updated: 0, unchanged: 1 });
       const raw = await dest.query('SELECT "Updated" AS u FROM ts_sqlite WHERE "Id" IN (?, ?) ORDER BY "Updated"', ['space', 'whole']);
       expect(raw.map((r) => r.u)).toEqual(['2024-05-13T08:01:45.000000Z', '2024-05-13T08:01:45.276362Z']);
+    } finally {
+      await dest.close();
+    }
+  });
+});
+
+describe('a replicate run into SQLite with microsecond data', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'klv-ts-run-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stores and checkpoints the microseconds, and a second run finds every row unchanged', async () => {
+    const records = [
+      { Id: 'L1', Name: 'one', Updated: '2026-11-20T08:01:45.276362+00:00' },
+      { Id: 'L2', Name: 'two', Updated: '2026-11-20 08:01:45.2761' },
+      { Id: 'L3', Name: 'three', Updated: '2026-11-19T08:01:45+00:00' },
+    ];
+    const { def } = fakeObject(records);
+    const dest = (await openDestination(`sqlite:${join(dir, 'run.db')}`)) as SqlDestination;
+    try {
+      const now = () => new Date('2026-12-01T00:00:00Z');
+      const first = await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+      expect(first.results[0]).toMatchObject({ inserted: 3, cursor: '2026-11-20T08:01:45.276362Z' });
+      const second = await replicate({ objects: [def], destination: dest, client: fakeClient(), now, lookbackMs: 86_400_000 * 30 });
+      expect(second.results[0]).toMatchObject({ rowsRead: 3, inserted: 0, updated: 0, unchanged: 3 });
+      const stored = await dest.query('SELECT "Id", "Updated" FROM lists ORDER BY "Updated"');
+      expect(stored).toEqual([
+        { Id: 'L3', Updated: '2026-11-19T08:01:45.000000Z' },
+        { Id: 'L2', Updated: '2026-11-20T08:01:45.276100Z' },
+        { Id: 'L1', Updated: '2026-11-20T08:01:45.276362Z' },
+      ]);
+      expect((await dest.getState('Lists'))?.cursor).toBe('2026-11-20T08:01:45.276362Z');
     } finally {
       await dest.close();
     }

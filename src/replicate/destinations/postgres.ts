@@ -10,11 +10,22 @@ import { quoteIdent } from './sql-types.js';
 import { connectError, redactUrl } from './url.js';
 
 type PgModule = typeof import('pg');
-
-/** timestamp (1114) and timestamptz (1184): read as text, see openPostgres. */
-const TIMESTAMP_OIDS = new Set([1114, 1184]);
 type PoolClient = import('pg').PoolClient;
 type Pool = import('pg').Pool;
+type CustomTypesConfig = import('pg').CustomTypesConfig;
+
+/** timestamp (1114) and timestamptz (1184). */
+const TIMESTAMP_OIDS = new Set([1114, 1184]);
+
+/**
+ * pg's type parsers, but timestamps come back as the server's text (`2024-05-13
+ * 08:01:45.276362+00`): the default parser makes a Date of them, which cuts Klaviyo's
+ * microseconds to milliseconds.
+ */
+function timestampsAsText(pg: PgModule): CustomTypesConfig {
+  const getTypeParser = (oid: number, format?: 'text' | 'binary') => (TIMESTAMP_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format));
+  return { getTypeParser: getTypeParser as CustomTypesConfig['getTypeParser'] };
+}
 
 function connection(client: PoolClient): SqlConnection {
   return {
@@ -61,9 +72,7 @@ export async function openPostgres(url: string, opts: DestinationOptions & { sta
     connectionTimeoutMillis: 10_000,
     // Sessions in UTC: TIMESTAMPTZ values print and compare in UTC whatever the server's zone.
     options: '-c TimeZone=UTC',
-    // Timestamps come back as the server's text (`2024-05-13 08:01:45.276362+00`): pg's default
-    // parser makes a Date of them, which cuts Klaviyo's microseconds to milliseconds.
-    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (TIMESTAMP_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format))) as never },
+    types: timestampsAsText(pg),
   });
   // An idle connection dropped by the server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
