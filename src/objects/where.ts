@@ -7,6 +7,7 @@
  *   Name contains 'Sale'             Archived = true              Properties.tier = 'gold'
  */
 import { UsageError } from '../core/errors.js';
+import { formatInstant, parseInstant } from '../core/timestamps.js';
 import { requireColumn } from './columns.js';
 import type { ColumnDef, Condition, ObjectDefinition, ScalarValue, WhereOperator } from './types.js';
 
@@ -118,17 +119,14 @@ function coerce(raw: RawValue, column: ColumnDef, source: string): ScalarValue {
   }
 }
 
-/** ISO 8601 date or date-time to a canonical UTC string; dates are midnight UTC; no zone = UTC. */
+/**
+ * ISO 8601 date or date-time to a canonical UTC string, every fraction digit kept (a condition on
+ * Klaviyo's microseconds must stay exact); dates are midnight UTC; no zone = UTC. Impossible
+ * days (2026-02-30) are refused, not rolled over.
+ */
 export function normalizeDateTime(text: string): string | null {
-  const t = text.trim();
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(t)) return null;
-  const withTime = t.length === 10 ? `${t}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/i.test(t) ? t.replace(' ', 'T') : `${t.replace(' ', 'T')}Z`;
-  const ms = Date.parse(withTime);
-  if (Number.isNaN(ms)) return null;
-  // Date.parse rolls impossible days over (2026-02-30 becomes March 2): refuse them instead.
-  const [y, m, d] = t.slice(0, 10).split('-').map(Number);
-  if (new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d) return null;
-  return new Date(ms).toISOString().replace('.000Z', 'Z');
+  const instant = parseInstant(text, { dateAsMidnight: true });
+  return instant ? formatInstant(instant) : null;
 }
 
 export function parseWhere(text: string, def: ObjectDefinition): Condition {

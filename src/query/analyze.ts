@@ -11,7 +11,9 @@
  *   and `col BETWEEN a AND b` on one object, as catalog Conditions for the object's planner,
  *   which pushes what the endpoint can filter and checks the rest on each row. SQLite evaluates
  *   the whole WHERE again on what is loaded, so correctness never depends on push-down: a
- *   condition is pushed only when it can only remove rows SQL would remove too.
+ *   condition is pushed only when it can only remove rows SQL would remove too. String literals
+ *   compared with a datetime column are rewritten to the form SQLite stores datetimes in
+ *   (datetimes.ts), so that SQLite compares instants, as push-down does.
  *
  * The result says too whether the query is a simple scan (one object, no grouping, ordering,
  * DISTINCT, aggregates or subqueries, plain columns, every condition pushed) that can stream
@@ -23,6 +25,7 @@ import { nearestNames } from '../objects/names.js';
 import { findObject } from '../objects/registry.js';
 import { normalizeDateTime } from '../objects/where.js';
 import type { ColumnDef, Condition, ObjectDefinition, ScalarValue, WhereOperator } from '../objects/types.js';
+import { rewriteDatetimeLiterals } from './datetimes.js';
 import { exprSql, type AstNode } from './parse.js';
 import { hasPropertiesColumn, isPropertyColumnName, noPropertiesError } from './properties.js';
 
@@ -91,6 +94,8 @@ function unsupported(what: string, hint = 'Rewrite the query without it, or expo
 
 export class Analyzer {
   readonly tables = new Map<string, TableUse>();
+  /** column_ref nodes resolved to a datetime column (their literals are rewritten: datetimes.ts). */
+  readonly datetimeRefs = new WeakSet<object>();
   selects = 0;
   aggregates = false;
 
@@ -251,6 +256,7 @@ export class Analyzer {
         if (name === '*') return this.allColumns(entry.use);
         const col = this.addColumn(entry.use, name)!;
         setColumnName(ref, col.name);
+        if (col.type === 'datetime') this.datetimeRefs.add(ref);
         return;
       }
       const known = chain.flatMap((s) => s.entries.flatMap((e) => e.names));
@@ -268,9 +274,12 @@ export class Analyzer {
       const hits = scope.entries.filter((e) => e.use && findColumn(e.use.def, name));
       if (hits.length > 0) {
         // Ambiguous names are SQLite's to report; every candidate is loaded so its message is the real one.
-        let canonical: string | undefined;
-        for (const h of hits) canonical = this.addColumn(h.use!, name)!.name;
-        if (hits.length === 1) setColumnName(ref, canonical!);
+        let canonical: ColumnDef | undefined;
+        for (const h of hits) canonical = this.addColumn(h.use!, name)!;
+        if (hits.length === 1) {
+          setColumnName(ref, canonical!.name);
+          if (canonical!.type === 'datetime') this.datetimeRefs.add(ref);
+        }
         return;
       }
       // An output alias (ORDER BY n) or a subquery's column: not an object column.
@@ -521,5 +530,7 @@ export function analyzeSelect(ast: AstNode): Analysis {
     }
     if (plain) simple = { table: use.def.name, output, limit, offset };
   }
+  // Last, so that the conditions and --explain show the literals as written.
+  rewriteDatetimeLiterals(ast, (ref) => ref !== null && typeof ref === 'object' && a.datetimeRefs.has(ref));
   return { ast, tables: a.tables, residual, residualSql, simple, pushLimit, localWork };
 }

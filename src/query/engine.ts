@@ -11,9 +11,10 @@
  * there and its rows stream to the output with `.iterate()`. The file is deleted at the end,
  * also on failure or Ctrl-C.
  *
- * Values in SQLite: datetimes as ISO 8601 UTC text (the export's spelling, which sorts and
- * compares as time), booleans as 1/0 (TRUE and FALSE in SQL), JSON as JSON text. LIKE is made
- * case-sensitive, as Klaviyo's filters are, so push-down and SQLite agree.
+ * Values in SQLite: datetimes as ISO 8601 UTC text of a fixed width (nine fraction digits: it
+ * sorts and compares as time; datetimes.ts), given back in the export's spelling; booleans as 1/0
+ * (TRUE and FALSE in SQL); JSON as JSON text. LIKE is made case-sensitive, as Klaviyo's filters
+ * are, so push-down and SQLite agree.
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ColumnDef, ColumnType, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../objects/types.js';
-import { normalizeDatetime, type ValueColumn } from '../pipeline/export/values.js';
+import type { ValueColumn } from '../pipeline/export/values.js';
+import { outputDatetime, sqliteDatetime } from './datetimes.js';
 import type { Analysis } from './analyze.js';
 import { toSql } from './parse.js';
 import { isPropertyColumnName } from './properties.js';
@@ -91,15 +93,19 @@ function sqliteType(c: ColumnDef): string {
 export function sqliteValue(value: unknown, col: ColumnDef): unknown {
   if (value === undefined || value === null) return null;
   if (typeof value === 'boolean') return value ? 1 : 0;
-  if (value instanceof Date) return normalizeDatetime(value);
+  if (value instanceof Date) return sqliteDatetime(value);
   if (typeof value === 'bigint' || typeof value === 'number') return value;
-  if (typeof value === 'string') return col.type === 'datetime' ? normalizeDatetime(value) : value;
+  if (typeof value === 'string') return col.type === 'datetime' ? sqliteDatetime(value) : value;
   return JSON.stringify(value);
 }
 
-/** A SQLite value back as the export writes it: booleans and JSON regain their types. */
+/**
+ * A SQLite value back as the export writes it: booleans and JSON regain their types, datetimes
+ * their spelling (also from expressions such as MAX(Created), whose type SQLite does not say).
+ */
 export function outputValue(value: unknown, type: ColumnType | undefined): unknown {
   if (value === null || value === undefined) return null;
+  if (type === 'datetime' || type === undefined) return outputDatetime(value);
   if (type === 'boolean' && (value === 0 || value === 1)) return value === 1;
   if (type === 'json' && typeof value === 'string' && /^\s*[[{]/.test(value)) {
     try {

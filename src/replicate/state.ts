@@ -17,6 +17,7 @@
  * now: otherwise one bad row would stop every later change from being read.
  */
 import { UsageError } from '../core/errors.js';
+import { compareInstants, epochMsFloor, type Instant, instantKey, instantOf, laterInstant } from '../core/timestamps.js';
 import type { ObjectDefinition, Row } from '../objects/types.js';
 import type { ReplicationState } from './destination.js';
 
@@ -39,48 +40,47 @@ export function parseSpan(text: string, flag = '--lookback'): number {
   return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
 }
 
-/** An instant as milliseconds, from what rows carry (ISO strings with an offset, Dates, epoch ms). */
-export function instantMs(value: unknown): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  const ms = Date.parse(String(value));
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 /**
  * Where this run reads from: undefined (a full read) without a cursor, or for objects that have
  * no incremental column or one Klaviyo cannot filter (klv would read every row anyway, and a full
  * read lets the run see deletions too).
+ *
+ * The cursor keeps every digit, but the `since` sent to Klaviyo is the cursor rounded down to the
+ * millisecond (a Date) minus the lookback: rounding down only widens the window read again, so no
+ * row is skipped, and the lookback re-reads that window on every run anyway (upserts make it
+ * harmless).
  */
 export function readSince(def: ObjectDefinition, state: ReplicationState | null, lookbackMs: number, now: Date): Date | undefined {
   if (!def.incremental || !def.incremental.serverSide) return undefined;
-  const cursor = instantMs(state?.cursor);
+  const cursor = instantOf(state?.cursor);
   if (cursor === undefined) return undefined;
-  return new Date(Math.min(cursor, now.getTime()) - lookbackMs);
+  return new Date(Math.min(epochMsFloor(cursor), now.getTime()) - lookbackMs);
 }
 
-/** Tracks the largest incremental value seen during one object's read. */
+/** Tracks the largest incremental value seen during one object's read, to the last digit. */
 export class CursorTracker {
-  #max: number | undefined;
+  #max: Instant | undefined;
   constructor(private readonly column: string | undefined) {}
   see(row: Row): void {
     if (!this.column) return;
-    const ms = instantMs(row[this.column]);
-    if (ms !== undefined && (this.#max === undefined || ms > this.#max)) this.#max = ms;
+    const instant = instantOf(row[this.column]);
+    if (instant !== undefined) this.#max = this.#max === undefined ? instant : laterInstant(this.#max, instant);
   }
-  get max(): number | undefined {
+  get max(): Instant | undefined {
     return this.#max;
   }
 }
 
 /**
  * The cursor a completed run records: the largest value seen (or the previous cursor when this
- * run saw nothing newer), never beyond now, never before the previous cursor.
+ * run saw nothing newer), never beyond now, never before the previous cursor. Written with every
+ * digit Klaviyo sent (`2024-05-13T08:01:45.276362Z`; milliseconds as `.000Z` as before), so the
+ * next comparison is exact.
  */
-export function nextCursor(previous: string | null | undefined, maxSeenMs: number | undefined, now: Date): string | null {
-  const prev = instantMs(previous);
-  const candidates = [prev, maxSeenMs].filter((v): v is number => v !== undefined);
+export function nextCursor(previous: string | null | undefined, maxSeen: Instant | undefined, now: Date): string | null {
+  const candidates = [instantOf(previous), maxSeen].filter((v): v is Instant => v !== undefined);
   if (candidates.length === 0) return null;
-  return new Date(Math.min(Math.max(...candidates), now.getTime())).toISOString();
+  const largest = candidates.reduce(laterInstant);
+  const clock = instantOf(now);
+  return instantKey(clock && compareInstants(largest, clock) > 0 ? clock : largest);
 }

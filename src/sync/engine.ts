@@ -208,6 +208,9 @@ export class SyncEngine {
       for (const [n, ty] of wanted) {
         if (!have.has(n.toLowerCase())) await this.o.dest.execute(`ALTER TABLE ${this.t(this.o.table)} ADD COLUMN ${this.q(n)} ${ty.replace(' UNIQUE', '')}`);
       }
+      // MySQL: DATETIME(3) columns of a table made before klv kept microseconds become DATETIME(6),
+      // or Klaviyo's Updated would differ from the table's on every run (mysql-widen.ts).
+      await this.o.dest.widenDatetimeColumns(this.o.table, wanted.filter(([, ty]) => ty === dt).map(([n]) => n));
     }
     const k = this.keyType();
     const text = this.kind === 'mysql' ? 'LONGTEXT' : 'TEXT';

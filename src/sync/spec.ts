@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
+import { compareInstants, instantKey, instantOf, storageInstant } from '../core/timestamps.js';
 import type { ColumnDef, ObjectDefinition } from '../objects/types.js';
 
 export type ConflictPolicy = 'klaviyo-wins' | 'db-wins' | 'newest';
@@ -65,6 +66,17 @@ export function syncSpec(def: ObjectDefinition): SyncSpec {
 
 export type Norm = string | number | boolean | null;
 
+/**
+ * A datetime's comparable form: its instant to the microsecond (what the table's column holds,
+ * so Klaviyo's value and the same value read back from the table are equal), in the one spelling
+ * fromSqlValue gives (instantKey). Zoneless text is UTC; a date alone is midnight UTC, as the
+ * table stores it. Undefined when the value is no datetime.
+ */
+function datetimeNorm(value: string | Date): string | undefined {
+  const instant = instantOf(value, { dateAsMidnight: true });
+  return instant ? instantKey(storageInstant(instant)) : undefined;
+}
+
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === 'object') {
@@ -87,7 +99,7 @@ function canonical(value: unknown): unknown {
 export function normalize(column: ColumnDef, value: unknown): Norm {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(canonical(value));
-  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Date) return datetimeNorm(value) ?? String(value);
   if (typeof value === 'string') {
     const s = value;
     if (column.type === 'json' || /^\s*[[{]/.test(s)) {
@@ -97,10 +109,7 @@ export function normalize(column: ColumnDef, value: unknown): Norm {
         return s;
       }
     }
-    if (column.type === 'datetime') {
-      const d = new Date(s);
-      return Number.isNaN(d.getTime()) ? s : d.toISOString();
-    }
+    if (column.type === 'datetime') return datetimeNorm(s) ?? s;
     return s;
   }
   if (typeof value === 'number' || typeof value === 'boolean') return value;
@@ -162,7 +171,10 @@ export function mergeRow(
   const newestWinner = (): 'klaviyo' | 'db' => {
     if (!times.db) return 'db';
     if (!times.klaviyo) return 'db';
-    return Date.parse(times.klaviyo) > Date.parse(times.db) ? 'klaviyo' : 'db';
+    // Exact comparison: two edits in the same millisecond are still ordered by their microseconds.
+    const k = instantOf(times.klaviyo);
+    const d = instantOf(times.db);
+    return k && d && compareInstants(k, d) > 0 ? 'klaviyo' : 'db';
   };
   for (const c of columns) {
     const kv = k[c] ?? null;

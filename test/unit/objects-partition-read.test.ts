@@ -20,11 +20,16 @@ interface FakeProfile {
   /** What Klaviyo stores and compares. */
   ms: number;
   email: string;
+  /** Microsecond digits shown after the milliseconds (Klaviyo's microseconds), if any. */
+  micros?: string;
 }
 
 interface FakeOptions {
-  /** How `created` is shown: with milliseconds, or in whole seconds (truncated) as Klaviyo does. */
-  shown?: 'ms' | 'seconds';
+  /**
+   * How `created` is shown: with milliseconds, in whole seconds (truncated) as Klaviyo does, or
+   * space-separated without a zone (`2024-01-01 10:00:00.123`), as Klaviyo shows some objects' times.
+   */
+  shown?: 'ms' | 'seconds' | 'space';
   /** sort=created by milliseconds, or by the second with an arbitrary order inside it. */
   sort?: 'ms' | 'second';
   /** The n-th request (1-based) fails. */
@@ -47,7 +52,8 @@ class FakeClient {
 
   #resource(p: FakeProfile): JsonApiResource {
     const t = this.#o.shown === 'seconds' ? Math.floor(p.ms / 1000) * 1000 : p.ms;
-    const created = new Date(t).toISOString().replace(/(\.\d{3})?Z$/, this.#o.shown === 'seconds' ? '+00:00' : '$1Z');
+    let created = new Date(t).toISOString().replace(/(\.\d{3})?Z$/, this.#o.shown === 'seconds' ? '+00:00' : `$1${p.micros ?? ''}Z`);
+    if (this.#o.shown === 'space') created = created.replace('T', ' ').replace(/Z$/, '');
     return { type: 'profile', id: p.id, attributes: { created, email: p.email } };
   }
 
@@ -190,6 +196,31 @@ describe('partitioned Profiles read: every row exactly once', () => {
     const data = Array.from({ length: 3_000 }, (_, i) => profile(i, START + Math.floor(i / 3) * 1_000 + (i % 3) * 300));
     const client = new FakeClient(data, { sort: 'second' });
     expectEachOnce(await read(client, request()), data);
+  });
+
+  it('when Klaviyo shows zoneless space-separated times, whatever the machine zone (they are UTC)', async () => {
+    const data = Array.from({ length: 2_500 }, (_, i) => profile(i, START + Math.floor(i * 433.3)));
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const client = new FakeClient(data, { shown: 'space' });
+      expectEachOnce(await read(client, request()), data);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  it('applies a --where bound with microseconds exactly to rows with microseconds', async () => {
+    // Ten rows in each of several milliseconds, told apart only by their microseconds.
+    const data = Array.from({ length: 600 }, (_, i) => ({ ...profile(i, START + Math.floor(i / 10) * 1_000 + 7), micros: String((i % 10) * 100).padStart(3, '0') }));
+    const edge = new Date(START + 30 * 1_000 + 7).toISOString().replace('Z', '450Z');
+    const after = data.filter((p) => p.ms > START + 30 * 1_000 + 7 || (p.ms === START + 30 * 1_000 + 7 && Number(p.micros) > 450));
+    const atOrBefore = data.filter((p) => !after.includes(p));
+    for (const shown of ['ms', 'space'] as const) {
+      expectEachOnce(await read(new FakeClient(data, { shown }), request({ where: [`Created > '${edge}'`] })), after);
+      expectEachOnce(await read(new FakeClient(data, { shown }), request({ where: [`Created <= '${edge}'`] })), atOrBefore);
+    }
   });
 
   it('on an account of one profile, none, or just over one page', async () => {

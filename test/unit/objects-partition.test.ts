@@ -141,6 +141,21 @@ describe('conditionRange', () => {
   });
 });
 
+describe('conditionRange with microseconds', () => {
+  it('keeps the millisecond a microsecond bound falls in, so rows in it are checked exactly, not skipped', () => {
+    const t = T('2024-01-01T00:00:00.123Z');
+    const range = (op: '>' | '>=' | '<' | '<=' | '=', value: string) => conditionRange([{ column: 'Created', op, value }], 'Created');
+    expect(range('>', '2024-01-01T00:00:00.123456Z')).toEqual({ lo: t, hi: Infinity });
+    expect(range('>=', '2024-01-01T00:00:00.123456Z')).toEqual({ lo: t, hi: Infinity });
+    expect(range('<', '2024-01-01T00:00:00.123456Z')).toEqual({ lo: -Infinity, hi: t + 1 });
+    expect(range('<=', '2024-01-01T00:00:00.123456Z')).toEqual({ lo: -Infinity, hi: t + 1 });
+    expect(range('=', '2024-01-01T00:00:00.123456Z')).toEqual({ lo: t, hi: t + 1 });
+    // Whole milliseconds as before.
+    expect(range('>', '2024-01-01T00:00:00.123000Z')).toEqual({ lo: t + 1, hi: Infinity });
+    expect(range('<', '2024-01-01T00:00:00.123Z')).toEqual({ lo: -Infinity, hi: t });
+  });
+});
+
 describe('endRanges', () => {
   it('tiles the time line: head before the first page last second, tail after the last page last second', () => {
     const first = [T('2024-01-01T00:00:00.100Z'), T('2024-01-02T00:00:05.700Z')];

@@ -43,6 +43,19 @@ describe('pushdown on get_profiles', () => {
     expect(r.pushed).toHaveLength(2);
   });
 
+  it('a datetime with microseconds is sent as the enclosing millisecond bound AND kept local', () => {
+    const after = c('Created', '>', '2026-01-01T00:00:00.123456Z');
+    const before = c('Updated', '<', '2026-01-01T00:00:00.123456Z');
+    const r = run('get_profiles', Profiles, [after, before]);
+    expect(r.filter).toBe('and(greater-than(created,2026-01-01T00:00:00.123Z),less-than(updated,2026-01-01T00:00:00.124Z))');
+    expect(r.local).toEqual([after, before]);
+    expect(r.pushed).toEqual([]);
+    // Microseconds that are zero are milliseconds: sent exactly.
+    const exact = run('get_profiles', Profiles, [c('Created', '>', '2026-01-01T00:00:00.123000Z')]);
+    expect(exact.filter).toBe('greater-than(created,2026-01-01T00:00:00.123Z)');
+    expect(exact.local).toEqual([]);
+  });
+
   it('>= on created (greater-than only) is sent as greater-than one second earlier AND kept local', () => {
     const cond = c('Created', '>=', '2026-01-01T00:00:00Z');
     const r = run('get_profiles', Profiles, [cond]);

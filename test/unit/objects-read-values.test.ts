@@ -9,6 +9,7 @@ import type { ColumnDef } from '../../src/objects/types.js';
 
 const text: ColumnDef = { name: 'FirstName', type: 'string', description: '' } as ColumnDef;
 const email: ColumnDef = { name: 'Email', type: 'email', description: '' } as ColumnDef;
+const created: ColumnDef = { name: 'Created', type: 'datetime', description: '' } as ColumnDef;
 
 describe('matchesCondition', () => {
   it('contains, starts-with and ends-with are case-sensitive on text', () => {
@@ -31,5 +32,21 @@ describe('matchesCondition', () => {
     const row = { FirstName: ['Bo', 'Anna'] } as unknown as Record<string, unknown>;
     expect(matchesCondition(row as never, { column: 'FirstName', op: 'starts-with', value: 'An' }, text)).toBe(true);
     expect(matchesCondition(row as never, { column: 'FirstName', op: 'starts-with', value: 'an' }, text)).toBe(false);
+  });
+
+  it('compares datetimes to the last digit, whatever their spelling', () => {
+    const row = { Created: '2024-05-13T08:01:45.276362+00:00' };
+    const is = (op: '>' | '>=' | '<' | '<=' | '=' | '!=', value: string) => matchesCondition(row, { column: 'Created', op, value }, created);
+    expect(is('>', '2024-05-13T08:01:45.276Z')).toBe(true);
+    expect(is('>', '2024-05-13T08:01:45.276362Z')).toBe(false);
+    expect(is('>=', '2024-05-13T08:01:45.276362Z')).toBe(true);
+    expect(is('<', '2024-05-13T08:01:45.276363Z')).toBe(true);
+    expect(is('<=', '2024-05-13T08:01:45.276361Z')).toBe(false);
+    expect(is('=', '2024-05-13T08:01:45.2763620Z')).toBe(true);
+    expect(is('=', '2024-05-13T08:01:45.276Z')).toBe(false);
+    expect(is('!=', '2024-05-13T08:01:45.276Z')).toBe(true);
+    // Space-separated, zoneless: UTC.
+    expect(matchesCondition({ Created: '2024-05-13 08:01:45.276362' }, { column: 'Created', op: '=', value: '2024-05-13T08:01:45.276362Z' }, created)).toBe(true);
+    expect(matchesCondition({ Created: null }, { column: 'Created', op: '>', value: '2024-05-13T08:01:45Z' }, created)).toBe(false);
   });
 });

@@ -155,6 +155,9 @@ describe('parseWhere types', () => {
     expect(where('Created >= 2026-01-31T12:30').value).toBe('2026-01-31T12:30:00Z');
     expect(where("Created < '2026-01-31 12:00:00+02:00'").value).toBe('2026-01-31T10:00:00Z');
     expect(where('Created < 2026-01-31T12:00:00.250-05:00').value).toBe('2026-01-31T17:00:00.250Z');
+    expect(where("Created > '2024-05-13T08:01:45.276362'").value).toBe('2024-05-13T08:01:45.276362Z');
+    expect(where("Created > '2024-05-13 10:01:45.276362+02:00'").value).toBe('2024-05-13T08:01:45.276362Z');
+    expect(where("Created > '2024-05-13T08:01:45.000000Z'").value).toBe('2024-05-13T08:01:45Z');
     expect(usageError('Created > yesterday').message).toMatch(/is not a date or date-time/);
     expect(usageError('Created > 2026-13-01').message).toMatch(/is not a date or date-time/);
   });

@@ -124,7 +124,7 @@ describe('SQL types and names', () => {
       'BIGINT',
       'DOUBLE',
       'BOOLEAN',
-      'DATETIME(3)',
+      'DATETIME(6)',
       'JSON',
     ]);
     expect(sqlType('mysql', 'string', true)).toBe('VARCHAR(255)');
@@ -132,9 +132,9 @@ describe('SQL types and names', () => {
   });
 
   it('writes datetimes as UTC in each dialect', () => {
-    expect(toSqlValue('sqlite', 'datetime', '2024-05-01T12:00:00+02:00', 'C')).toBe('2024-05-01T10:00:00.000Z');
-    expect(toSqlValue('mysql', 'datetime', '2024-05-01T12:00:00.5+02:00', 'C')).toBe('2024-05-01 10:00:00.500');
-    expect(toSqlValue('postgres', 'datetime', '2024-05-01 12:00:00', 'C')).toBe('2024-05-01T12:00:00.000Z');
+    expect(toSqlValue('sqlite', 'datetime', '2024-05-01T12:00:00+02:00', 'C')).toBe('2024-05-01T10:00:00.000000Z');
+    expect(toSqlValue('mysql', 'datetime', '2024-05-01T12:00:00.5+02:00', 'C')).toBe('2024-05-01 10:00:00.500000');
+    expect(toSqlValue('postgres', 'datetime', '2024-05-01 12:00:00', 'C')).toBe('2024-05-01T12:00:00.000000Z');
     expect(() => toSqlValue('postgres', 'datetime', 'soon', 'Created')).toThrow(/Created/);
   });
 

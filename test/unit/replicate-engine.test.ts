@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { parseInstant } from '../../src/core/timestamps.js';
 import { defaultObjects, replicate } from '../../src/replicate/engine.js';
-import { nextCursor, readSince, parseSpan, defaultLookbackMs } from '../../src/replicate/state.js';
+import { CursorTracker, nextCursor, readSince, parseSpan, defaultLookbackMs } from '../../src/replicate/state.js';
 import { MASS_DELETION_MIN_ROWS, massDeletionReason, parseSweepSetting, sweepCascades, sweepDue, sweepPolicy } from '../../src/replicate/sweep.js';
 import { snakeCase, tableSpec } from '../../src/replicate/table-spec.js';
 import { allObjects, findObject } from '../../src/objects/registry.js';
@@ -47,12 +48,38 @@ describe('cursors', () => {
   });
   it('clamps a cursor in the future to now', () => {
     expect(readSince(lists, state('2030-01-01T00:00:00Z'), 3_600_000, NOW)?.toISOString()).toBe('2026-12-01T11:00:00.000Z');
-    expect(nextCursor(null, Date.parse('2031-01-01T00:00:00Z'), NOW)).toBe(NOW.toISOString());
+    expect(nextCursor(null, parseInstant('2031-01-01T00:00:00Z'), NOW)).toBe(NOW.toISOString());
   });
   it('never moves a cursor back, keeps it when nothing newer was seen', () => {
-    expect(nextCursor('2026-11-30T00:00:00Z', Date.parse('2026-11-01T00:00:00Z'), NOW)).toBe('2026-11-30T00:00:00.000Z');
+    expect(nextCursor('2026-11-30T00:00:00Z', parseInstant('2026-11-01T00:00:00Z'), NOW)).toBe('2026-11-30T00:00:00.000Z');
     expect(nextCursor('2026-11-30T00:00:00Z', undefined, NOW)).toBe('2026-11-30T00:00:00.000Z');
     expect(nextCursor(null, undefined, NOW)).toBeNull();
+  });
+  it('keeps the exact largest value seen, microseconds and the space form included, and compares exactly', () => {
+    const tracker = new CursorTracker('Updated');
+    for (const Updated of ['2026-11-30T08:01:45.276100+00:00', '2026-11-30 08:01:45.276362', '2026-11-30T08:01:45.276Z', null, 'garbage']) tracker.see({ Updated });
+    expect(nextCursor('2026-11-30T08:01:45.276Z', tracker.max, NOW)).toBe('2026-11-30T08:01:45.276362Z');
+    // A previous cursor with microseconds is not moved back by a value in the same millisecond.
+    expect(nextCursor('2026-11-30T08:01:45.276999Z', tracker.max, NOW)).toBe('2026-11-30T08:01:45.276999Z');
+    expect(nextCursor('2026-11-30T08:01:45.276362Z', undefined, NOW)).toBe('2026-11-30T08:01:45.276362Z');
+  });
+  it('reads a zoneless space-separated value as UTC whatever the machine zone', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const tracker = new CursorTracker('Updated');
+      tracker.see({ Updated: '2026-11-30 09:00:00' });
+      tracker.see({ Updated: '2026-11-30T10:00:00Z' });
+      expect(nextCursor(null, tracker.max, NOW)).toBe('2026-11-30T10:00:00.000Z');
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+  it('reads from a microsecond cursor rounded down to the millisecond, minus the lookback', () => {
+    // The lookback re-reads a window anyway; rounding down only widens it, never skips a row.
+    expect(readSince(lists, state('2026-11-30T10:00:00.276362Z'), 0, NOW)?.toISOString()).toBe('2026-11-30T10:00:00.276Z');
+    expect(readSince(lists, state('2026-11-30 10:00:00.999999'), 3_600_000, NOW)?.toISOString()).toBe('2026-11-30T09:00:00.999Z');
   });
   it('reads objects Klaviyo cannot filter by time in full', () => {
     expect(readSince(findObject('Metrics'), state('2026-11-30T10:00:00Z'), 0, NOW)).toBeUndefined();
@@ -176,6 +203,18 @@ describe('replicate', () => {
     const dest = new FakeDestination();
     await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
     expect(dest.states.get('Lists')!.cursor).toBe(NOW.toISOString());
+  });
+
+  it('records the microseconds Klaviyo sent in the cursor', async () => {
+    const data = records(3);
+    data[1]!.Updated = '2026-11-20T08:01:45.276362+00:00';
+    data[2]!.Updated = '2026-11-20 08:01:45.2761';
+    const { def, reads } = fakeObject(data);
+    const dest = new FakeDestination();
+    await replicate({ objects: [def], destination: dest, client: fakeClient(), now });
+    expect(dest.states.get('Lists')!.cursor).toBe('2026-11-20T08:01:45.276362Z');
+    await replicate({ objects: [def], destination: dest, client: fakeClient(), now, lookbackMs: 0 });
+    expect(reads[1]!.since?.toISOString()).toBe('2026-11-20T08:01:45.276Z');
   });
 });
 

@@ -32,6 +32,7 @@
  * `Id in (...)`) stays one request, as does a small `--limit`.
  */
 import { setMaxListeners } from 'node:events';
+import { epochMsFloor, hasSubMillisecond, instantOf, parseInstant } from '../../core/timestamps.js';
 import type { KlaviyoClient } from '../../klaviyo/client.js';
 import { filter as f, formatFilter, type FilterCondition } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
@@ -89,15 +90,22 @@ export interface TimeRange {
 export const floorSecond = (ms: number): number => Math.floor(ms / SECOND) * SECOND;
 export const ceilSecond = (ms: number): number => Math.ceil(ms / SECOND) * SECOND;
 
-/** The range the conditions on the partition column allow (from --where and --since). */
+/**
+ * The range the conditions on the partition column allow (from --where and --since), in the
+ * milliseconds rows are placed by (timeOf). A bound with microseconds (`> ...45.276362`) keeps the
+ * whole millisecond it falls in: rows of that millisecond are read, and the condition, checked on
+ * each row to the last digit, decides (values.ts).
+ */
 export function conditionRange(conditions: readonly Condition[], column: string): TimeRange {
   const range: TimeRange = { lo: -Infinity, hi: Infinity };
   for (const c of conditions) {
     if (c.column !== column || typeof c.value !== 'string') continue;
-    const v = Date.parse(c.value);
-    if (Number.isNaN(v)) continue;
-    if (c.op === '>' || c.op === '>=' || c.op === '=') range.lo = Math.max(range.lo, c.op === '>' ? v + 1 : v);
-    if (c.op === '<' || c.op === '<=' || c.op === '=') range.hi = Math.min(range.hi, c.op === '<' ? v : v + 1);
+    const instant = parseInstant(c.value, { dateAsMidnight: true });
+    if (!instant) continue;
+    const v = epochMsFloor(instant);
+    const within = hasSubMillisecond(instant);
+    if (c.op === '>' || c.op === '>=' || c.op === '=') range.lo = Math.max(range.lo, c.op === '>' && !within ? v + 1 : v);
+    if (c.op === '<' || c.op === '<=' || c.op === '=') range.hi = Math.min(range.hi, c.op === '<' && !within ? v : v + 1);
   }
   return range;
 }
@@ -465,9 +473,14 @@ async function fetchPage(client: KlaviyoClient, ctx: PartitionContext, descendin
   return { resources: joinIncluded(resourcesOf(res.body), res.body?.included), hasMore: Boolean(res.body?.links?.next) };
 }
 
+/**
+ * A row's place on the time line, in milliseconds (rounded down: slices are whole seconds, so
+ * microseconds never move a row across an edge). Zoneless text (`2024-05-13 08:01:45`) is UTC,
+ * not the machine's zone as Date.parse would read it. The row itself keeps its text.
+ */
 function timeOf(ctx: PartitionContext, resource: JsonApiResource): number {
-  const v = columnValue(resource, ctx.partitionColumn);
-  return typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : NaN;
+  const instant = instantOf(columnValue(resource, ctx.partitionColumn));
+  return instant ? epochMsFloor(instant) : NaN;
 }
 
 /** The output row of a resource, or undefined when a local condition rejects it. */

@@ -7,6 +7,7 @@
  * `greater-than`, sent as greater-than(value - 1 s)); then it stays in the local conditions too,
  * so the rows are exact either way.
  */
+import { epochMsFloor, hasSubMillisecond, type Instant, parseInstant } from '../../core/timestamps.js';
 import type { FilterFieldMeta, FilterOperator } from '../../klaviyo/api-metadata-types.js';
 import { filter as f, formatFilter, type FilterCondition, type FilterScalar } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
@@ -23,14 +24,49 @@ export interface PushdownResult {
 
 const ONE_SECOND = 1000;
 
+/** A datetime value's instant (zoneless text is UTC), or undefined for other values. */
+function instantFor(value: ScalarValue, column: ColumnDef): Instant | undefined {
+  return column.type === 'datetime' && typeof value === 'string' ? parseInstant(value, { dateAsMidnight: true }) : undefined;
+}
+
 function scalarFor(value: ScalarValue, column: ColumnDef): FilterScalar {
-  if (column.type === 'datetime' && typeof value === 'string') return new Date(value);
-  return value as FilterScalar;
+  const instant = instantFor(value, column);
+  return instant ? new Date(epochMsFloor(instant)) : (value as FilterScalar);
 }
 
 function shift(value: ScalarValue, column: ColumnDef, ms: number): FilterScalar | undefined {
-  if (column.type !== 'datetime' || typeof value !== 'string') return undefined;
-  return new Date(Date.parse(value) + ms);
+  const instant = instantFor(value, column);
+  return instant ? new Date(epochMsFloor(instant) + ms) : undefined;
+}
+
+/**
+ * A datetime bound with microseconds (`Created > '...45.276362'`) has no exact filter: the filter
+ * takes a Date, which holds milliseconds. It is sent as the millisecond bound around it (a
+ * superset: the millisecond it falls in is read) and kept local, where it is checked to the last
+ * digit. Equality and lists of such values are not sent at all.
+ */
+function translateFine(
+  condition: Condition,
+  instant: Instant,
+  field: string,
+  allows: (op: FilterOperator) => boolean,
+): { filter: FilterCondition; exact: boolean } | undefined {
+  const floor = new Date(epochMsFloor(instant));
+  const ceil = new Date(epochMsFloor(instant) + 1);
+  switch (condition.op) {
+    case '>':
+    case '>=':
+      if (allows('greater-than')) return { filter: f.greaterThan(field, floor), exact: false };
+      if (allows('greater-or-equal')) return { filter: f.greaterOrEqual(field, floor), exact: false };
+      return undefined;
+    case '<':
+    case '<=':
+      if (allows('less-than')) return { filter: f.lessThan(field, ceil), exact: false };
+      if (allows('less-or-equal')) return { filter: f.lessOrEqual(field, ceil), exact: false };
+      return undefined;
+    default:
+      return undefined;
+  }
 }
 
 /** One condition as an API filter: exact, as a superset, or not at all. */
@@ -44,6 +80,8 @@ function translate(
   const v = condition.value;
   if (v === null || (Array.isArray(v) && v.some((x) => x === null))) return undefined;
   if (meta.enum && [v].flat().some((x) => !meta.enum!.includes(x as string))) return undefined;
+  const fine = [v].flat().map((x) => instantFor(x as ScalarValue, column)).filter((i): i is Instant => i !== undefined && hasSubMillisecond(i));
+  if (fine.length > 0) return condition.op === 'in' ? undefined : translateFine(condition, fine[0]!, field, allows);
   switch (condition.op) {
     case '=':
       if (allows('equals')) return { filter: f.equals(field, scalarFor(v as ScalarValue, column)), exact: true };

@@ -2,6 +2,7 @@
  * Reading values out of JSON:API resources, and comparing them for the conditions klv checks
  * locally. Pure functions.
  */
+import { formatInstant, instantOf } from '../../core/timestamps.js';
 import type { JsonApiResource } from '../../klaviyo/json-api.js';
 import type { ColumnDef, Condition, Row, ScalarValue } from '../types.js';
 
@@ -51,8 +52,11 @@ function comparable(value: unknown, column: ColumnDef | undefined): string | num
   if (value === null || value === undefined || value === '') return null;
   switch (column?.type) {
     case 'datetime': {
-      const ms = typeof value === 'number' ? value : Date.parse(String(value));
-      return Number.isNaN(ms) ? String(value) : ms;
+      // Compared to the last digit (Klaviyo's microseconds): a fixed-width UTC text of nine
+      // fraction digits sorts as time. Zoneless text is UTC; a date alone is midnight UTC, as a
+      // --where date is.
+      const instant = instantOf(value, { dateAsMidnight: true });
+      return instant ? formatInstant(instant, { digits: 9 }) : String(value);
     }
     case 'integer':
     case 'number':

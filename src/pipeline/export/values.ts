@@ -3,7 +3,8 @@
  *
  * - Datetimes become ISO 8601 in UTC with a `Z` (`2026-07-15T10:00:00Z`): Klaviyo answers with
  *   offsets (`+00:00`) and sometimes fractions; one spelling lets spreadsheets and databases
- *   compare them as text. Fractions are kept only when they are not zero.
+ *   compare them as text. Fractions keep every digit Klaviyo sent (microseconds), and are
+ *   dropped only when they are all zeros.
  * - Booleans are `true`/`false`, null and absent values an empty cell (CSV) or `null` (JSON).
  * - Objects and arrays: compact JSON in a CSV cell; native in JSON and NDJSON, as are numbers
  *   and booleans, so that a JSON reader gets the types back.
@@ -11,31 +12,22 @@
  *   `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`. Real numbers are left
  *   alone (a spreadsheet reads `-5` as a number, not a formula), everything else is text.
  */
+import { formatInstant, instantOf, normalizeDatetimeText } from '../../core/timestamps.js';
 import type { ColumnDef, ColumnType } from '../../objects/types.js';
 
 /** The part of a column the formatting needs (Properties.<name> columns carry only these). */
 export type ValueColumn = Pick<ColumnDef, 'name' | 'type'>;
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const ISO_LIKE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
-
-/** `2026-07-15T10:00:00+00:00` -> `2026-07-15T10:00:00Z`; a date alone or an unparseable text is kept as it is. */
+/**
+ * `2026-07-15T10:00:00+00:00` -> `2026-07-15T10:00:00Z`; `2024-05-13 08:01:45.276362` ->
+ * `2024-05-13T08:01:45.276362Z`: every fraction digit Klaviyo sent is kept (core/timestamps.ts).
+ * A date alone (a calendar date, not midnight UTC: no time is invented) or an unparseable text
+ * is kept as it is.
+ */
 export function normalizeDatetime(value: string | Date | number): string {
-  if (value instanceof Date) return isoUtc(value) ?? String(value);
-  if (typeof value === 'number') return isoUtc(new Date(value)) ?? String(value);
-  const text = value.trim();
-  // A date without a time is a calendar date, not midnight UTC: do not invent a time.
-  if (DATE_ONLY.test(text) || !ISO_LIKE.test(text)) return value;
-  // No zone means UTC for Klaviyo (and never the machine's zone).
-  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`;
-  return isoUtc(new Date(zoned.replace(' ', 'T'))) ?? value;
-}
-
-function isoUtc(date: Date): string | undefined {
-  const ms = date.getTime();
-  if (Number.isNaN(ms)) return undefined;
-  const iso = date.toISOString();
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  if (typeof value === 'string') return normalizeDatetimeText(value);
+  const instant = instantOf(value);
+  return instant ? formatInstant(instant) : String(value);
 }
 
 function isDatetimeType(type: ColumnType): boolean {

@@ -1,6 +1,7 @@
 /**
  * MySQL and MariaDB through mysql2 (loaded only when a mysql:// destination is opened). A small
- * pool; sessions in UTC so DATETIME(3) columns hold UTC wall-clock times; utf8mb4 throughout.
+ * pool; sessions in UTC so DATETIME(6) columns hold UTC wall-clock times, read back as text
+ * (microseconds kept); utf8mb4 throughout.
  */
 import { UsageError, KlvError } from '../../core/errors.js';
 import type { DestinationOptions } from '../destination.js';
@@ -65,6 +66,9 @@ export async function openMysql(url: string, opts: DestinationOptions & { stagin
     connectionLimit: 4,
     connectTimeout: 10_000,
     timezone: 'Z',
+    // DATETIME values as the server's text (`2024-05-13 08:01:45.276362`): a Date would cut
+    // Klaviyo's microseconds to milliseconds.
+    dateStrings: true,
     charset: 'utf8mb4',
     supportBigNumbers: true,
     multipleStatements: false,

@@ -1,7 +1,7 @@
 /**
  * PostgreSQL through pg (loaded only when a postgres:// destination is opened). A small pool:
  * each transaction and each deletion sweep (whose staging table lives on one session) holds one
- * connection; sessions run in UTC.
+ * connection; sessions run in UTC; timestamps are read as text (microseconds kept).
  */
 import { KlvError } from '../../core/errors.js';
 import type { DestinationOptions } from '../destination.js';
@@ -12,6 +12,20 @@ import { connectError, redactUrl } from './url.js';
 type PgModule = typeof import('pg');
 type PoolClient = import('pg').PoolClient;
 type Pool = import('pg').Pool;
+type CustomTypesConfig = import('pg').CustomTypesConfig;
+
+/** timestamp (1114) and timestamptz (1184). */
+const TIMESTAMP_OIDS = new Set([1114, 1184]);
+
+/**
+ * pg's type parsers, but timestamps come back as the server's text (`2024-05-13
+ * 08:01:45.276362+00`): the default parser makes a Date of them, which cuts Klaviyo's
+ * microseconds to milliseconds.
+ */
+function timestampsAsText(pg: PgModule): CustomTypesConfig {
+  const getTypeParser = (oid: number, format?: 'text' | 'binary') => (TIMESTAMP_OIDS.has(oid) ? (text: string) => text : pg.types.getTypeParser(oid, format));
+  return { getTypeParser: getTypeParser as CustomTypesConfig['getTypeParser'] };
+}
 
 function connection(client: PoolClient): SqlConnection {
   return {
@@ -58,6 +72,7 @@ export async function openPostgres(url: string, opts: DestinationOptions & { sta
     connectionTimeoutMillis: 10_000,
     // Sessions in UTC: TIMESTAMPTZ values print and compare in UTC whatever the server's zone.
     options: '-c TimeZone=UTC',
+    types: timestampsAsText(pg),
   });
   // An idle connection dropped by the server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { KlvError } from '../../core/errors.js';
 import type { ColumnType, Row } from '../../objects/types.js';
 import type { Destination, ReplicationState, SweepCheck, SweepOptions, SweepOutcome, TableColumn, TableSpec, UpsertResult } from '../destination.js';
+import { widenDatetimeColumns } from './mysql-widen.js';
+import { comparable, keyText } from './sql-compare.js';
 import { type Dialect, fromSqlValue, placeholder, quoteIdent, sqlIdentifier, sqlType, toSqlValue } from './sql-types.js';
 
 export const SYNCED_AT = '_klv_synced_at';
@@ -195,14 +197,30 @@ export class SqlDestination implements Destination {
       const added: string[] = [];
       for (const c of all) {
         if (have.has(norm(sqlIdentifier(c.name)))) continue;
-        // Schema drift only ever adds (nullable) columns; nothing is dropped or retyped.
+        // Schema drift only adds (nullable) columns; nothing is dropped, and the only retyping is
+        // the widening of datetimes below.
         await conn.run(`ALTER TABLE ${this.table(spec.name)} ADD COLUMN ${this.col(c.name)} ${this.typeOf(c, spec)}`);
         have.add(norm(sqlIdentifier(c.name)));
         if (c.name !== SYNCED_AT && c.name !== DELETED_AT) added.push(c.name);
       }
+      // The one retyping: DATETIME(3) columns of replicas made before klv kept microseconds.
+      await this.widenDatetimes(conn, spec.name, all.filter((c) => c.type === 'datetime').map((c) => sqlIdentifier(c.name)));
       await this.ensureIndexes(conn, spec, table);
       return { created: false, addedColumns: added };
     });
+  }
+
+  /**
+   * MySQL: widens these datetime columns (SQL names) of a table to microseconds where they are
+   * narrower (mysql-widen.ts); the names widened. Other databases hold microseconds already.
+   */
+  async widenDatetimeColumns(name: string, columns: string[]): Promise<string[]> {
+    return this.driver.withConnection((conn) => this.widenDatetimes(conn, name, columns));
+  }
+
+  private async widenDatetimes(conn: SqlConnection, name: string, columns: string[]): Promise<string[]> {
+    if (this.kind !== 'mysql' || columns.length === 0) return [];
+    return widenDatetimeColumns(conn, { schema: this.schema, table: this.tableName(name), tableRef: this.table(name), quote: (n) => this.q(n) }, columns);
   }
 
   // ---- rows --------------------------------------------------------------------------------
@@ -254,8 +272,9 @@ export class SqlDestination implements Destination {
    * Per statement-sized chunk, one SELECT reads the stored rows of the chunk's keys (the same
    * query that tells new keys from known ones), and each stored row is compared with the row to
    * write in the form the database would give it back (`comparable`): JSON whatever its key order
-   * (JSONB and MySQL's JSON reorder keys), datetimes as UTC instants, booleans and numbers
-   * whatever the driver returns. Only new and changed rows are written in full; unchanged rows get
+   * (JSONB and MySQL's JSON reorder keys), datetimes as UTC instants to the microsecond (a value
+   * Klaviyo sends with microseconds equals itself read back from any of the three databases),
+   * booleans and numbers whatever the driver returns. Only new and changed rows are written in full; unchanged rows get
    * a one-column UPDATE of `_klv_synced_at`, which keeps large JSON and HTML values from being
    * rewritten on every run that reads them again (the lookback window, objects read in full).
    *
@@ -539,44 +558,6 @@ export class SqlDestination implements Destination {
     this.closed = true;
     await this.driver.close();
   }
-}
-
-/** A key value as text, so keys compare the same whichever form the driver returns them in. */
-function keyText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (value instanceof Date) return value.toISOString();
-  return typeof value === 'string' ? value : String(value);
-}
-
-/**
- * A value in a form that compares equal exactly when the database would store the same thing:
- * JSON with its object keys sorted (JSONB and MySQL's JSON reorder them), strings made well formed
- * (a lone surrogate is stored as U+FFFD by every driver's UTF-8 encoding). Callers pass values as
- * fromSqlValue gives them, so datetimes, booleans and numbers are already in one form.
- */
-export function comparable(type: ColumnType, value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (type === 'json') return stableJson(value);
-  if (typeof value === 'string') return JSON.stringify(wellFormed(value));
-  return JSON.stringify(value) ?? String(value);
-}
-
-function stableJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stableJson(v))).join(',')}]`;
-  if (typeof value === 'object' && !(value instanceof Date)) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(wellFormed(k))}:${stableJson(v)}`).join(',')}}`;
-  }
-  if (typeof value === 'string') return JSON.stringify(wellFormed(value));
-  return JSON.stringify(value) ?? 'null';
-}
-
-function wellFormed(text: string): string {
-  const s = text as string & { toWellFormed?: () => string };
-  return typeof s.toWellFormed === 'function' ? s.toWellFormed() : text;
 }
 
 export type { ColumnType };

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { KlvError } from '../../core/errors.js';
+import { formatInstant, type Instant, instantKey, instantOf, STORAGE_DIGITS, storageInstant } from '../../core/timestamps.js';
 import type { ColumnType } from '../../objects/types.js';
 
 export type Dialect = 'sqlite' | 'postgres' | 'mysql';
@@ -76,8 +77,9 @@ export function sqlType(dialect: Dialect, type: ColumnType, keyed: boolean): str
         case 'boolean':
           return 'BOOLEAN';
         case 'datetime':
-          // Stored as UTC (the connection's time zone is +00:00).
-          return 'DATETIME(3)';
+          // Stored as UTC (the connection's time zone is +00:00), to the microsecond as Klaviyo
+          // sends it. Replicas created with DATETIME(3) are widened (mysql-widen.ts).
+          return 'DATETIME(6)';
         case 'json':
           return 'JSON';
         case 'id':
@@ -91,20 +93,26 @@ export function sqlType(dialect: Dialect, type: ColumnType, keyed: boolean): str
   }
 }
 
-/** Parses a datetime value to a Date; zoneless text is UTC (Klaviyo's convention), never local time. */
-export function toDate(value: unknown): Date | null {
+/**
+ * The instant a datetime value stands for (core/timestamps.ts: every digit kept, zoneless text is
+ * UTC, Klaviyo's convention, never local time; a date alone is midnight UTC), or null.
+ */
+export function toInstant(value: unknown): Instant | null {
   if (value === null || value === undefined || value === '') return null;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
-  if (typeof value === 'number') return new Date(value);
-  const text = String(value).trim();
-  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) || /^\d{4}-\d{2}-\d{2}$/.test(text) ? text : `${text}Z`;
-  const date = new Date(zoned.replace(' ', 'T'));
-  return Number.isNaN(date.getTime()) ? null : date;
+  return instantOf(value, { dateAsMidnight: true }) ?? null;
 }
 
-function mysqlDatetime(date: Date): string {
-  // DATETIME has no zone: write the UTC wall-clock time.
-  return date.toISOString().replace('T', ' ').replace('Z', '');
+/**
+ * The text a datetime is bound as. Databases hold microseconds (STORAGE_DIGITS), so the value is
+ * cut there (never rounded: MySQL would round, MariaDB cut) and written with exactly six digits:
+ * - PostgreSQL: ISO text with `Z`, which timestamptz reads exactly (a Date would cut to ms);
+ * - MySQL: DATETIME has no zone: the UTC wall-clock time (sessions run in UTC);
+ * - SQLite: ISO text of a fixed width, so that text order is time order, as it was with the
+ *   milliseconds klv wrote before (`.276Z`; those older values are read back as the same instant).
+ */
+function boundDatetime(dialect: Dialect, instant: Instant): string {
+  if (dialect === 'mysql') return formatInstant(instant, { digits: STORAGE_DIGITS, separator: ' ', zone: false });
+  return formatInstant(instant, { digits: STORAGE_DIGITS });
 }
 
 /** A catalog value as bound to a statement for a column of this type. */
@@ -114,14 +122,13 @@ export function toSqlValue(dialect: Dialect, type: ColumnType, value: unknown, c
     case 'json':
       return dialect === 'postgres' ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? withoutNul(v) : v)) : JSON.stringify(value);
     case 'datetime': {
-      const date = toDate(value);
-      if (!date) {
+      const instant = toInstant(value);
+      if (!instant) {
         throw new KlvError(`Column ${column}: ${JSON.stringify(value)} is not a date and time`, {
           hint: 'This is a bug in the object catalog or a value Klaviyo changed format for; please report it.',
         });
       }
-      if (dialect === 'mysql') return mysqlDatetime(date);
-      return date.toISOString();
+      return boundDatetime(dialect, instant);
     }
     case 'boolean': {
       const b = typeof value === 'boolean' ? value : typeof value === 'number' ? value !== 0 : String(value).toLowerCase() === 'true';
@@ -146,7 +153,10 @@ function withoutNul(text: string): string {
   return text.includes('\u0000') ? text.replace(/\u0000/g, '') : text;
 }
 
-/** A value read back from the database in the catalog's form (ISO UTC datetimes, parsed JSON, booleans, numbers). */
+/**
+ * A value read back from the database in the catalog's form (ISO UTC datetimes in their shortest
+ * exact spelling, parsed JSON, booleans, numbers).
+ */
 export function fromSqlValue(type: ColumnType, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   switch (type) {
@@ -159,9 +169,13 @@ export function fromSqlValue(type: ColumnType, value: unknown): unknown {
         }
       }
       return value;
-    case 'datetime':
-      if (value instanceof Date) return value.toISOString();
-      return toDate(value)?.toISOString() ?? value;
+    case 'datetime': {
+      // pg gives `2024-05-13 08:01:45.27636+00` (timestamptz as text), mysql2 `2024-05-13
+      // 08:01:45.276360`, SQLite the text klv wrote: one spelling for all (instantKey), so
+      // a value compares equal to itself after a round trip through any of them.
+      const instant = toInstant(value);
+      return instant ? instantKey(storageInstant(instant)) : value;
+    }
     case 'boolean':
       if (typeof value === 'boolean') return value;
       return Number(value) !== 0;
