@@ -308,12 +308,16 @@ export const COMMANDS: CommandSpec[] = [
       ['klv emulator --port 0 --rate-limits off', 'a free port, no rate limits: fast tests'],
       ['klv emulator --profiles 1000000 --faults 0.1', 'a large account where a tenth of requests fail'],
       ['klv emulator --port 0 --faults 0.05 --fault-kinds all --slow-ms 3000 --job-faults 0.2', 'every kind of fault, in turn, and some bulk import jobs cancelled half-way'],
+      ['klv emulator --key pk_test_123456 --scopes profiles:read,lists:read', 'accept only this key, which may read profiles and lists (403 elsewhere)'],
       ['KLAVIYO_BASE_URL=http://127.0.0.1:8787 KLAVIYO_PRIVATE_API_KEY=pk_test_123456 klv doctor', 'point klv at it'],
     ],
     description:
       'A real HTTP server that behaves as Klaviyo\'s OpenAPI spec says: API keys, revision header,\n' +
       'page sizes, filters, sorts, sparse fieldsets, includes, rate limits (429 + Retry-After) and\n' +
       'JSON:API errors. Runs until Ctrl-C.\n\n' +
+      'One account: every key shares its rate-limit windows, as Klaviyo counts them per account.\n' +
+      'A key with scopes gets 403 permission_denied where the spec asks for a scope it lacks; a\n' +
+      ':write scope includes :read of the same resource (Klaviyo\'s full access).\n\n' +
       'Fault kinds (--fault-kinds, handed out in turn to the --faults fraction of /api requests):\n' +
       '  500, 502, 503   that status with a JSON:API error; nothing changes\n' +
       '  drop            connection closed before the request is handled; nothing changes\n' +
@@ -329,7 +333,8 @@ export const COMMANDS: CommandSpec[] = [
       '  GET  /_emulator/faults        fault settings and how many of each kind were injected\n' +
       '  POST /_emulator/faults        change any of {"rate", "kinds", "slowMs", "stormMs", "jobFailRate"}\n' +
       '  POST /_emulator/confirm-subscriptions  confirm pending double opt-ins (optional {"listId", "profileId"})\n' +
-      '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}\n' +
+      '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}; {"reset": true} empties every window\n' +
+      '  POST /_emulator/keys          {"key": "pk_...", "scopes": ["profiles:read", ...]}: accept another key\n' +
       'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
     configure(cmd: Command) {
       cmd
@@ -345,6 +350,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--job-faults <rate>', 'fraction (0 to 1) of profile bulk import jobs cancelled half-way', '0')
         .option('--latency <ms>', 'delay added to every response', '0')
         .option('--key <pk_...>', 'accept only this private key (default: any key starting with pk_)')
+        .option('--scopes <list>', 'comma list of the scopes of the --key key, e.g. profiles:read,lists:write (default: every scope)')
         .option('--seed <n>', 'seed for demo data and fault injection', '1');
     },
     load: () => import('./commands/emulator.js'),
