@@ -256,7 +256,10 @@ export const COMMANDS: CommandSpec[] = [
     description:
       'Resolves the profile, calls GET /api/accounts and reports the account, whether the configured\n' +
       'Public API Key matches it, the API revision in use and the rate-limit headers Klaviyo sent.\n' +
-      'Exits 4 when Klaviyo refuses the key.',
+      'Then the API key scopes each command needs (export, query and replicate per object; import per\n' +
+      'object and operation; sync), derived from the objects and Klaviyo\'s spec, and which read scopes\n' +
+      'the key lacks: one small GET per read scope. Write scopes are not checked (that would write).\n' +
+      'Exits 4 when Klaviyo refuses the key; a missing scope is a warning.',
     load: () => import('./commands/doctor.js'),
   },
   {

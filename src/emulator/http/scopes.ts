@@ -1,24 +1,19 @@
 /**
- * API key scopes as Klaviyo grants them. Each operation of the spec names the scopes it needs
- * (`x-klaviyo-scopes`, OPERATIONS[op].scopes); a key needs all of them. A key created without
- * scopes has full access to everything, as Klaviyo's keys created before scopes existed do.
- *
- * Klaviyo sets one access level per resource when a key is created: no access, read access, or
- * full access, which it also calls write access and which includes reading ("How to create a
- * private API key", help.klaviyo.com/hc/en-us/articles/7423954176283: POST /api/profiles lists
- * `profiles:read profiles:write`). So a granted `X:write` also grants `X:read`.
+ * API key scopes as the emulator enforces them. Each operation of the spec names the scopes it
+ * needs (OPERATIONS[op].scopes); a key needs all of them. A key created without scopes has full
+ * access to everything, as Klaviyo's keys created before scopes existed do. A granted `X:write`
+ * also grants `X:read` (klaviyo/scopes.ts says why).
  *
  * Pure logic: the server turns a missing scope into a 403.
  */
 import type { OperationMeta } from '../../klaviyo/api-metadata-types.js';
-import { OPERATIONS } from '../../klaviyo/generated/api-metadata.js';
+import { SPEC_SCOPES, withImpliedReads } from '../../klaviyo/scopes.js';
 import { ApiError } from './api-error.js';
+
+export { SPEC_SCOPES };
 
 /** What a key may do: everything, or the scopes it was created with (write implying read). */
 export type ScopeGrant = 'all' | ReadonlySet<string>;
-
-/** Every scope the spec names, sorted: the only names a key can be given. */
-export const SPEC_SCOPES: readonly string[] = [...new Set((Object.values(OPERATIONS) as OperationMeta[]).flatMap((op) => op.scopes))].sort();
 
 const KNOWN = new Set(SPEC_SCOPES);
 
@@ -29,9 +24,7 @@ export function unknownScopes(scopes: readonly string[]): string[] {
 
 /** The grant of a key created with these scopes (already checked with unknownScopes). */
 export function grantOf(scopes: readonly string[]): ScopeGrant {
-  const granted = new Set(scopes);
-  for (const s of scopes) if (s.endsWith(':write')) granted.add(`${s.slice(0, -':write'.length)}:read`);
-  return granted;
+  return withImpliedReads(scopes);
 }
 
 /** The scopes of `needed` that `grant` lacks, in the order needed. */
