@@ -42,7 +42,7 @@ describe('a key without the scope a command needs', () => {
     const r = await klv(PROFILES_ONLY, ['export', 'lists', '-o', 'lists.csv']);
     expectNoKey(r, PROFILES_ONLY);
     expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toMatch(/GET \/api\/lists failed: 403 permission_denied: This API key lacks the scope lists:read/);
+    expect(r.stderr).toMatch(/GET \/api\/lists failed: 403 permission_denied: This API key lacks the scope lists:read, which GET \/api\/lists needs/);
     expect(r.stderr).toMatch(/hint: The API key lacks a scope this request needs: lists:read/);
     expect(existsSync(join(root, 'lists.csv'))).toBe(false);
   });

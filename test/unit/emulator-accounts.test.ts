@@ -116,7 +116,9 @@ describe('scopes', () => {
     // GET /api/push-tokens needs profiles:read and push-tokens:read.
     const r = await get('/api/push-tokens', SCOPED_KEY, scoped.url);
     expect(r.status).toBe(403);
-    expect(r.body.errors[0].detail).toMatch(/lacks the scope push-tokens:read: GET \/api\/push-tokens needs profiles:read and push-tokens:read/);
+    expect(r.body.errors[0].detail).toBe(
+      'This API key lacks the scope push-tokens:read, which GET /api/push-tokens needs. Use a key created with that access (Klaviyo > Settings > API keys).',
+    );
   });
 
   it('refuses before rate limiting: a 403 leaves the window untouched', async () => {

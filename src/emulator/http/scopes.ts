@@ -41,11 +41,12 @@ export function missingScopes(grant: ScopeGrant, needed: readonly string[]): str
 export function requireScopes(grant: ScopeGrant, op: OperationMeta): void {
   const missing = missingScopes(grant, op.scopes);
   if (missing.length === 0) return;
-  const list = missing.join(', ');
+  // Only the missing scopes are named, so that a client can tell them from those the key has.
+  const list = missing.join(' and ');
   throw new ApiError(
     403,
     'permission_denied',
-    `This API key lacks the scope${missing.length === 1 ? '' : 's'} ${list}: ${op.method} ${op.path} needs ${op.scopes.join(' and ')}. ` +
+    `This API key lacks the scope${missing.length === 1 ? '' : 's'} ${list}, which ${op.method} ${op.path} needs. ` +
       'Use a key created with that access (Klaviyo > Settings > API keys).',
     { source: { pointer: '/data/' } },
   );
