@@ -259,7 +259,10 @@ export const COMMANDS: CommandSpec[] = [
     description:
       'Resolves the profile, calls GET /api/accounts and reports the account, whether the configured\n' +
       'Public API Key matches it, the API revision in use and the rate-limit headers Klaviyo sent.\n' +
-      'Exits 4 when Klaviyo refuses the key.',
+      'Then the API key scopes each command needs (export, query and replicate per object; import per\n' +
+      'object and operation; sync), derived from the objects and Klaviyo\'s spec, and which read scopes\n' +
+      'the key lacks: one small GET per read scope. Write scopes are not checked (that would write).\n' +
+      'Exits 4 when Klaviyo refuses the key; a missing scope is a warning.',
     load: () => import('./commands/doctor.js'),
   },
   {
@@ -312,12 +315,16 @@ export const COMMANDS: CommandSpec[] = [
       ['klv emulator --profiles 1000000 --faults 0.1', 'a large account where a tenth of requests fail'],
       ['klv emulator --port 0 --faults 0.05 --fault-kinds all --slow-ms 3000 --job-faults 0.2', 'every kind of fault, in turn, and some bulk import jobs cancelled half-way'],
       ['klv emulator --port 0 --quirks html-200=0.1,unsorted-pages,microseconds', "some of the real API's quirks: HTML answers, unsorted pages, microsecond datetimes"],
+      ['klv emulator --key pk_test_123456 --scopes profiles:read,lists:read', 'accept only this key, which may read profiles and lists (403 elsewhere)'],
       ['KLAVIYO_BASE_URL=http://127.0.0.1:8787 KLAVIYO_PRIVATE_API_KEY=pk_test_123456 klv doctor', 'point klv at it'],
     ],
     description:
       'A real HTTP server that behaves as Klaviyo\'s OpenAPI spec says: API keys, revision header,\n' +
       'page sizes, filters, sorts, sparse fieldsets, includes, rate limits (429 + Retry-After) and\n' +
       'JSON:API errors. Runs until Ctrl-C.\n\n' +
+      'One account: every key shares its rate-limit windows, as Klaviyo counts them per account.\n' +
+      'A key with scopes gets 403 permission_denied where the spec asks for a scope it lacks; a\n' +
+      ':write scope includes :read of the same resource (Klaviyo\'s full access).\n\n' +
       'Fault kinds (--fault-kinds, handed out in turn to the --faults fraction of /api requests):\n' +
       '  500, 502, 503   that status with a JSON:API error; nothing changes\n' +
       '  drop            connection closed before the request is handled; nothing changes\n' +
@@ -350,7 +357,8 @@ export const COMMANDS: CommandSpec[] = [
       '  GET  /_emulator/quirks        {"quirks": {the ones on: rate}, "injected": {every quirk: count}}\n' +
       '  POST /_emulator/quirks        change quirks: {"html-200": 0.5, "unsorted-pages": true, "microseconds": false}\n' +
       '  POST /_emulator/confirm-subscriptions  confirm pending double opt-ins (optional {"listId", "profileId"})\n' +
-      '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}\n' +
+      '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}; {"reset": true} empties every window\n' +
+      '  POST /_emulator/keys          {"key": "pk_...", "scopes": ["profiles:read", ...]}: accept another key\n' +
       'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
     configure(cmd: Command) {
       cmd
@@ -367,6 +375,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--quirks <list>', 'real-world quirks to switch on: comma list of NAME or NAME=RATE (see below)')
         .option('--latency <ms>', 'delay added to every response', '0')
         .option('--key <pk_...>', 'accept only this private key (default: any key starting with pk_)')
+        .option('--scopes <list>', 'comma list of the scopes of the --key key, e.g. profiles:read,lists:write (default: every scope)')
         .option('--seed <n>', 'seed for demo data, fault injection and quirks', '1');
     },
     load: () => import('./commands/emulator.js'),

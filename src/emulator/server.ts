@@ -13,7 +13,7 @@ import type { AccountSnapshot, AccountStore } from './store/types.js';
 import { snapshotOf, storeFromSnapshot } from './store/account-store.js';
 import { initialStoreFactory } from './initial-store.js';
 import { ApiError, errorDocument } from './http/api-error.js';
-import { authenticate, checkRevision } from './http/auth.js';
+import { authenticate, checkRevision, KeyRing } from './http/auth.js';
 import { FaultInjector, type FaultKind, type FaultReport, type FaultSettings } from './http/faults.js';
 import { httpUrl, isLoopbackHost } from './http/loopback.js';
 import { PageCache } from './http/paging.js';
@@ -26,6 +26,7 @@ import { RateLimiter } from './http/rate-limiter.js';
 import { recordedHeaders, recordExchange } from './http/recorder.js';
 import { bodyForRecord, errorResult, parseJson, readBody, send, sendJson, serialize, type Outgoing } from './http/respond.js';
 import { Router } from './http/router.js';
+import { requireScopes, unknownScopes } from './http/scopes.js';
 import { rateLimitBucket } from '../klaviyo/rate-limit-buckets.js';
 import { handleAdmin, type EmulatorControl, type RateLimitMode } from './handlers/admin.js';
 import { confirmPendingSubscriptions } from './handlers/write-subscriptions.js';
@@ -65,6 +66,8 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Accept only this private key (default: any key that looks like pk_...). */
   key?: string;
+  /** The scopes `key` was created with (default: every scope); names from the spec's scopes. */
+  scopes?: readonly string[];
   clock?: () => Date;
   /** NDJSON file receiving every /api exchange; defaults to env KLV_EMULATOR_RECORD. */
   record?: string;
@@ -83,6 +86,9 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmu
   if (!isLoopbackHost(host)) {
     throw new Error(`The emulator listens only on loopback addresses (127.0.0.1, ::1, localhost), not '${host}': it accepts any API key.`);
   }
+  if (o.scopes && o.key === undefined) throw new Error('Scopes belong to a key: give the key they are for (key) with them.');
+  const unknown = unknownScopes(o.scopes ?? []);
+  if (unknown.length > 0) throw new Error(`Unknown scope${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}: the spec uses only the scopes listed in src/emulator/http/scopes.ts (SPEC_SCOPES).`);
   const clock = o.clock ?? (() => new Date());
   const seed = o.seed ?? 1;
   const initialStore = initialStoreFactory(o, clock, seed);
@@ -96,7 +102,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<RunningEmu
     faults: { rate: o.faults, kinds: o.faultKinds, slowMs: o.slowMs, stormMs: o.stormMs, jobFailRate: o.jobFailRate },
     quirks: o.quirks,
     latencyMs: o.latencyMs ?? 0,
-    key: o.key,
+    keys: new KeyRing(o.key === undefined ? undefined : { key: o.key, scopes: o.scopes }),
     record: o.record ?? (process.env.KLV_EMULATOR_RECORD || undefined),
   });
 
@@ -157,7 +163,7 @@ interface EmulatorConfig {
   faults: Partial<FaultSettings>;
   quirks?: QuirkSettings;
   latencyMs: number;
-  key?: string;
+  keys: KeyRing;
   record?: string;
 }
 
@@ -207,8 +213,16 @@ class Emulator implements EmulatorControl {
     return confirmPendingSubscriptions(this.store, filter);
   }
 
+  registerKey(key: string, scopes?: readonly string[]): void {
+    this.#config.keys.register(key, scopes);
+  }
+
   reset(): void {
     this.#replaceStore(this.#config.initialStore());
+    this.#limiter.reset();
+  }
+
+  resetRateLimits(): void {
     this.#limiter.reset();
   }
 
@@ -295,9 +309,11 @@ class Emulator implements EmulatorControl {
         });
       }
       const op = OPERATIONS[route.operationId];
-      const keyId = authenticate(req.headers, this.#config.key);
+      const grant = authenticate(req.headers, this.#config.keys);
       checkRevision(req.headers);
-      if (this.rateLimits === 'spec') rateHeaders = this.#takeRateLimit(route.operationId, op, url, keyId);
+      // Before the rate limits, as Klaviyo checks permissions first: a refused request costs nothing.
+      requireScopes(grant, op);
+      if (this.rateLimits === 'spec') rateHeaders = this.#takeRateLimit(route.operationId, op, url);
       fault = this.#faults.next();
       // Quirks draw after the fault decision, every stream once per request that reaches it.
       hits = this.#quirks.draw();
@@ -377,9 +393,10 @@ class Emulator implements EmulatorControl {
   }
 
   /** The rate-limit headers of an admitted request; throws the 429 of a refused one. */
-  #takeRateLimit(operationId: OperationId, op: (typeof OPERATIONS)[OperationId], url: URL, keyId: string): Record<string, string> {
+  #takeRateLimit(operationId: OperationId, op: (typeof OPERATIONS)[OperationId], url: URL): Record<string, string> {
     const bucket = rateLimitBucket(operationId, url.searchParams) ?? { key: operationId, limit: op.rateLimit };
-    const decision = this.#limiter.take(`${keyId}|${bucket.key}`, bucket.limit);
+    // Per account, not per key: every private key of the account draws on the same windows.
+    const decision = this.#limiter.take(bucket.key, bucket.limit);
     if (!decision.allowed) {
       const window = decision.window === 'burst' ? 'per second' : decision.window === 'steady' ? 'per minute' : 'per day';
       throw new ApiError(429, 'throttled', `Request was throttled: ${op.method} ${op.path} allows ${decision.limit} request${decision.limit === 1 ? '' : 's'} ${window}. Expected available in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.${decision.window === 'daily' ? " This is Klaviyo's daily cap for this endpoint; it resets at 00:00 UTC." : ''}`, {

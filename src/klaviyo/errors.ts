@@ -88,9 +88,13 @@ export function apiErrorHint(req: RequestDescription, status: number, errors: Kl
       return 'Klaviyo did not accept the Private API Key. Check the key: klv config show';
     case status === 403: {
       const scopes = meta?.scopes ?? [];
-      return scopes.length > 0
-        ? `The API key lacks a scope this request needs: ${scopes.join(', ')}. Add it to the key in Klaviyo (Settings > API keys) or use a key that has it.`
-        : 'The API key is not allowed to do this. Check its scopes in Klaviyo (Settings > API keys).';
+      if (scopes.length === 0) return 'The API key is not allowed to do this. Check its scopes in Klaviyo (Settings > API keys).';
+      // Name the scopes Klaviyo's answer names, when it does; else all the request needs.
+      const words = new Set(errors.flatMap((e) => `${e.detail ?? ''} ${e.title ?? ''}`.split(/[^\w:-]+/)));
+      const named = scopes.filter((s) => words.has(s));
+      const which =
+        named.length > 0 || scopes.length === 1 ? `: ${(named.length > 0 ? named : scopes).join(', ')}` : ` (it needs ${scopes.join(' and ')})`;
+      return `The API key lacks a scope this request needs${which}. Add it to the key in Klaviyo (Settings > API keys) or use a key that has it.`;
     }
     case status === 400: {
       const at = where(first?.source);

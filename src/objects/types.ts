@@ -9,6 +9,7 @@
  * plan; `klv export` executes it.
  */
 import type { KlaviyoClient } from '../klaviyo/client.js';
+import type { OperationId } from '../klaviyo/generated/api-metadata.js';
 import type { JsonApiResource } from '../klaviyo/json-api.js';
 import type { WriteHandlers } from './write/types.js';
 
@@ -127,6 +128,12 @@ export interface ReadPlan {
   localConditions: Condition[];
   /** Anything the user should know about the plan (costs, partitions, client-side incremental). */
   notes: string[];
+  /**
+   * Operations the execution may also call, depending on the answers (a campaign's messages when
+   * Klaviyo left them out of the include). With `requests`, what `klv doctor` derives the scopes
+   * of a read from.
+   */
+  followUps?: readonly OperationId[];
   /**
    * Runs the plan. Rows stream out as pages arrive; memory stays flat. With `report`, the read
    * may leave out a part that vanished while it ran and says so there (ReadReport); without it,

@@ -120,3 +120,59 @@ describe('klv doctor against an emulator', () => {
     expect(r.stderr).toContain('error: API revision 2026-01-15 was retired on 2028-01-15');
   });
 });
+
+describe('klv doctor: the scopes each command needs, against a key that lacks some', () => {
+  // Registered on the emulator with these scopes only (POST /_emulator/keys).
+  const SCOPED_KEY = 'pk_scoped_0123456789abcdef0123456789';
+  const env = (key: string) => ({ KLAVIYO_BASE_URL: emulator.url, KLAVIYO_PRIVATE_API_KEY: key, KLAVIYO_PUBLIC_API_KEY: accountPublicKey });
+  const admin = async (method: string, path: string, body?: unknown) =>
+    (await fetch(emulator.url + path, { method, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
+
+  beforeAll(async () => {
+    await admin('POST', '/_emulator/keys', { key: SCOPED_KEY, scopes: ['accounts:read', 'profiles:read', 'lists:write'] });
+  });
+
+  it('names the missing read scopes and what klv cannot do without them; exit 0 (warnings)', async () => {
+    const r = await doctor([], env(SCOPED_KEY));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Scopes\s+2 of \d+ read scopes granted; missing: campaigns:read, .*segments:read/);
+    expect(r.stderr).toMatch(/^ {2}lists:read +ok +export Lists, ListMembers/m);
+    expect(r.stderr).toMatch(/^ {2}segments:read +missing +export Segments, SegmentMembers$/m);
+    expect(r.stderr).toMatch(/^ {2}templates:write +missing +import EmailTemplates \(insert, update, delete\); sync EmailTemplates$/m);
+    expect(r.stderr).toMatch(/^ {2}profiles:write +unchecked +import /m);
+    expect(r.stderr).toContain('warning: The key lacks segments:read: klv cannot export, query or replicate Segments, SegmentMembers');
+    expect(r.stderr).toContain('Give a key Read access to Segments in Klaviyo');
+    expect(r.stderr).toContain('note: Write scopes are not checked (that would mean writing): lists:write, profiles:write');
+    expectAbsent(r, SCOPED_KEY);
+  });
+
+  it('--json: every read scope checked with one request, and each command with the scopes it lacks', async () => {
+    await admin('DELETE', '/_emulator/requests');
+    const r = await doctor(['--json'], env(SCOPED_KEY));
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const status = Object.fromEntries(report.scopes.checked.map((c: any) => [c.scope, c.status]));
+    expect(status).toMatchObject({ 'lists:read': 'granted', 'profiles:read': 'granted', 'campaigns:read': 'missing', 'templates:read': 'missing' });
+    expect(report.scopes.commands).toContainEqual({ command: 'export', object: 'Lists', operation: null, when: null, scopes: ['lists:read'], missing: [] });
+    expect(report.scopes.commands).toContainEqual({
+      command: 'sync',
+      object: 'Campaigns',
+      operation: null,
+      when: null,
+      scopes: ['campaigns:write', 'templates:read'],
+      missing: ['campaigns:write', 'templates:read'],
+    });
+    // GET /api/accounts, then one request per read scope checked.
+    const requests = await admin('GET', '/_emulator/requests');
+    expect(requests.total).toBe(1 + report.scopes.checked.filter((c: any) => c.operationId).length);
+    for (const c of report.scopes.checked.filter((x: any) => x.operationId)) expect(requests.byOperation[c.operationId], c.operationId).toBe(1);
+  });
+
+  it('a key with every scope: every read scope granted, no scope warning', async () => {
+    const r = await doctor(['--json'], env(RIGHT_KEY));
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.scopes.checked.filter((c: any) => c.status !== 'granted')).toEqual([]);
+    expect(report.findings.filter((f: any) => f.level === 'warning')).toEqual([]);
+  });
+});

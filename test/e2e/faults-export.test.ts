@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { cleanEnv, KLV_BIN, runKlv, type RunResult } from '../helpers/cli.js';
-import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
+import { resetRateLimits, spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import { ALL_FAULT_KINDS, getFaults, runAndInterrupt, setFaults, waitUntil, type FaultReport } from '../helpers/faults.js';
 
 const PROFILES = 20_000;
@@ -51,8 +51,7 @@ let url: string;
 let root: string;
 let reference: Reference;
 
-/** A distinct key per run: the emulator rate-limits per key, as Klaviyo does. */
-const keyFor = (run: string) => `pk_faults_export_${run.replace(/[^a-z0-9]/gi, '_')}_0123456789abcdef`;
+const KEY = 'pk_faults_export_0123456789abcdef';
 
 function env(key: string): NodeJS.ProcessEnv {
   return cleanEnv({
@@ -72,10 +71,11 @@ function expectNoKey(r: RunResult, key: string): void {
   }
 }
 
-async function exportRun(run: string, args: string[]): Promise<RunResult> {
-  const key = keyFor(run);
-  const r = await runKlv(['export', 'profiles', ...args], { cwd: root, env: env(key), timeoutMs: RUN_TIMEOUT_MS });
-  expectNoKey(r, key);
+/** One export; every run starts with full rate-limit windows (the emulator counts per account). */
+async function exportRun(args: string[]): Promise<RunResult> {
+  await resetRateLimits(url);
+  const r = await runKlv(['export', 'profiles', ...args], { cwd: root, env: env(KEY), timeoutMs: RUN_TIMEOUT_MS });
+  expectNoKey(r, KEY);
   return r;
 }
 
@@ -208,9 +208,9 @@ function expectFaultsRetried(summary: SummaryJson, injected: Counts): void {
 }
 
 /** Runs an export under faults and returns what it needs checked, with the faults it met. */
-async function exportUnderFaults(run: string, args: string[]): Promise<{ r: RunResult; summary: SummaryJson; injected: Counts }> {
+async function exportUnderFaults(args: string[]): Promise<{ r: RunResult; summary: SummaryJson; injected: Counts }> {
   const before = await getFaults(url);
-  const r = await exportRun(run, ['--json', ...args]);
+  const r = await exportRun(['--json', ...args]);
   const injected = delta(before, await getFaults(url));
   expect(r.code, r.stderr).toBe(0);
   // The JSON summary: on stdout when rows went to a file, else the last line of stderr.
@@ -226,7 +226,7 @@ async function exportUnderFaults(run: string, args: string[]): Promise<{ r: RunR
 
 /** Runs `klv ARGS`, calls `act` once `when()` holds (polled), and resolves when klv has exited. */
 async function runAndAct(args: string[], key: string, when: () => boolean, act: () => Promise<void>): Promise<RunResult> {
-  const child = spawn(process.execPath, [KLV_BIN, ...args], { cwd: root, env: env(key), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KLV_BIN, ...args], { cwd: root, env: env(KEY), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -277,7 +277,7 @@ beforeAll(async () => {
   url = await emulator.url;
 
   // The reference, fault-free.
-  const r = await exportRun('reference', ['-o', 'reference.csv']);
+  const r = await exportRun(['-o', 'reference.csv']);
   expect(r.code, r.stderr).toBe(0);
   reference = loadReference(readFileSync(join(root, 'reference.csv'), 'utf8'));
   expect(reference.lines.size, 'each profile once').toBe(PROFILES);
@@ -296,7 +296,7 @@ afterAll(async () => {
 describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, every fault kind, spec rate limits`, () => {
   it('-o out.csv under faults: exit 0, every profile exactly once with the reference values, every fault kind met', async () => {
     const { out, partial } = cleanOutputs('out.csv');
-    const { r, injected } = await exportUnderFaults('csv', ['-o', 'out.csv']);
+    const { r, injected } = await exportUnderFaults(['-o', 'out.csv']);
     expect(compareCsv(readFileSync(out, 'utf8'))).toEqual(exact());
     expect(existsSync(partial), 'the .partial was renamed into place').toBe(false);
     expect(r.stderr).not.toMatch(/error|warning/i);
@@ -307,22 +307,22 @@ describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, eve
   // NDJSON on stdout: one run covers both the other encoder and the output that cannot be
   // taken back (a page written twice after a retry would stay written).
   it('to stdout as NDJSON under faults: exit 0, every profile exactly once with the reference values', async () => {
-    const { r } = await exportUnderFaults('stdout', ['--format', 'ndjson']);
+    const { r } = await exportUnderFaults(['--format', 'ndjson']);
     expect(compareNdjson(r.stdout)).toEqual(exact());
   }, RUN_TIMEOUT_MS);
 
   it('SIGINT mid-way: exit 130, no out.csv, the rows so far in out.csv.partial and named; a re-run gives the reference', async () => {
     const { out, partial } = cleanOutputs('interrupted.csv');
-    const key = keyFor('sigint');
+    await resetRateLimits(url);
     const r = await runAndInterrupt(['export', 'profiles', '-o', 'interrupted.csv'], {
       cwd: root,
-      env: env(key),
+      env: env(KEY),
       signal: 'SIGINT',
       when: () => sizeOf(partial) > MID_WAY_BYTES,
       timeoutMs: RUN_TIMEOUT_MS,
       what: `interrupted.csv.partial to pass ${MID_WAY_BYTES} bytes`,
     });
-    expectNoKey(r, key);
+    expectNoKey(r, KEY);
     expect(r.code, r.stderr).toBe(130);
     expect(existsSync(out), 'no interrupted.csv: it would look complete').toBe(false);
     const said = /Export interrupted: the ([\d,]+) profiles written so far are in (\S+\.partial); interrupted\.csv was not changed\./.exec(r.stderr);
@@ -335,7 +335,7 @@ describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, eve
     expect(rows).toBeLessThan(PROFILES);
     expect(kept).toEqual(exact(rows));
 
-    const again = await exportRun('sigint-rerun', ['-o', 'interrupted.csv']);
+    const again = await exportRun(['-o', 'interrupted.csv']);
     expect(again.code, again.stderr).toBe(0);
     expect(compareCsv(readFileSync(out, 'utf8'))).toEqual(exact());
     expect(existsSync(partial), 'the re-run renamed its .partial into place').toBe(false);
@@ -346,21 +346,21 @@ describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, eve
     // A previous export under the same name, as a cron job would have left it.
     const previous = `${reference.header}\n${first(reference.lines.values(), 3).join('\n')}\n`;
     writeFileSync(out, previous);
-    const key = keyFor('sigkill');
+    await resetRateLimits(url);
     const r = await runAndInterrupt(['export', 'profiles', '-o', 'killed.csv'], {
       cwd: root,
-      env: env(key),
+      env: env(KEY),
       signal: 'SIGKILL',
       when: () => sizeOf(partial) > MID_WAY_BYTES,
       timeoutMs: RUN_TIMEOUT_MS,
       what: `killed.csv.partial to pass ${MID_WAY_BYTES} bytes`,
     });
-    expectNoKey(r, key);
+    expectNoKey(r, KEY);
     expect(r.signal).toBe('SIGKILL');
     expect(readFileSync(out, 'utf8'), 'the previous killed.csv is untouched').toBe(previous);
     expect(existsSync(partial)).toBe(true);
 
-    const again = await exportRun('sigkill-rerun', ['-o', 'killed.csv']);
+    const again = await exportRun(['-o', 'killed.csv']);
     expect(again.code, again.stderr).toBe(0);
     expect(compareCsv(readFileSync(out, 'utf8'))).toEqual(exact());
     expect(existsSync(partial)).toBe(false);
@@ -376,19 +376,19 @@ describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, eve
     const { out, partial } = cleanOutputs('failed.csv');
     const previous = 'a previous export\n';
     writeFileSync(out, previous);
-    const key = keyFor('unfixable');
+    await resetRateLimits(url);
     let r: RunResult;
     try {
       r = await runAndAct(
         ['export', 'profiles', '-o', 'failed.csv'],
-        key,
+        KEY,
         () => sizeOf(partial) > MID_WAY_BYTES,
         async () => void (await setFaults(url, { rate: 1, kinds: ['503'] })),
       );
     } finally {
       await setFaults(url, { rate: 0, kinds: [...ALL_FAULT_KINDS] });
     }
-    expectNoKey(r, key);
+    expectNoKey(r, KEY);
     expect(r.code, r.stderr).toBe(1);
     // What failed: the request, the status and Klaviyo's own error detail...
     expect(r.stderr).toMatch(/error: GET \/api\/profiles failed: 503 service_unavailable: Injected fault \(--faults\): the emulator answered 503 on purpose/);

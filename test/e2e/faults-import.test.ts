@@ -41,7 +41,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
-import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
+import { resetRateLimits, spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import { ALL_FAULT_KINDS, getFaults, runAndInterrupt, setFaults } from '../helpers/faults.js';
 import { withRecording } from '../helpers/recording.js';
 import type { AccountSnapshot } from '../../src/emulator/store/types.js';
@@ -56,7 +56,7 @@ const KLV_TIMEOUT = '1.5';
 const FAULTS = { rate: 0.03, kinds: ALL_FAULT_KINDS, slowMs: 2_000, stormMs: 1_000, jobFailRate: 0.35 };
 /** Lists: only the faults that lose the outcome of a write that was applied. */
 const LIST_FAULTS = { rate: 0.1, kinds: ['drop-after', 'slow'] as const, slowMs: 2_000 };
-/** Under Klaviyo's daily cap of 150 new lists (per account; the emulator's is per key), so that no row meets it. */
+/** Under Klaviyo's daily cap of 150 new lists per account (the emulator's too), so that no row meets it. */
 const LISTS = 140;
 /** Rows the success log holds when SIGINT is sent / before SIGKILL may be sent. */
 const MIDWAY_ROWS = 4_000;
@@ -70,9 +70,7 @@ let url = '';
 let root: string;
 let work: string;
 let scenario = 0;
-let runs = 0;
-/** Every key used: none may show in any output or log. */
-const keys: string[] = [];
+const KEY = 'pk_faults_import_0123456789abcdef';
 /** The Lists run, started in beforeAll: it spends its time waiting for the rate limit, so it overlaps the profile scenarios. */
 let listsRun: Promise<{ result: RunResult; dir: string; url: string }>;
 
@@ -95,7 +93,7 @@ beforeAll(async () => {
   const dir = join(root, 'lists');
   mkdirSync(dir);
   writeFileSync(join(dir, 'lists.csv'), `Name\n${range(LISTS).map(listName).join('\n')}\n`);
-  listsRun = runKlv(['import', 'lists', 'lists.csv', '--op', 'insert'], { cwd: dir, env: nextEnv(listsUrl).env, timeoutMs: RUN_TIMEOUT_MS }).then((result) => ({ result, dir, url: listsUrl }));
+  listsRun = runKlv(['import', 'lists', 'lists.csv', '--op', 'insert'], { cwd: dir, env: envFor(listsUrl), timeoutMs: RUN_TIMEOUT_MS }).then((result) => ({ result, dir, url: listsUrl }));
   // Awaited by its test; a failure must not surface as an unhandled rejection before that.
   listsRun.catch(() => undefined);
 });
@@ -129,19 +127,25 @@ beforeEach(async () => {
   recording.clear();
 });
 
-/** A fresh key per run: the emulator rate-limits per key, and each run should start with full windows. */
-function nextEnv(base = url): { env: NodeJS.ProcessEnv; key: string } {
-  const key = `pk_faults_import_run${++runs}_0123456789abcdef`;
-  keys.push(key);
-  return { key, env: cleanEnv({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), KLAVIYO_BASE_URL: base, KLAVIYO_PRIVATE_API_KEY: key, KLV_TIMEOUT }) };
+function envFor(base = url): NodeJS.ProcessEnv {
+  return cleanEnv({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), KLAVIYO_BASE_URL: base, KLAVIYO_PRIVATE_API_KEY: KEY, KLV_TIMEOUT });
+}
+
+/**
+ * The environment of one run, which starts with full rate-limit windows: the emulator counts per
+ * account, as Klaviyo does, and a second run of a scenario must not inherit the first one's.
+ */
+async function freshRun(base = url): Promise<NodeJS.ProcessEnv> {
+  await resetRateLimits(base);
+  return envFor(base);
 }
 
 function expectNoKey(...texts: string[]): void {
-  for (const text of texts) for (const key of keys) expect(text.includes(key.slice(3)), 'the API key shows in an output or a log').toBe(false);
+  for (const text of texts) expect(text.includes(KEY.slice(3)), 'the API key shows in an output or a log').toBe(false);
 }
 
 async function klv(args: string[]): Promise<RunResult> {
-  const r = await runKlv(args, { cwd: work, env: nextEnv().env, timeoutMs: RUN_TIMEOUT_MS });
+  const r = await runKlv(args, { cwd: work, env: await freshRun(), timeoutMs: RUN_TIMEOUT_MS });
   expectNoKey(r.stdout, r.stderr);
   return r;
 }
@@ -492,7 +496,7 @@ describe(`Profiles upsert of ${ROWS.toLocaleString('en-US')} rows under every fa
     const progress = new Progress(f);
     const first = await runAndInterrupt(ARGS, {
       cwd: work,
-      env: nextEnv().env,
+      env: await freshRun(),
       signal: 'SIGINT',
       when: () => progress.update().success.size >= MIDWAY_ROWS,
       timeoutMs: RUN_TIMEOUT_MS,
@@ -528,7 +532,7 @@ describe(`Profiles upsert of ${ROWS.toLocaleString('en-US')} rows under every fa
     let steered: Promise<unknown> | undefined;
     const first = await runAndInterrupt(ARGS, {
       cwd: work,
-      env: nextEnv().env,
+      env: await freshRun(),
       signal: 'SIGKILL',
       when: () => {
         if (progress.update().success.size < MIDWAY_ROWS) return false;

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
-import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
+import { resetRateLimits, spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import { ALL_FAULT_KINDS, getFaults, runAndInterrupt, setFaults, waitUntil, type FaultReport } from '../helpers/faults.js';
 import { describeDb, dropTestSchema, pgUrl, uniqueName } from '../helpers/databases.js';
 import { mulberry32 } from '../../src/emulator/http/faults.js';
@@ -54,8 +54,7 @@ const MID_WAY = 3_000;
 const OBJECTS = ['profiles', 'lists', 'email-templates'];
 const REWOUND_TO = '2000-01-01T00:00:00.000Z';
 
-/** A distinct key per scenario: the emulator's rate limits are per key. */
-const key = (tag: string) => `pk_faults_replicate_${tag}_0123456789abcdef`;
+const KEY = 'pk_faults_replicate_0123456789abcdef';
 
 let root: string;
 let emulator: EmulatorProcess | undefined;
@@ -279,24 +278,29 @@ function sqliteCounter(file: string, sql: string, params: unknown[] = []): { cou
 
 // ---- running klv ------------------------------------------------------------------------------
 
-function envFor(apiKey: string): NodeJS.ProcessEnv {
+/**
+ * The environment of one run, which starts with full rate-limit windows: the emulator counts per
+ * account, as Klaviyo does, and a run must not inherit the windows the previous one used up.
+ */
+async function freshEnv(): Promise<NodeJS.ProcessEnv> {
+  await resetRateLimits(url);
   return cleanEnv({
     KLAVIYO_BASE_URL: url,
-    KLAVIYO_PRIVATE_API_KEY: apiKey,
+    KLAVIYO_PRIVATE_API_KEY: KEY,
     HOME: root,
     XDG_CONFIG_HOME: join(root, '.config'),
     KLV_TIMEOUT,
   });
 }
 
-async function klv(apiKey: string, args: string[]): Promise<RunResult> {
-  const r = await runKlv(args, { env: envFor(apiKey), cwd: root, timeoutMs: 120_000 });
-  expectNoKey(r, apiKey);
+async function klv(args: string[]): Promise<RunResult> {
+  const r = await runKlv(args, { env: await freshEnv(), cwd: root, timeoutMs: 120_000 });
+  expectNoKey(r);
   return r;
 }
 
-function expectNoKey(r: RunResult, apiKey: string): void {
-  expect(r.stdout.includes(apiKey) || r.stderr.includes(apiKey), 'the API key appeared in klv output').toBe(false);
+function expectNoKey(r: RunResult): void {
+  expect(r.stdout.includes(KEY) || r.stderr.includes(KEY), 'the API key appeared in klv output').toBe(false);
 }
 
 function expectCode(r: RunResult, code: number): void {
@@ -356,7 +360,7 @@ describe('klv replicate under faults, into SQLite', () => {
     expect(Object.values(before.injected).every((n) => n === 0)).toBe(true);
 
     const db = join(root, 's1.db');
-    const r = await klv(key('s1'), ['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
+    const r = await klv(['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
     expectCode(r, 0);
     // Scenario 4 starts from this complete replication (klv has closed the file).
     copyFileSync(db, join(root, 's4.db'));
@@ -393,7 +397,7 @@ describe('klv replicate under faults, into SQLite', () => {
       // Smaller transactions than the default 500: more commits for the signal to land between.
       r = await runAndInterrupt(['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--batch-size', '250'], {
         cwd: root,
-        env: envFor(key('s3')),
+        env: await freshEnv(),
         signal: 'SIGINT',
         when: () => rows.count() >= MID_WAY,
         what: `${MID_WAY} profile rows in ${db}`,
@@ -401,14 +405,14 @@ describe('klv replicate under faults, into SQLite', () => {
     } finally {
       rows.close();
     }
-    expectNoKey(r, key('s3'));
+    expectNoKey(r);
     expectCode(r, 130);
     const written = sqliteTables(db, []).profiles.length;
     expect(written).toBeGreaterThanOrEqual(MID_WAY);
     expect(written).toBeLessThan(PROFILES);
     expect(sqliteState(db).Profiles).toBeUndefined();
 
-    const again = await klv(key('s3b'), ['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--batch-size', '250']);
+    const again = await klv(['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--batch-size', '250']);
     expectCode(again, 0);
     expectExact(sqliteTables(db, ['lists', 'email_templates']), reference);
     expect(sqliteState(db).Profiles?.cursor).toBe(reference.profilesCursor);
@@ -417,7 +421,7 @@ describe('klv replicate under faults, into SQLite', () => {
   it('4. SIGKILL mid-way through an incremental run: the state stays; a run under faults then converges', async () => {
     await faultsOn();
     const db = join(root, 's4.db');
-    const rewind = await klv(key('s4'), ['replicate', 'state', 'rewind', 'profiles', REWOUND_TO, '--to', `sqlite:${db}`]);
+    const rewind = await klv(['replicate', 'state', 'rewind', 'profiles', REWOUND_TO, '--to', `sqlite:${db}`]);
     expectCode(rewind, 0);
     const stateBefore = sqliteState(db).Profiles!;
     expect(stateBefore.cursor).toBe(REWOUND_TO);
@@ -429,7 +433,7 @@ describe('klv replicate under faults, into SQLite', () => {
     try {
       r = await runAndInterrupt(['replicate', ...OBJECTS, '--to', `sqlite:${db}`], {
         cwd: root,
-        env: envFor(key('s4')),
+        env: await freshEnv(),
         signal: 'SIGKILL',
         when: () => rewritten.count() >= MID_WAY,
         what: `${MID_WAY} profile rows rewritten in ${db}`,
@@ -438,11 +442,11 @@ describe('klv replicate under faults, into SQLite', () => {
     } finally {
       rewritten.close();
     }
-    expectNoKey(r, key('s4'));
+    expectNoKey(r);
     expect(r.signal).toBe('SIGKILL');
     expect(sqliteState(db).Profiles).toEqual(stateBefore);
 
-    const again = await klv(key('s4b'), ['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
+    const again = await klv(['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
     expectCode(again, 0);
     const profiles = JSON.parse(again.stdout).objects[0];
     expect(profiles).toMatchObject({ object: 'Profiles', full: false, rowsRead: PROFILES, inserted: 0, updated: 0, unchanged: PROFILES });
@@ -469,13 +473,13 @@ describe('klv replicate under faults, into SQLite', () => {
     writeFileSync(join(root, 'changes.csv'), `Id,FirstName\n${chosen.map((id, i) => `${id},${newName(i)}`).join('\n')}\n`);
 
     await faultsOff();
-    const imported = await klv(key('s5import'), ['import', 'profiles', 'changes.csv', '--op', 'update']);
+    const imported = await klv(['import', 'profiles', 'changes.csv', '--op', 'update']);
     expectCode(imported, 0);
     const changedRef = await fetchReference();
     chosen.forEach((id, i) => expect(changedRef.profiles.get(id)?.FirstName).toBe(newName(i)));
 
     await faultsOn();
-    const r = await klv(key('s5'), ['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
+    const r = await klv(['replicate', ...OBJECTS, '--to', `sqlite:${db}`, '--json']);
     expectCode(r, 0);
     const summary = JSON.parse(r.stdout);
     expect(summary.objects[0]).toMatchObject({ object: 'Profiles', full: false, inserted: 0 });
@@ -505,7 +509,7 @@ describe('klv replicate under faults, into SQLite', () => {
     const rows = sqliteCounter(db, 'SELECT COUNT(*) AS n FROM profiles');
     let done = false;
     // Lists first: it completes, then Profiles fails mid-way.
-    const run = klv(key('s6'), ['replicate', 'lists', 'profiles', '--to', `sqlite:${db}`]).finally(() => (done = true));
+    const run = klv(['replicate', 'lists', 'profiles', '--to', `sqlite:${db}`]).finally(() => (done = true));
     try {
       await waitUntil(() => done || rows.count() >= MID_WAY, `${MID_WAY} profile rows in ${db}`, 60_000);
       if (done) throw new Error(`klv ended before ${MID_WAY} profile rows were written:\n${(await run).stderr}`);
@@ -530,7 +534,7 @@ describe('klv replicate under faults, into SQLite', () => {
     expect(state.Lists?.last_complete_run_at).toBeTruthy();
     expect(state.Profiles).toBeUndefined();
 
-    const again = await klv(key('s6b'), ['replicate', 'lists', 'profiles', '--to', `sqlite:${db}`]);
+    const again = await klv(['replicate', 'lists', 'profiles', '--to', `sqlite:${db}`]);
     expectCode(again, 0);
     expectExact(sqliteTables(db, ['lists']), reference);
     expect(sqliteState(db).Profiles?.cursor).toBe(reference.profilesCursor);
@@ -567,12 +571,12 @@ await describeDb('klv replicate under faults, into PostgreSQL', pgUrl(), (pgConn
     try {
       const r = await runAndInterrupt(['replicate', ...OBJECTS, ...to], {
         cwd: root,
-        env: envFor(key('s7')),
+        env: await freshEnv(),
         signal: 'SIGKILL',
         when: () => rows >= MID_WAY,
         what: `${MID_WAY} profile rows in ${table}`,
       });
-      expectNoKey(r, key('s7'));
+      expectNoKey(r);
       expect(r.signal).toBe('SIGKILL');
       polling = false;
       await poller;
@@ -582,7 +586,7 @@ await describeDb('klv replicate under faults, into PostgreSQL', pgUrl(), (pgConn
       const state = await client.query(`SELECT object FROM "${schema}"."_klv_state"`).catch(() => ({ rows: [] }));
       expect(state.rows.map((s: { object: string }) => s.object)).not.toContain('Profiles');
 
-      const again = await klv(key('s7b'), ['replicate', ...OBJECTS, ...to]);
+      const again = await klv(['replicate', ...OBJECTS, ...to]);
       expectCode(again, 0);
       const read = async (t: string, columns: string) => (await client.query(`SELECT ${columns} FROM "${schema}"."${t}"`)).rows as Record<string, unknown>[];
       expectExact(

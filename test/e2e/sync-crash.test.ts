@@ -51,7 +51,7 @@ async function startEmulator(args: string[]): Promise<string> {
   return emu.url;
 }
 
-/** One scenario's account key (the emulator rate-limits per key), database and runs. */
+/** One scenario's key, database and runs. */
 function setup(url: string, name: string, extraEnv: NodeJS.ProcessEnv = {}) {
   const file = join(root, `${name}.db`);
   const prefix = `${name} row `;

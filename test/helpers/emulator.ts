@@ -49,3 +49,35 @@ export function spawnEmulator(args: readonly string[], env: NodeJS.ProcessEnv): 
   };
   return { child, url, exited, stop };
 }
+
+/**
+ * Calls one of the emulator's admin endpoints (`/_emulator/...`) and returns its JSON answer;
+ * throws with the emulator's own words when it refuses. Retries once: the call is idempotent, and
+ * a kept-alive connection the emulator closed just as it was reused fails without being handled.
+ */
+export async function emulatorAdmin<T = unknown>(url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const send = () =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const res = await send().catch(() => send());
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/**
+ * Empties every rate-limit window of the emulator at `url`. The emulator counts per account, as
+ * Klaviyo does (every key shares the windows), so a test that runs klv several times against one
+ * emulator calls this before each run for it to start with full windows, as a fresh account would.
+ */
+export async function resetRateLimits(url: string): Promise<void> {
+  await emulatorAdmin(url, 'POST', '/_emulator/rate-limits', { reset: true });
+}
+
+/** Makes the emulator at `url` accept `key` with these scopes (POST /_emulator/keys). */
+export async function registerKey(url: string, key: string, scopes?: readonly string[]): Promise<void> {
+  await emulatorAdmin(url, 'POST', '/_emulator/keys', scopes === undefined ? { key } : { key, scopes });
+}

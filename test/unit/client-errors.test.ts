@@ -83,6 +83,14 @@ describe('KlaviyoApiError', () => {
     expect(exitCodeFor(e)).toBe(ExitCode.Auth);
   });
 
+  it('403 on an operation that needs several scopes: names the one Klaviyo says is missing, or all of them', () => {
+    const members = { operationId: 'get_profiles_for_list', method: 'GET', path: '/api/lists/L1/profiles' };
+    const named = new KlaviyoApiError({ ...members, status: 403, errors: [{ code: 'permission_denied', detail: 'This API key lacks the scope lists:read, which GET /api/lists/{id}/profiles needs.' }] });
+    expect(named.hint).toBe('The API key lacks a scope this request needs: lists:read. Add it to the key in Klaviyo (Settings > API keys) or use a key that has it.');
+    const unnamed = new KlaviyoApiError({ ...members, status: 403, errors: [{ code: 'permission_denied', detail: 'You do not have permission to perform this action.' }] });
+    expect(unnamed.hint).toBe('The API key lacks a scope this request needs (it needs lists:read and profiles:read). Add it to the key in Klaviyo (Settings > API keys) or use a key that has it.');
+  });
+
   it('404: the id does not exist', () => {
     const e = new KlaviyoApiError({ operationId: 'get_profile', method: 'GET', path: '/api/profiles/XYZ', status: 404, errors: [] });
     expect(e.message).toBe('GET /api/profiles/XYZ failed: 404 Not Found');

@@ -13,6 +13,7 @@ import {
   formatDoctorReport,
   type AccountsResponse,
 } from '../../src/cli/commands/doctor.js';
+import { buildScopeReport } from '../../src/cli/commands/doctor-scopes.js';
 import type { ResolvedProfile } from '../../src/config/profile.js';
 import { Secret } from '../../src/core/secret.js';
 import { AuthError, UsageError } from '../../src/core/errors.js';
@@ -173,6 +174,21 @@ describe('buildDoctorReport', () => {
     const text = formatDoctorReport(r, plain);
     expect(text).toContain('no RateLimit headers in the answer');
     expect(text).toContain('none returned');
+  });
+
+  it('a key lacking a read scope: a warning, not a failure, and the scope lines in the text', () => {
+    const scopes = buildScopeReport(
+      [{ command: 'export', object: 'Lists', operation: null, when: null, scopes: ['lists:read'] }],
+      [{ scope: 'lists:read', operationId: 'get_lists', status: 'missing' }],
+    );
+    const r = buildDoctorReport(profile(), accounts, july2026, scopes);
+    expect(r.ok).toBe(true);
+    expect(r.scopes).toBe(scopes);
+    expect(r.findings).toEqual([expect.objectContaining({ level: 'warning', message: 'The key lacks lists:read: klv cannot export, query or replicate Lists' })]);
+    const text = formatDoctorReport(r, plain);
+    expect(text).toMatch(/ {2}Scopes {7}0 of 1 read scopes granted; missing: lists:read\n/);
+    expect(text).toContain('  lists:read  missing    export Lists');
+    expect(buildDoctorReport(profile(), accounts, july2026).scopes).toBeNull();
   });
 
   it('accountOf reads a single resource as well as a collection', () => {

@@ -14,11 +14,11 @@ describe('RateLimiter (fixed windows per bucket)', () => {
     const clock = fakeClock(T0 + 200);
     const limiter = new RateLimiter(clock.now);
     const limits = { burst: 3, steady: 100, daily: null };
-    for (let i = 0; i < 3; i++) expect(limiter.take('k|op', limits).allowed).toBe(true);
-    const refused = limiter.take('k|op', limits);
+    for (let i = 0; i < 3; i++) expect(limiter.take('op', limits).allowed).toBe(true);
+    const refused = limiter.take('op', limits);
     expect(refused).toEqual({ allowed: false, window: 'burst', limit: 3, retryAfterSeconds: 1 });
     clock.set(T0 + 1000);
-    expect(limiter.take('k|op', limits).allowed).toBe(true);
+    expect(limiter.take('op', limits).allowed).toBe(true);
   });
 
   it('refuses past the steady limit until the minute ends, reporting the seconds left', () => {
@@ -26,21 +26,21 @@ describe('RateLimiter (fixed windows per bucket)', () => {
     const limiter = new RateLimiter(clock.now);
     const limits = OPERATIONS.get_accounts.rateLimit; // 1/s, 15/m
     for (let i = 0; i < 15; i++) {
-      expect(limiter.take('k|get_accounts', limits).allowed).toBe(true);
+      expect(limiter.take('get_accounts', limits).allowed).toBe(true);
       clock.advance(1000);
     }
     clock.set(T0 + 20_500);
-    expect(limiter.take('k|get_accounts', limits)).toEqual({ allowed: false, window: 'steady', limit: 15, retryAfterSeconds: 40 });
+    expect(limiter.take('get_accounts', limits)).toEqual({ allowed: false, window: 'steady', limit: 15, retryAfterSeconds: 40 });
     clock.set(T0 + 60_000);
-    expect(limiter.take('k|get_accounts', limits).allowed).toBe(true);
+    expect(limiter.take('get_accounts', limits).allowed).toBe(true);
   });
 
   it('reports the steady window in the RateLimit headers', () => {
     const clock = fakeClock(T0 + 45_300);
     const limiter = new RateLimiter(clock.now);
-    const first = limiter.take('k|op', { burst: 10, steady: 150, daily: null });
+    const first = limiter.take('op', { burst: 10, steady: 150, daily: null });
     expect(first).toEqual({ allowed: true, limit: 150, remaining: 149, resetSeconds: 15 });
-    const second = limiter.take('k|op', { burst: 10, steady: 150, daily: null });
+    const second = limiter.take('op', { burst: 10, steady: 150, daily: null });
     expect(second).toMatchObject({ remaining: 148 });
   });
 
@@ -48,22 +48,21 @@ describe('RateLimiter (fixed windows per bucket)', () => {
     const clock = fakeClock(Date.UTC(2026, 0, 1, 23, 59, 0));
     const limiter = new RateLimiter(clock.now);
     const limits = { burst: 10, steady: 150, daily: 2 };
-    limiter.take('k|create_list', limits);
+    limiter.take('create_list', limits);
     clock.advance(2000);
-    limiter.take('k|create_list', limits);
+    limiter.take('create_list', limits);
     clock.advance(2000);
-    expect(limiter.take('k|create_list', limits)).toEqual({ allowed: false, window: 'daily', limit: 2, retryAfterSeconds: 56 });
+    expect(limiter.take('create_list', limits)).toEqual({ allowed: false, window: 'daily', limit: 2, retryAfterSeconds: 56 });
     clock.set(Date.UTC(2026, 0, 2));
-    expect(limiter.take('k|create_list', limits).allowed).toBe(true);
+    expect(limiter.take('create_list', limits).allowed).toBe(true);
   });
 
-  it('keeps buckets apart (per endpoint and per key)', () => {
+  it('keeps buckets apart (one per endpoint or rate-limit tier)', () => {
     const limiter = new RateLimiter(() => T0);
     const limits = { burst: 1, steady: 15, daily: null };
-    expect(limiter.take('a|get_accounts', limits).allowed).toBe(true);
-    expect(limiter.take('a|get_accounts', limits).allowed).toBe(false);
-    expect(limiter.take('b|get_accounts', limits).allowed).toBe(true);
-    expect(limiter.take('a|get_account', limits).allowed).toBe(true);
+    expect(limiter.take('get_accounts', limits).allowed).toBe(true);
+    expect(limiter.take('get_accounts', limits).allowed).toBe(false);
+    expect(limiter.take('get_account', limits).allowed).toBe(true);
   });
 
   it('does not count refused requests against the window', () => {

@@ -2,10 +2,13 @@
  * `klv doctor`: resolves the profile, calls GET /api/accounts once and reports what a user needs
  * to trust the set-up: which key (redacted) from where, the account it opens, whether the
  * Public API Key belongs to the same account, the API revision's lifecycle and the rate-limit
- * headers Klaviyo sent. Human layout on stderr, or one JSON object on stdout with --json.
+ * headers Klaviyo sent; then the scopes each command needs and which read scopes the key lacks
+ * (doctor-scopes.ts: one small GET per read scope). Human layout on stderr, or one JSON object on
+ * stdout with --json.
  *
- * Exit codes: 0 when every check passes (warnings allowed), 1 when a check fails (key pair
- * from two accounts, retired revision, no account), 4 when Klaviyo refuses the key (401/403).
+ * Exit codes: 0 when every check passes (warnings allowed: a key may lack scopes on purpose), 1
+ * when a check fails (key pair from two accounts, retired revision, no account), 4 when Klaviyo
+ * refuses the key (401/403 on GET /api/accounts).
  *
  * The clock: `KLV_NOW` (an ISO date, e.g. 2027-08-01 or 2027-08-01T12:00:00Z) replaces the
  * current time when judging the revision's age, so tests (and "will this still work next
@@ -18,6 +21,7 @@ import type { ResolvedProfile } from '../../config/profile.js';
 import { DEFAULT_REVISION } from '../../config/profile.js';
 import { revisionLifecycle, type RevisionLifecycle } from '../../config/revision.js';
 import { OPERATIONS } from '../../klaviyo/generated/api-metadata.js';
+import { buildScopeReport, commandScopes, formatScopeSection, probeScopes, scopeFindings, scopeSummary, scopesToCheck, type ScopeReport } from './doctor-scopes.js';
 
 /** The parts of Klaviyo's answer the doctor reads (contract 2's ApiResponse). */
 export interface AccountsResponse {
@@ -60,6 +64,8 @@ export interface DoctorReport {
     spec: { burstPerSecond: number | null; steadyPerMinute: number | null };
   };
   requestId: string | null;
+  /** The scopes each command needs and what the checks found; null when they were not checked. */
+  scopes: ScopeReport | null;
   findings: Finding[];
 }
 
@@ -96,8 +102,8 @@ export function accountOf(body: unknown): AccountSummary | null {
   };
 }
 
-/** Pure: the report for a profile and Klaviyo's answer, judged on `now`. */
-export function buildDoctorReport(profile: ResolvedProfile, response: AccountsResponse, now: Date): DoctorReport {
+/** Pure: the report for a profile and Klaviyo's answer, judged on `now`, with the scope checks when made. */
+export function buildDoctorReport(profile: ResolvedProfile, response: AccountsResponse, now: Date, scopes: ScopeReport | null = null): DoctorReport {
   const findings: Finding[] = [];
   const account = accountOf(response.body);
   const profileFlag = profile.name === 'default' ? '' : ` --profile ${profile.name}`;
@@ -157,6 +163,7 @@ export function buildDoctorReport(profile: ResolvedProfile, response: AccountsRe
   if (account?.testAccount) {
     findings.push({ level: 'note', message: 'This is a Klaviyo test account' });
   }
+  if (scopes) findings.push(...scopeFindings(scopes));
 
   const spec = OPERATIONS.get_accounts.rateLimit;
   return {
@@ -179,6 +186,7 @@ export function buildDoctorReport(profile: ResolvedProfile, response: AccountsRe
       spec: { burstPerSecond: spec.burst, steadyPerMinute: spec.steady },
     },
     requestId: response.requestId ?? null,
+    scopes,
     findings,
   };
 }
@@ -224,10 +232,12 @@ export function formatDoctorReport(r: DoctorReport, style: ChalkInstance): strin
       ? `no RateLimit headers in the answer ${style.dim(`(${specText})`)}`
       : `${rl.remaining ?? '?'} of ${rl.limit ?? '?'} left in this window${rl.reset === null ? '' : `, resets in ${rl.reset} s`} ${style.dim(`(${specText})`)}`,
   ]);
+  if (r.scopes && r.scopes.checked.length > 0) rows.push(['Scopes', scopeSummary(r.scopes, style)]);
   if (r.requestId) rows.push(['Request id', r.requestId]);
 
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  if (r.scopes && r.scopes.scopes.length > 0) lines.push('', ...formatScopeSection(r.scopes, style));
   lines.push('');
   for (const f of r.findings) {
     const label = f.level === 'error' ? style.red('error:') : f.level === 'warning' ? style.yellow('warning:') : style.cyan('note:');
@@ -274,7 +284,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     throw err;
   }
-  const report = buildDoctorReport(profile, response, now);
+  const needs = commandScopes();
+  const checked = await probeScopes(client, scopesToCheck(needs), ctx.signal);
+  const report = buildDoctorReport(profile, response, now, buildScopeReport(needs, checked));
   if (ctx.io.json) ctx.io.data(JSON.stringify(report, null, 2));
   else ctx.io.stderr.write(formatDoctorReport(report, ctx.io.style));
   return report.ok ? 0 : 1;

@@ -12,6 +12,7 @@ import { isLoopbackHost } from '../../emulator/http/loopback.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
 import { FAULT_KINDS, FaultSettingError, MAX_FAULT_MS, parseFaultKinds } from '../../emulator/http/faults.js';
 import { QuirkSettingError, quirkRatesFrom, validQuirksHint, type QuirkRates } from '../../emulator/http/quirks.js';
+import { SPEC_SCOPES, unknownScopes } from '../../emulator/http/scopes.js';
 
 /** Turns the command's flags (strings from commander) into emulator options; UsageError on bad values. */
 export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: string): EmulatorOptions & { port: number; quirks: QuirkRates } {
@@ -49,6 +50,7 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
       throw new UsageError(`--key ${redactKey(key)} is not a private API key.`, 'Private keys start with pk_ followed by at least 6 letters, digits or underscores.');
     }
   }
+  const scopes = options.scopes === undefined ? undefined : scopesFrom(String(options.scopes), key);
   let data = String(options.data ?? 'demo');
   if (data !== 'demo' && data !== 'empty') {
     data = resolve(cwd, data);
@@ -56,7 +58,7 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
       throw new UsageError(`--data ${data}: no such file.`, 'Give demo, empty, or a JSON account snapshot (save one with: curl http://127.0.0.1:8787/_emulator/state > account.json).');
     }
   }
-  return { host, port, data, profiles, rateLimits, faults, faultKinds, slowMs, stormMs, jobFailRate, quirks, latencyMs, seed, key };
+  return { host, port, data, profiles, rateLimits, faults, faultKinds, slowMs, stormMs, jobFailRate, quirks, latencyMs, seed, key, scopes };
 }
 
 /** --quirks LIST as rates (only the quirks switched on); UsageError naming the valid quirks. */
@@ -70,6 +72,20 @@ function quirksFrom(value: unknown): QuirkRates {
     const hint = err.message.includes('valid quirks:') ? undefined : `${validQuirksHint().replace(/^v/, 'V')}.`;
     throw new UsageError(`--quirks '${text}': ${err.message}.`, hint ?? 'For example --quirks html-200=0.1,unsorted-pages,microseconds.');
   }
+}
+
+/** --scopes: the scopes of the --key key, names the spec uses. */
+function scopesFrom(text: string, key: string | undefined): string[] {
+  if (key === undefined) {
+    throw new UsageError('--scopes names the scopes of the --key key, and no --key was given.', 'Add --key pk_..., or register more keys while running: POST /_emulator/keys {"key": "pk_...", "scopes": [...]}.');
+  }
+  const scopes = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (scopes.length === 0) throw new UsageError('--scopes is empty.', 'Give a comma list such as profiles:read,lists:read, or leave --scopes out for a key with every scope.');
+  const unknown = unknownScopes(scopes);
+  if (unknown.length > 0) {
+    throw new UsageError(`--scopes: unknown scope${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}.`, `The spec's scopes: ${SPEC_SCOPES.join(', ')}.`);
+  }
+  return scopes;
 }
 
 function fraction(value: unknown, flag: string, hint: string): number {

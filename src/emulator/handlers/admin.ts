@@ -1,9 +1,12 @@
 /**
  * The emulator's own endpoints under /_emulator (no API key: they are for tests and scripts
- * on the same machine): reset or replace the account, read it back, count requests, and
- * change fault injection, quirks and rate limiting while running.
+ * on the same machine): reset or replace the account, read it back, count requests, change
+ * fault injection, quirks and rate limiting (mode, or a reset of the windows) while running, and
+ * give the account more API keys, with scopes.
  */
+import { looksLikePrivateKey } from '../../core/secret.js';
 import { ApiError } from '../http/api-error.js';
+import { SPEC_SCOPES, unknownScopes } from '../http/scopes.js';
 import { FAULT_KINDS, FaultSettingError, type FaultReport, type FaultSettings } from '../http/faults.js';
 import { QuirkSettingError, quirkChangesFrom, validQuirksHint, type QuirkRates, type QuirkReport } from '../http/quirks.js';
 import type { HandlerResult } from './types.js';
@@ -33,6 +36,10 @@ export interface EmulatorControl {
   /** What a person's click on the confirmation link does, for pending double opt-ins; returns how many. */
   confirmSubscriptions(filter: { listId?: string; profileId?: string }): number;
   rateLimits: RateLimitMode;
+  /** Empties every rate-limit window of the account (tests start each run with full windows). */
+  resetRateLimits(): void;
+  /** Accepts `key` from now on, with these scopes (undefined: every scope). */
+  registerKey(key: string, scopes?: readonly string[]): void;
 }
 
 /** GET /_emulator/state refuses accounts this large: the JSON would take gigabytes. */
@@ -103,14 +110,59 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       return { status: 200, body: { confirmed } };
     }
     case 'POST /_emulator/rate-limits': {
-      const mode = (body as { mode?: unknown } | null)?.mode;
-      if (mode !== 'spec' && mode !== 'off') throw badRequest('POST /_emulator/rate-limits needs {"mode": "spec"} or {"mode": "off"}.');
-      control.rateLimits = mode;
-      return { status: 200, body: { mode } };
+      const { mode, reset } = rateLimitRequestFrom(body);
+      if (mode !== undefined) control.rateLimits = mode;
+      if (reset) control.resetRateLimits();
+      return { status: 200, body: { mode: control.rateLimits, ...(reset ? { reset: true } : {}) } };
+    }
+    case 'POST /_emulator/keys': {
+      const { key, scopes } = keyRequestFrom(body);
+      control.registerKey(key, scopes);
+      // Never the key itself: responses end up in logs.
+      return { status: 200, body: { registered: true, scopes: scopes ?? 'all' } };
     }
     default:
-      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, GET|POST /_emulator/quirks, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits.`);
+      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, GET|POST /_emulator/quirks, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits, POST /_emulator/keys.`);
   }
+}
+
+const RATE_LIMITS_HINT =
+  'POST /_emulator/rate-limits takes {"mode": "spec"} or {"mode": "off"} to switch rate limiting, {"reset": true} to empty ' +
+  "every window of the account (the next request starts afresh), or both at once.";
+
+/** The body of POST /_emulator/rate-limits: a mode to switch to, a reset of the windows, or both. */
+function rateLimitRequestFrom(body: unknown): { mode?: RateLimitMode; reset: boolean } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(RATE_LIMITS_HINT);
+  const given = body as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => k !== 'mode' && k !== 'reset');
+  const { mode, reset } = given;
+  if (unknown.length > 0 || (mode !== undefined && mode !== 'spec' && mode !== 'off') || (reset !== undefined && reset !== true) || (mode === undefined && reset === undefined)) {
+    throw badRequest(RATE_LIMITS_HINT);
+  }
+  return { mode: mode as RateLimitMode | undefined, reset: reset === true };
+}
+
+const KEYS_HINT =
+  'POST /_emulator/keys takes {"key": "pk_...", "scopes": ["profiles:read", ...]}: the account then accepts that private key ' +
+  'with those scopes (without "scopes": every scope); a key registered again gets the new scopes.';
+
+/** The body of POST /_emulator/keys; the key is never repeated in a refusal. */
+function keyRequestFrom(body: unknown): { key: string; scopes?: string[] } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(KEYS_HINT);
+  const given = body as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => k !== 'key' && k !== 'scopes');
+  if (unknown.length > 0) throw badRequest(`POST /_emulator/keys: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}. ${KEYS_HINT}`);
+  if (typeof given.key !== 'string' || !looksLikePrivateKey(given.key)) {
+    throw badRequest(`POST /_emulator/keys: "key" must be a private API key (pk_ followed by at least 6 letters, digits or underscores). ${KEYS_HINT}`);
+  }
+  if (given.scopes === undefined) return { key: given.key };
+  const scopes = given.scopes;
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string')) throw badRequest(`POST /_emulator/keys: "scopes" must be a list of scope names. ${KEYS_HINT}`);
+  const bad = unknownScopes(scopes as string[]);
+  if (bad.length > 0) {
+    throw badRequest(`POST /_emulator/keys: unknown scope${bad.length === 1 ? '' : 's'} ${bad.map((s) => `"${s}"`).join(', ')}; the spec's scopes are ${SPEC_SCOPES.join(', ')}.`);
+  }
+  return { key: given.key, scopes: scopes as string[] };
 }
 
 const CONFIRM_HINT =

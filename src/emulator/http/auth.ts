@@ -1,18 +1,47 @@
 /**
  * The two headers every /api request needs: `Authorization: Klaviyo-API-Key pk_...` and
  * `revision: YYYY-MM-DD[.suffix]`. Refusals never repeat the key back.
+ *
+ * Which keys the account accepts (KeyRing): without --key, any key that looks like a private
+ * key, with every scope; with --key, that key (with its --scopes, or every scope) and no other.
+ * Keys registered while running (POST /_emulator/keys) are accepted too, with their own scopes.
+ * Only hashes of the keys are kept.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { looksLikePrivateKey } from '../../core/secret.js';
 import { SPEC_REVISION } from '../../klaviyo/generated/api-metadata.js';
 import { ApiError } from './api-error.js';
+import { grantOf, type ScopeGrant } from './scopes.js';
 
-/**
- * Checks the Authorization header and returns a fingerprint of the key (rate limits are per
- * key; the emulator keeps only the hash). With `acceptedKey`, only that key passes.
- */
-export function authenticate(headers: IncomingHttpHeaders, acceptedKey?: string): string {
+export class KeyRing {
+  /** Whether keys that were never registered are accepted (no --key given). */
+  readonly #open: boolean;
+  readonly #grants = new Map<string, ScopeGrant>();
+
+  /** `primary`: the --key key, with the scopes it was created with (undefined: every scope). */
+  constructor(primary?: { key: string; scopes?: readonly string[] }) {
+    this.#open = primary === undefined;
+    if (primary) this.register(primary.key, primary.scopes);
+  }
+
+  /** Accepts `key` from now on, with these scopes (undefined: every scope); replaces an earlier grant. */
+  register(key: string, scopes?: readonly string[]): void {
+    this.#grants.set(fingerprint(key), scopes === undefined ? 'all' : grantOf(scopes));
+  }
+
+  /** What `key` may do, or null when the account does not accept it. */
+  grantFor(key: string): ScopeGrant | null {
+    return this.#grants.get(fingerprint(key)) ?? (this.#open ? 'all' : null);
+  }
+}
+
+function fingerprint(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** Checks the Authorization header against the account's keys and returns what the key may do. */
+export function authenticate(headers: IncomingHttpHeaders, keys: KeyRing): ScopeGrant {
   const header = headers.authorization;
   if (!header) {
     throw new ApiError(401, 'not_authenticated', 'Missing Authorization header: send "Authorization: Klaviyo-API-Key <your private API key>".');
@@ -28,18 +57,13 @@ export function authenticate(headers: IncomingHttpHeaders, acceptedKey?: string)
       title: 'Incorrect authentication credentials.',
     });
   }
-  if (acceptedKey !== undefined && !sameSecret(key, acceptedKey)) {
-    throw new ApiError(401, 'authentication_failed', 'Incorrect authentication credentials: this emulator accepts only the key it was started with (--key).', {
+  const grant = keys.grantFor(key);
+  if (grant === null) {
+    throw new ApiError(401, 'authentication_failed', 'Incorrect authentication credentials: this emulator accepts only the key it was started with (--key) and keys registered with POST /_emulator/keys.', {
       title: 'Incorrect authentication credentials.',
     });
   }
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  return grant;
 }
 
 const REVISION = /^(\d{4})-(\d{2})-(\d{2})(?:\.([a-z0-9]+))?$/;

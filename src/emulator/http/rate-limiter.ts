@@ -1,6 +1,9 @@
 /**
  * Klaviyo's rate limits as the docs describe them: fixed windows of one second (burst) and one
- * minute (steady), plus a daily cap on a few endpoints, counted per endpoint and per API key.
+ * minute (steady), plus a daily cap on a few endpoints, counted per endpoint (or rate-limit tier)
+ * and per account: "private key integrations share the same rate limit quota per account"
+ * (developers.klaviyo.com/en/docs/rate_limits_and_error_handling), so the emulator, which serves
+ * one account, keeps one set of windows whatever the key.
  * Windows are aligned to the clock (second, minute, UTC day), so a fake clock makes every
  * decision reproducible. Pure logic: the server turns a decision into headers or a 429.
  */
@@ -42,7 +45,7 @@ export class RateLimiter {
     this.#now = now;
   }
 
-  /** Counts one request against `bucket` (endpoint + key) unless a window is full. */
+  /** Counts one request against `bucket` (the endpoint or its tier) unless a window is full. */
   take(bucket: string, limits: RateLimitMeta): RateDecision {
     const now = this.#now();
     let counters = this.#buckets.get(bucket);

@@ -222,6 +222,12 @@ function campaignQuery(operationId: OperationId, needed: readonly ColumnDef[], n
   return query;
 }
 
+/** What completeCampaign may read when the include left something out. */
+function followUpsOf(needs: Needs): OperationId[] {
+  if (!needs.messages) return [];
+  return needs.templates === 'none' ? ['get_messages_for_campaign'] : ['get_messages_for_campaign', 'get_template_id_for_campaign_message'];
+}
+
 function relationshipIds(resource: JsonApiResource, name: string): string[] | undefined {
   const data = resource.relationships?.[name]?.data;
   if (data === undefined || data === null) return undefined;
@@ -297,6 +303,7 @@ function plan(request: ReadRequest): ReadPlan {
       requests: [plannedRequest('get_campaign', query, 'one campaign by id', { pathParams: { id } })],
       localConditions: local,
       notes,
+      followUps: followUpsOf(needs),
       async *execute(client: KlaviyoClient, signal?: AbortSignal) {
         if (request.limit !== undefined && request.limit <= 0) return;
         let campaign: JsonApiResource;
@@ -346,6 +353,7 @@ function plan(request: ReadRequest): ReadPlan {
     requests,
     localConditions: local,
     notes,
+    followUps: followUpsOf(needs),
     async *execute(client: KlaviyoClient, signal?: AbortSignal) {
       let count = 0;
       if (request.limit !== undefined && request.limit <= 0) return;

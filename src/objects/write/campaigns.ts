@@ -457,6 +457,7 @@ function previewCampaign(row: ImportRow, ctx: WriteContext): Promise<RowOutcome>
 
 const insert: OperationHandler = {
   operation: 'insert',
+  calls: ['create_campaign', 'get_message_ids_for_campaign', 'assign_template_to_campaign_message', 'get_template_id_for_campaign_message'],
   description:
     'Creates each campaign with its message (POST /api/campaigns) and assigns TemplateId to it (POST /api/campaign-message-assign-template). Klaviyo copies the template for each message: the success log gives each row its campaign Id and its own TemplateId.',
   requiredColumns: ['Name'],
@@ -471,6 +472,7 @@ const insert: OperationHandler = {
 
 const update: OperationHandler = {
   operation: 'update',
+  calls: ['get_campaign', 'get_messages_for_campaign', 'get_template_id_for_campaign_message', 'update_campaign', 'update_campaign_message', 'assign_template_to_campaign_message'],
   description:
     "Changes a campaign by Id: name, audiences and send settings (PATCH /api/campaigns/{id}), the first message's content (PATCH /api/campaign-messages/{id}) and its template (assigned as a new copy). Only what differs is sent; Klaviyo refuses changes to sent campaigns.",
   requiredColumns: ['Id'],

@@ -194,6 +194,7 @@ export function deleteByIdHandler(description: string, what: string, operation: 
   return {
     operation: 'delete',
     description,
+    calls: [operation],
     requiredColumns: ['Id'],
     maxBatchSize: 1,
     concurrency: 4,

@@ -139,6 +139,7 @@ function previewTemplate(row: ImportRow, ctx: WriteContext): Promise<RowOutcome>
 
 const insert: OperationHandler = {
   operation: 'insert',
+  calls: ['create_template'],
   description:
     'Creates one template per row (POST /api/templates): CODE (default) or USER_DRAGGABLE from Html, SYSTEM_DRAGGABLE from Definition. Klaviyo caps API-created templates at 1,000 per account.',
   requiredColumns: ['Name'],
@@ -152,6 +153,7 @@ const insert: OperationHandler = {
 
 const update: OperationHandler = {
   operation: 'update',
+  calls: ['get_template', 'update_template'],
   description:
     "Changes a template's Name, Html, Text, Amp or Definition by Id (PATCH /api/templates/{id}). A drag-and-drop (SYSTEM_DRAGGABLE) template's Html and Amp cannot be changed: such rows fail unsent.",
   requiredColumns: ['Id'],

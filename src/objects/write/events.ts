@@ -290,6 +290,7 @@ async function insertEvents(rows: ImportRow[], ctx: WriteContext): Promise<RowOu
 
 export const eventInsert: OperationHandler = {
   operation: 'insert',
+  calls: ['bulk_create_events'],
   description:
     'Records events through Klaviyo bulk create jobs (1,000 events a request), grouped per profile; the metric is created when missing. Each event has a unique id (UniqueId, or derived from the row: --unique-by), so importing a file twice records each event once.',
   requiredColumns: ['MetricName', ['ProfileId', 'Email', 'PhoneNumber', 'ExternalId']],

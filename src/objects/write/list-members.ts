@@ -398,6 +398,8 @@ async function deleteMembers(rows: ImportRow[], runCtx: WriteContext): Promise<R
 
 export const listMembersInsert: OperationHandler = {
   operation: 'insert',
+  calls: ['get_list', 'get_profiles', 'get_list_ids_for_profile', 'add_profiles_to_list', 'bulk_import_profiles', 'get_bulk_import_profiles_job', 'get_errors_for_bulk_import_profiles_job', 'update_profile'],
+  conditionalCalls: [{ when: 'a PushToken column', calls: ['create_push_token'] }],
   description:
     'Adds people to lists, 1,000 a request, by ListId and ProfileId, Email, ExternalId or PhoneNumber; people without a profile are created in the list by a bulk import job (status created). A member already in the list is not added again (unchanged): a PhoneNumber or PushToken in the row updates it instead (updated). Adding to a list does not subscribe anyone: ListSubscribe does.',
   requiredColumns: ['ListId', IDENTIFIER_COLUMNS],
@@ -410,6 +412,7 @@ export const listMembersInsert: OperationHandler = {
 
 export const listMembersDelete: OperationHandler = {
   operation: 'delete',
+  calls: ['get_list', 'get_profiles', 'get_list_ids_for_profile', 'remove_profiles_from_list'],
   description:
     'Removes people from lists, 1,000 a request, by ListId and ProfileId, Email, ExternalId or PhoneNumber (status removed). Consent is not changed; people not in the list are left alone (unchanged); unknown people fail not_found.',
   requiredColumns: ['ListId', IDENTIFIER_COLUMNS],

@@ -278,6 +278,7 @@ const SUBSCRIBE_COLUMNS = ['ListId', 'Email', 'PhoneNumber', 'ProfileId', 'Conse
 
 export const listSubscribeInsert: OperationHandler = {
   operation: 'insert',
+  calls: ['get_list', 'bulk_subscribe_profiles'],
   description:
     "Subscribes people to marketing for a list, 1,000 a job: an Email to email marketing, a PhoneNumber to SMS marketing (leave PhoneNumber out to subscribe email only). On a double opt-in list Klaviyo only sends a confirmation message: status pending-confirmation, not subscribed. --historical-import records consent given earlier (ConsentedAt required) without confirmation or flows. Klaviyo creates unknown people and processes the job shortly after accepting it.",
   requiredColumns: ['ListId', ['Email', 'PhoneNumber']],
@@ -290,6 +291,7 @@ export const listSubscribeInsert: OperationHandler = {
 
 export const listSubscribeDelete: OperationHandler = {
   operation: 'delete',
+  calls: ['get_list', 'get_profiles_for_list', 'bulk_unsubscribe_profiles'],
   description:
     'Unsubscribes people from marketing, 100 a job: an Email from email marketing, a PhoneNumber from SMS marketing; Klaviyo also removes them from the list. People not in the list are refused (not_in_list), because Klaviyo would unsubscribe them from everything, unless --allow-global-unsubscribe.',
   requiredColumns: ['ListId', ['Email', 'PhoneNumber']],

@@ -121,6 +121,7 @@ function previewList(row: ImportRow, ctx: WriteContext): Promise<RowOutcome> {
 
 const insert: OperationHandler = {
   operation: 'insert',
+  calls: ['create_list'],
   description: `Creates one list per row (POST /api/lists). Klaviyo allows ${LIST_DAILY_CAP} new lists a day: once the cap is met, the remaining rows fail with daily_limit without being sent.`,
   requiredColumns: ['Name'],
   acceptedColumns: ['Name', 'OptInProcess'],
@@ -134,6 +135,7 @@ const insert: OperationHandler = {
 
 const update: OperationHandler = {
   operation: 'update',
+  calls: ['update_list', 'get_list'],
   description: 'Renames a list or changes its opt-in process, by Id (PATCH /api/lists/{id}).',
   requiredColumns: ['Id'],
   acceptedColumns: ['Id', 'Name', 'OptInProcess'],

@@ -199,6 +199,7 @@ const COLUMNS = ['Email', 'ProfileId'];
 
 export const peopleExclusionsInsert: OperationHandler = {
   operation: 'insert',
+  calls: ['get_profiles', 'bulk_suppress_profiles', 'get_bulk_suppress_profiles_job'],
   description:
     'Suppresses email addresses (Klaviyo reason USER_SUPPRESSED), 100 a job, by Email or ProfileId: they receive no email marketing whatever their consent. Addresses already suppressed are unchanged; unknown ones are created suppressed.',
   requiredColumns: [['Email', 'ProfileId']],
@@ -211,6 +212,7 @@ export const peopleExclusionsInsert: OperationHandler = {
 
 export const peopleExclusionsDelete: OperationHandler = {
   operation: 'delete',
+  calls: ['get_profiles', 'bulk_unsuppress_profiles', 'get_bulk_unsuppress_profiles_job'],
   description:
     'Lifts USER_SUPPRESSED suppressions, 100 a job, by Email or ProfileId. Klaviyo cannot lift the others (HARD_BOUNCE, INVALID_EMAIL, SPAM_COMPLAINT, UNSUBSCRIBE): those rows fail with the reason, without being sent. Addresses not suppressed are unchanged.',
   requiredColumns: [['Email', 'ProfileId']],

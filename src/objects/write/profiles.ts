@@ -776,6 +776,7 @@ const WRITABLE = Object.keys(PROFILE_ATTRIBUTE_PATHS);
 
 export const profileInsert: OperationHandler = {
   operation: 'insert',
+  calls: ['get_profiles', 'bulk_import_profiles', 'get_bulk_import_profiles_job', 'get_errors_for_bulk_import_profiles_job'],
   description:
     'Creates new profiles through Klaviyo bulk import jobs (10,000 profiles a job). Rows whose Email, PhoneNumber or ExternalId already belongs to a profile fail with duplicate_profile without being sent. --list ID also adds them to that list.',
   requiredColumns: [['Email', 'PhoneNumber', 'ExternalId']],
@@ -793,6 +794,7 @@ export const profileInsert: OperationHandler = {
 
 export const profileUpsert: OperationHandler = {
   operation: 'upsert',
+  calls: ['get_profiles', 'bulk_import_profiles', 'get_bulk_import_profiles_job', 'get_errors_for_bulk_import_profiles_job', 'create_or_update_profile', 'add_profiles_to_list'],
   description:
     'Creates profiles, or updates those that exist (matched by Id, Email, PhoneNumber or ExternalId), through Klaviyo bulk import jobs (10,000 profiles a job). Rows that clear a field (--null-value) go one by one through POST /api/profile-import, because bulk import ignores nulls. --list ID also adds them to that list.',
   requiredColumns: [['Id', 'Email', 'PhoneNumber', 'ExternalId']],
@@ -817,6 +819,8 @@ export const profileUpsert: OperationHandler = {
 
 export const profileUpdate: OperationHandler = {
   operation: 'update',
+  calls: ['get_profiles', 'update_profile'],
+  conditionalCalls: [{ when: '--list', calls: ['add_profiles_to_list'] }],
   description:
     'Changes existing profiles, found by Id or by Email, PhoneNumber or ExternalId (looked up 100 at a time): one PATCH /api/profiles/{id} per row, as Klaviyo has no bulk update. Empty cells leave fields unchanged; --null-value cells clear them. --list ID also adds them to that list.',
   requiredColumns: [['Id', 'Email', 'PhoneNumber', 'ExternalId']],

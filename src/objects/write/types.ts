@@ -17,6 +17,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import type { KlaviyoClient } from '../../klaviyo/client.js';
+import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
 import type { Operation } from '../types.js';
 
 export interface ImportRow {
@@ -98,6 +99,14 @@ export interface OperationHandler {
   requiredColumns: ReadonlyArray<string | readonly string[]>;
   /** Columns the operation can use; others in the input are warned about (errors with --strict). */
   acceptedColumns?: readonly string[];
+  /**
+   * Every Klaviyo operation the handler (its lookups, writes, job polls and --dry-run preview) may
+   * call, whatever the options. `klv doctor` derives the scopes an import needs from these; a unit
+   * test checks them against the operations the handler's modules name.
+   */
+  calls?: readonly OperationId[];
+  /** Operations called only in some runs (with --list, with a PushToken column), and when. */
+  conditionalCalls?: ReadonlyArray<{ when: string; calls: readonly OperationId[] }>;
   /** Klaviyo's largest batch for the endpoint (profile bulk import 10,000; list relationships 1,000; 1 for one-row endpoints). */
   maxBatchSize: number;
   /** Batches processed at once (the rate governor still paces requests). Default 4. */
