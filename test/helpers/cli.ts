@@ -22,6 +22,8 @@ export interface RunOptions {
   input?: string;
   nodeArgs?: string[];
   timeoutMs?: number;
+  /** Another launcher than this checkout's bin/klv.js (a patched copy of dist/, say). */
+  bin?: string;
 }
 
 /** A clean environment: no KLAVIYO_* from the developer's shell, no colour, a throwaway HOME. */
@@ -36,7 +38,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 export function runKlv(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), KLV_BIN, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? KLV_BIN, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: options.env ?? cleanEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { InterruptedError, KlvError, UsageError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-code.js';
-import { KlaviyoApiError, KlaviyoNetworkError, UnknownOutcomeError } from '../../src/klaviyo/errors.js';
+import { KlaviyoApiError, KlaviyoNetworkError, KlaviyoResponseError, UnknownOutcomeError } from '../../src/klaviyo/errors.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
 import { ImportLogs, logLayout } from '../../src/pipeline/import/logs.js';
 import { runImport, type JournalSink, type MapResult, type RunOptions, type SourceRow } from '../../src/pipeline/import/run.js';
@@ -414,6 +414,19 @@ describe('batch helpers', () => {
     expect(describeBatchError(new KlaviyoApiError({ operationId: 'x', method: 'GET', path: '/x', status: 503, errors: [] }))).toMatchObject({ kind: 'rows', code: 'http_503' });
     expect(describeBatchError(new KlvError('disk', { exitCode: ExitCode.Auth }))).toMatchObject({ kind: 'fatal' });
     expect(describeBatchError('weird')).toMatchObject({ kind: 'rows', code: 'internal_error' });
+  });
+
+  it('describeBatchError: an answer that was not Klaviyo\'s stops the run with a code naming it, not network_error', () => {
+    const answered = (kind: KlaviyoResponseError['kind']) =>
+      describeBatchError(new KlaviyoResponseError({ operationId: 'x', method: 'POST', path: '/api/x', kind, status: 200, message: `POST /api/x: ${kind}`, hint: 'h' }));
+    expect(answered('malformed')).toMatchObject({ kind: 'fatal', code: 'bad_response', exitCode: ExitCode.Failure });
+    expect(answered('too-large')).toMatchObject({ kind: 'fatal', code: 'response_too_large' });
+    expect(answered('edge-blocked')).toMatchObject({ kind: 'fatal', code: 'edge_blocked' });
+    expect(answered('retry-after-too-long')).toMatchObject({ kind: 'fatal', code: 'rate_limited' });
+    expect(answered('pagination-stuck')).toMatchObject({ kind: 'fatal', code: 'bad_pagination' });
+    expect(answered('cursor-refused')).toMatchObject({ kind: 'fatal', code: 'bad_pagination' });
+    const network = new KlaviyoNetworkError({ operationId: 'x', method: 'POST', path: '/api/x', code: 'ECONNREFUSED', reason: 'refused', attempts: 6, baseUrl: 'http://127.0.0.1:1' });
+    expect(describeBatchError(network)).toMatchObject({ kind: 'fatal', code: 'network_error' });
   });
 
   it('InFlight never runs more than its limit', async () => {

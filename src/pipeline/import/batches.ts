@@ -141,6 +141,19 @@ function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
+/** The error-log code of each kind of unusable answer (klaviyo/errors.ts UnusableResponseKind). */
+const UNUSABLE_ANSWER_CODES: Record<string, string> = {
+  /** A 2xx that was not Klaviyo's document: an HTML page, JSON cut short, an empty body. */
+  malformed: 'bad_response',
+  'too-large': 'response_too_large',
+  /** Klaviyo's edge (Cloudflare) challenged the request: it never reached the API. */
+  'edge-blocked': 'edge_blocked',
+  /** A 429 asking for a longer wait than klv allows (KLV_MAX_RETRY_AFTER). */
+  'retry-after-too-long': 'rate_limited',
+  'pagination-stuck': 'bad_pagination',
+  'cursor-refused': 'bad_pagination',
+};
+
 export function describeBatchError(err: unknown): BatchErrorInfo {
   if (err instanceof InterruptedError || (err instanceof Error && err.name === 'AbortError')) {
     return { kind: 'interrupted', code: 'interrupted', message: 'interrupted (Ctrl-C) while this row was being sent', exitCode: ExitCode.Interrupted };
@@ -169,8 +182,9 @@ export function describeBatchError(err: unknown): BatchErrorInfo {
   if (err instanceof Error && (err.name === 'KlaviyoNetworkError' || err.name === 'KlaviyoResponseError')) {
     // Klaviyo unreachable, or answering with something that is not Klaviyo's (an HTML page, a
     // challenge, a long hold): every later batch would fail the same way. Stop, and let
-    // --resume continue later.
-    return { kind: 'fatal', code: 'network_error', message: oneLine(err.message), exitCode: ExitCode.Failure };
+    // --resume continue later. The code says which: an HTML page is not a network failure.
+    const code = err.name === 'KlaviyoResponseError' ? (UNUSABLE_ANSWER_CODES[(err as { kind?: string }).kind ?? ''] ?? 'bad_response') : 'network_error';
+    return { kind: 'fatal', code, message: oneLine(err.message), exitCode: ExitCode.Failure };
   }
   if (err instanceof KlvError) {
     if (err.exitCode === ExitCode.Auth) return { kind: 'fatal', code: 'not_authenticated', message: oneLine(err.message), exitCode: ExitCode.Auth };
