@@ -83,7 +83,7 @@ export function failureError(result: AttemptResult, c: FailureContext): Error {
       status: result.status,
       attempts: c.attempts,
       requestId,
-      message: `${req.method} ${req.path} was blocked by Klaviyo's edge network before reaching the API (${result.status}${result.headers['cf-mitigated'] ? `, cf-mitigated: ${result.headers['cf-mitigated']}` : ''}${title ? `, "${title}"` : ''})${tries(c.attempts)}`,
+      message: `${req.method} ${req.path} was blocked by Klaviyo's edge network before reaching the API (${result.status}${result.headers['cf-mitigated'] ? `, cf-mitigated: ${result.headers['cf-mitigated']}` : ''}${title ? `, "${title}"` : ''}${requestId ? `, ray ${requestId}` : ''})${tries(c.attempts)}`,
       hint:
         "This is not about the API key or its scopes: Klaviyo's CDN (Cloudflare) challenged the request, as it does for traffic it finds suspicious (some cloud, VPN or proxy addresses). " +
         'Try again later or from another network; contact Klaviyo support with the cf-ray id if it persists.',

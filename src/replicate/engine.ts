@@ -20,6 +20,7 @@
 import { AuthError, InterruptedError, KlvError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-code.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
+import { KlaviyoResponseError } from '../klaviyo/errors.js';
 import type { ObjectDefinition, Row } from '../objects/types.js';
 import type { Destination, ReplicationState, SweepCheck, SweepOutcome, TableSpec } from './destination.js';
 import { CursorTracker, defaultLookbackMs, nextCursor, readSince } from './state.js';
@@ -101,9 +102,12 @@ export function defaultObjects(all: readonly ObjectDefinition[]): ObjectDefiniti
 }
 
 function isFatal(err: unknown, signal?: AbortSignal): boolean {
-  // A refused key fails every object the same way; Ctrl-C stops the run.
+  // A refused key fails every object the same way; Ctrl-C stops the run. So do Klaviyo's edge
+  // blocking the account's requests and a 429 asking to come back hours later: the next objects
+  // would only meet them again (each after its retries).
   const authRefused = err instanceof AuthError || (err instanceof KlvError && err.exitCode === ExitCode.Auth);
-  return authRefused || err instanceof InterruptedError || Boolean(signal?.aborted);
+  const accountWide = err instanceof KlaviyoResponseError && (err.kind === 'edge-blocked' || err.kind === 'retry-after-too-long');
+  return authRefused || accountWide || err instanceof InterruptedError || Boolean(signal?.aborted);
 }
 
 export async function replicate(o: ReplicateOptions): Promise<ReplicateResult> {

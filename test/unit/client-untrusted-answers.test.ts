@@ -152,6 +152,7 @@ describe("Klaviyo's edge (Cloudflare)", () => {
     expect(e.message).toMatch(/blocked by Klaviyo's edge network before reaching the API/);
     expect(`${e.message} ${e.hint}`).not.toMatch(/lacks a scope|missing scope|lists:read/);
     expect(e.requestId).toBe('8f00aa-AMS');
+    expect(e.message).toMatch(/ray 8f00aa-AMS/); // what Klaviyo support asks for
     expect(calls()).toHaveLength(4);
   });
 

@@ -433,4 +433,13 @@ describe('fatal errors', () => {
     await expect(replicate({ objects: [refused, tags], destination: dest, client: fakeClient(), now })).rejects.toMatchObject({ exitCode: 4 });
     expect(dest.states.size).toBe(0);
   });
+  it.each(['edge-blocked', 'retry-after-too-long'] as const)("Klaviyo's %s stops the whole run (exit 1): the next objects would only meet it again", async (kind) => {
+    const { KlaviyoResponseError } = await import('../../src/klaviyo/errors.js');
+    const { def } = fakeObject(records(2));
+    const blocked = { ...def, plan: () => ({ requests: [], localConditions: [], notes: [], execute: async function* () { throw new KlaviyoResponseError({ kind, operationId: 'get_lists', method: 'GET', path: '/api/lists', message: 'blocked', hint: 'later' }); } }) };
+    const { def: tags } = fakeObject(records(2), { name: 'Tags', incremental: false });
+    const dest = new FakeDestination();
+    await expect(replicate({ objects: [blocked, tags], destination: dest, client: fakeClient(), now })).rejects.toMatchObject({ exitCode: 1, kind });
+    expect(dest.states.size).toBe(0);
+  });
 });
