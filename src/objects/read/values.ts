@@ -47,11 +47,23 @@ export function rowFrom(resource: JsonApiResource, columns: readonly ColumnDef[]
   return row;
 }
 
+/**
+ * A datetime as epoch milliseconds, with the digits past the millisecond as a fraction: Klaviyo
+ * may show (and compare) microseconds, and a row 0.362 ms past a `>` bound is past it, where
+ * Date.parse alone would make it equal.
+ */
+export function datetimeMs(value: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return ms;
+  const digits = /:\d{2}\.\d{3}(\d+)/.exec(value)?.[1];
+  return digits ? ms + Number(`0.${digits}`) : ms;
+}
+
 function comparable(value: unknown, column: ColumnDef | undefined): string | number | boolean | null {
   if (value === null || value === undefined || value === '') return null;
   switch (column?.type) {
     case 'datetime': {
-      const ms = typeof value === 'number' ? value : Date.parse(String(value));
+      const ms = typeof value === 'number' ? value : datetimeMs(String(value));
       return Number.isNaN(ms) ? String(value) : ms;
     }
     case 'integer':
