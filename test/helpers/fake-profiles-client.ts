@@ -63,6 +63,8 @@ export class FakeProfilesClient {
   aborted = 0;
   /** The query of every request family: end pages, chains (not their following pages). */
   readonly queries: Record<string, string>[] = [];
+  /** The most ids a `seen` set held: what a slice remembers (memory). */
+  maxSeenIds = 0;
   /** Chains started again after a refused cursor: the chain's first query, and the new one. */
   readonly restarts: Array<{ from: Record<string, string>; to: Record<string, string> }> = [];
   readonly #rows: FakeProfile[];
@@ -85,11 +87,24 @@ export class FakeProfilesClient {
     return { type: 'profile', id: p.id, attributes: { created: show(p.ms), updated: show(p.updatedMs ?? p.ms), email: p.email } };
   }
 
+  #sorted?: FakeProfile[];
+
+  /** Every profile in sort=created order (computed once: filtering keeps the order). */
+  #inOrder(): FakeProfile[] {
+    if (!this.#sorted) {
+      const key = (p: FakeProfile) => (this.#o.sort === 'second' ? Math.floor(p.ms / 1000) : p.ms);
+      // Inside a second, an order that has nothing to do with the milliseconds.
+      const tie = (p: FakeProfile) => [...p.id].reverse().join('');
+      this.#sorted = [...this.#rows].sort((a, b) => key(a) - key(b) || (tie(a) < tie(b) ? -1 : tie(a) > tie(b) ? 1 : 0));
+    }
+    return this.#sorted;
+  }
+
   /** The rows a query selects, in the order they are sent. */
   #select(query: Record<string, string>): FakeProfile[] {
-    let rows = this.#rows;
     const filter = query.filter ?? '';
     const inclusive = this.#o.inclusiveBounds === true;
+    const tests: Array<(p: FakeProfile) => boolean> = [];
     for (const m of filter.matchAll(/(greater-than|less-than|greater-or-equal|less-or-equal)\((created|updated),([^,)]+)\)/g)) {
       const v = Date.parse(m[3]);
       const at = (p: FakeProfile) => (m[2] === 'created' ? p.ms : (p.updatedMs ?? p.ms));
@@ -99,17 +114,12 @@ export class FakeProfilesClient {
         'greater-or-equal': (x) => x >= v,
         'less-or-equal': (x) => x <= v,
       };
-      rows = rows.filter((p) => test[m[1]](at(p)));
+      tests.push((p) => test[m[1]](at(p)));
     }
-    for (const m of filter.matchAll(/equals\(email,'([^']+)'\)/g)) rows = rows.filter((p) => p.email === m[1]);
+    for (const m of filter.matchAll(/equals\(email,'([^']+)'\)/g)) tests.push((p) => p.email === m[1]);
     const sort = query.sort;
-    if (sort) {
-      const key = (p: FakeProfile) => (this.#o.sort === 'second' ? Math.floor(p.ms / 1000) : p.ms);
-      // Inside a second, an order that has nothing to do with the milliseconds.
-      const tie = (p: FakeProfile) => [...p.id].reverse().join('');
-      rows = [...rows].sort((a, b) => key(a) - key(b) || (tie(a) < tie(b) ? -1 : tie(a) > tie(b) ? 1 : 0));
-      if (sort.startsWith('-')) rows.reverse();
-    }
+    let rows = (sort ? this.#inOrder() : this.#rows).filter((p) => tests.every((t) => t(p)));
+    if (sort?.startsWith('-')) rows.reverse();
     return this.#o.order ? this.#o.order(rows) : rows;
   }
 
@@ -165,6 +175,7 @@ export class FakeProfilesClient {
       for (const p of rows.slice(offset, offset + size)) {
         if (seen.has(p.id)) continue;
         seen.add(p.id);
+        this.maxSeenIds = Math.max(this.maxSeenIds, seen.size);
         newSinceRestart += 1;
         yield this.#resource(p);
         if (o.limit !== undefined && ++sent >= o.limit) return;

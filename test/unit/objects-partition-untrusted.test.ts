@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Profiles } from '../../src/objects/catalog/profiles.js';
+import { MAX_SLICE_ROWS } from '../../src/objects/read/slice-plan.js';
 import { selectColumns } from '../../src/objects/columns.js';
 import { parseWhere } from '../../src/objects/where.js';
 import type { ReadRequest, Row } from '../../src/objects/types.js';
@@ -71,7 +72,7 @@ describe('pages slightly out of order', () => {
     expectEachOnce(await read(fake), data);
   });
 
-  it('a busy slice is split without trusting the order (the split slice reads its range again)', async () => {
+  it('a busy slice is split without trusting the order (a check reads its old chain\'s range again)', async () => {
     const data = [
       ...uniformProfiles(300, 86_400_000),
       ...Array.from({ length: 4_000 }, (_, i) => fakeProfile(1_000 + i, Date.parse('2024-06-01T10:00:00Z') + Math.floor(i * 900.5))),
@@ -80,18 +81,37 @@ describe('pages slightly out of order', () => {
     for (const order of [swapPairs, swapAtPageEdges(100)]) {
       const fake = new FakeProfilesClient(data, { order });
       expectEachOnce(await read(fake), data);
-      // More slices than the 8 planned plus head and tail: the one holding the import was split.
+      // More slices than the 8 planned plus head and tail: the one holding the import was split,
+      // and its check found the rows its chain had not delivered yet (without it, rows are lost).
       expect(slicesOf(fake).size).toBeGreaterThan(10);
     }
   });
 
+  it('a slice split in the middle of a second of many profiles: the rest of that second is still read, once', async () => {
+    // 3,000 profiles in one second, sorted by the second in no particular order inside it: the
+    // split slice goes on from the next second (its filter a second wider), and a check reads
+    // its old chain's range again.
+    const data = [
+      ...uniformProfiles(2_000, 3_600_000),
+      ...Array.from({ length: 3_000 }, (_, i) => fakeProfile(100_000 + i, Date.parse('2024-02-01T10:00:00.100Z') + Math.floor(i * 0.2))),
+    ];
+    const fake = new FakeProfilesClient(data, { sort: 'second', order: swapPairs });
+    expectEachOnce(await read(fake), data);
+    // Ten slices planned (the head, eight, the tail): more means splits.
+    expect(slicesOf(fake).size).toBeGreaterThan(10);
+  });
+
   it('a slice that would hold more than its share of memory is cut even with no idle cursor', async () => {
-    // Two cursors for 30,000 profiles in one dense week: slices are planned at 10,000 rows at most
-    // and cut further as they go, none left to remember 30,000 ids.
-    const data = Array.from({ length: 30_000 }, (_, i) => fakeProfile(i, FAKE_START + i * 20_000 + (i % 5)));
+    // Sparse ends plan small slices; 45,000 profiles in the days between them. Two cursors: the
+    // slice holding them is cut as it reads, no slice remembering much more than
+    // MAX_SLICE_ROWS ids.
+    const data = [
+      ...uniformProfiles(200, 86_400_000),
+      ...Array.from({ length: 45_000 }, (_, i) => fakeProfile(100_000 + i, Date.parse('2024-03-01T00:00:00Z') + i * 10_000 + (i % 5))),
+    ];
     const fake = new FakeProfilesClient(data, { order: swapAtPageEdges(100) });
     expectEachOnce(await read(fake, request({ options: { parallelism: 2 } })), data);
-    expect(slicesOf(fake).size).toBeGreaterThanOrEqual(5);
+    expect(fake.maxSeenIds).toBeLessThanOrEqual(MAX_SLICE_ROWS + 1_000);
   });
 });
 

@@ -241,17 +241,21 @@ describe('planSplit', () => {
     expect(planSplit([at(SPLIT_WORTH * 10 + 1)], 4, 100)).not.toBeNull();
   });
 
-  it('does not split a slice again before it has kept a page of new rows', () => {
+  it('splits a slice whose chain has not kept a page yet only when it was split already (its chain not left yet)', () => {
     expect(planSplit([busy({ fresh: 0 })], 4, 100)).toBeNull();
     expect(planSplit([busy({ fresh: 99 })], 4, 100)).toBeNull();
     expect(planSplit([busy({ fresh: 100 })], 4, 100)).not.toBeNull();
+    // Split, not restarted: its estimate still holds, and another idle cursor may take more of it.
+    expect(planSplit([busy({ fresh: 100, restart: true })], 1, 100)).not.toBeNull();
+    expect(planSplit([busy({ fresh: 100, restart: true })], 0, 100, { maxSliceRows: 1_000 })).toBeNull();
   });
 
-  it('cuts a slice that would grow past maxSliceRows even with no idle cursor, into pieces of about half', () => {
+  it('cuts a slice that would grow past maxSliceRows even with no idle cursor: it keeps about half that ahead, the rest waits', () => {
     // 100 rows a day, 99 days ahead: ~9,900 rows.
     expect(planSplit([busy({})], 0, 100, { maxSliceRows: 20_000 })).toBeNull();
     const split = planSplit([busy({})], 0, 100, { maxSliceRows: 4_000 })!;
-    expect(split.cuts.length + 1).toBe(Math.ceil(9_900 / 2_000));
+    // By the density near where it stands: 2,000 rows ahead, 20 days; the rest of the range is one slice.
+    expect(split.cuts).toEqual([lo + DAY + 1_000 + 20 * DAY]);
   });
 
   it('sees a dense stretch by the recent density even when the average is thin', () => {

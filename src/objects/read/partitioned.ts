@@ -25,13 +25,14 @@
  * 3. A refused (expired) page cursor starts the slice's chain again from a little before the
  *    rows it has read (resume-point.ts), skipping the ids it has seen: nothing lost or doubled.
  * 4. When a cursor falls idle and a busy slice has far more ahead than it has read (estimated
- *    from its own density), the busy slice is split: its end is lowered to the first cut, it
- *    reads its lowered range again from its first page (skipping the rows it kept), and new
- *    slices take the rest. A slice that grows past MAX_SLICE_ROWS is split the same way, its
- *    rest waiting for cursors, so the `seen` ids stay bounded (slice-scheduler.ts). Uneven data
- *    (a bulk import on one day) is handled this way. A single second is never split: thousands
- *    of rows created in the same second are read by one cursor (Klaviyo's filter offers nothing
- *    finer on this column).
+ *    from its own density), the busy slice is split: its end is lowered to the first cut, new
+ *    slices take the rest, and it goes on with a new chain from past the rows it kept while a
+ *    check reads its old chain's range again (skipping the ids it has seen), so that no row
+ *    Klaviyo sent out of order is lost: splits trust no order (slice-scheduler.ts). A slice that
+ *    would grow past MAX_SLICE_ROWS is cut as well, its rest waiting for a cursor, so the `seen`
+ *    ids stay bounded. Uneven data (a bulk import on one day) is handled this way. A single
+ *    second is never split: thousands of rows created in the same second are read by one cursor
+ *    (Klaviyo's filter offers nothing finer on this column).
  *
  * Rows come out in no particular order. `--limit` stops everything early, an abort (Ctrl-C)
  * aborts every cursor, and an error in one cursor aborts the others and surfaces.
