@@ -118,9 +118,9 @@ export class SliceScheduler {
         this.#launch(this.#pending.shift()!);
         continue;
       }
-      // Each split lowers the victim's end (by half at least), and planSplit wants two pages
-      // ahead, so this ends. A slice may be split again before it has left its chain: that costs
-      // nothing more. Checks are not split.
+      // Each split for idle cursors leaves the victim half its unread range at most, a memory cut
+      // happens once a chain, and planSplit wants two pages ahead: this ends. A slice may be split
+      // again before it has left its chain: that costs nothing more. Checks are not split.
       const reading = this.#running.filter((job) => !job.check).map((job) => job.slice);
       const split = planSplit(reading, free, pageSize, { maxSliceRows });
       if (!split) return;
@@ -166,10 +166,13 @@ export class SliceScheduler {
       // Every row kept so far is before `from`; what the chain had not delivered of [start,
       // from) yet, the check reads.
       const from = slice.maxSeen === null ? start : Math.max(start, floorSecond(slice.maxSeen) + SECOND);
-      if (from > start) this.#pending.push({ slice, check: { lo: start, hi: from } });
-      start = from;
       // The new chain is split again only once it has kept a page of rows of its own.
       slice.fresh = 0;
+      if (from > start) {
+        this.#pending.push({ slice, check: { lo: start, hi: from } });
+        start = from;
+        this.#fill();
+      }
     }
   }
 
