@@ -92,7 +92,7 @@ describe('klv describe', () => {
     expect(r.stdout).toMatch(/^EmailTemplates: Email templates/);
     expect(r.stdout).toMatch(/^Column +Type +Access +Required on insert +Exported +Filter +Description$/m);
     expect(r.stdout).toMatch(/^Definition +json +writable +on demand +local/m);
-    expect(r.stdout).toMatch(/^Updated +datetime +read-only +default +pushed: = > >= < <=; others local/m);
+    expect(r.stdout).toMatch(/^Updated +datetime +read-only +default +pushed: = >= <=; widened: > <; others local/m);
     expect(r.stdout).toMatch(/Constraints:\n  - /);
   });
 

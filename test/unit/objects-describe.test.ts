@@ -26,12 +26,13 @@ describe('filterSupport', () => {
     });
   });
 
-  it('Created on get_profiles (greater-than and less-than only): > and < pushed; >= and <= widened', () => {
+  it('Created on get_profiles (greater-than and less-than only): every comparison widened, the bound checked by klv', () => {
     // The plain collection reader: the catalog's Profiles may also slice reads on Created (partitioned.ts).
     const plain = collectionObject({ ...Profiles, name: 'PlainProfiles' }, { resourceType: 'profile', list: 'get_profiles', byId: 'get_profile' });
     expect(filterSupport(plain, plain.columns.find((c) => c.name === 'Created')!)).toEqual({
-      pushedOperators: ['>', '<'],
-      widenedOperators: ['>=', '<='],
+      // greater-than may match the bound (estuary/connectors PR #4062): klv checks > and < too.
+      pushedOperators: [],
+      widenedOperators: ['>', '>=', '<', '<='],
       localOperators: ['=', '!=', 'in'],
     });
     // Whatever the catalog's Profiles plan does, every comparison narrows the request.
@@ -48,20 +49,21 @@ describe('filterSupport', () => {
     expect(support('coupons', 'Description').pushedOperators).toEqual([]);
   });
 
-  it('Segments.Updated: only > is exact; an on-demand column that adds requests is still local', () => {
-    expect(support('segments', 'Updated')).toMatchObject({ pushedOperators: ['>'], widenedOperators: ['>='] });
+  it('Segments.Updated: > and >= widened (greater-than only); an on-demand column that adds requests is still local', () => {
+    expect(support('segments', 'Updated')).toMatchObject({ pushedOperators: [], widenedOperators: ['>', '>='] });
     expect(support('segments', 'ProfileCount')).toMatchObject({ pushedOperators: [], widenedOperators: [] });
   });
 
-  it('Flows and templates: every comparison on Updated is exact', () => {
-    expect(support('flows', 'Updated').pushedOperators).toEqual(['=', '>', '>=', '<', '<=']);
-    expect(support('email-templates', 'Updated').pushedOperators).toEqual(['=', '>', '>=', '<', '<=']);
+  it('Flows and templates: = >= <= on Updated are exact; > and < are checked by klv too', () => {
+    for (const object of ['flows', 'email-templates']) {
+      expect(support(object, 'Updated')).toMatchObject({ pushedOperators: ['=', '>=', '<='], widenedOperators: ['>', '<'] });
+    }
   });
 
   it('CouponCodes: CouponId = and in scope the listing; Status = is pushed into each per-coupon request', () => {
     expect(support('coupon-codes', 'CouponId').pushedOperators).toEqual(['=', 'in']);
     expect(support('coupon-codes', 'Status').pushedOperators).toEqual(['=']);
-    expect(support('coupon-codes', 'ExpiresAt').pushedOperators).toEqual(['>', '>=', '<', '<=']);
+    expect(support('coupon-codes', 'ExpiresAt')).toMatchObject({ pushedOperators: ['>=', '<='], widenedOperators: ['>', '<'] });
   });
 
   it('booleans only get = != in', () => {

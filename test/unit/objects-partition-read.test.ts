@@ -8,125 +8,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KlaviyoClient } from '../../src/klaviyo/client.js';
-import type { JsonApiResource } from '../../src/klaviyo/json-api.js';
 import { Profiles } from '../../src/objects/catalog/profiles.js';
 import { selectColumns } from '../../src/objects/columns.js';
 import { parseWhere } from '../../src/objects/where.js';
 import { planPartitionedRead } from '../../src/objects/read/partitioned.js';
 import type { ReadRequest, Row } from '../../src/objects/types.js';
+import { FAKE_START, FakeProfilesClient, fakeProfile, uniformProfiles, type FakeOptions, type FakeProfile } from '../helpers/fake-profiles-client.js';
 
-interface FakeProfile {
-  id: string;
-  /** What Klaviyo stores and compares. */
-  ms: number;
-  email: string;
-  /** Microsecond digits shown after the milliseconds (Klaviyo's microseconds), if any. */
-  micros?: string;
-}
-
-interface FakeOptions {
-  /**
-   * How `created` is shown: with milliseconds, in whole seconds (truncated) as Klaviyo does, or
-   * space-separated without a zone (`2024-01-01 10:00:00.123`), as Klaviyo shows some objects' times.
-   */
-  shown?: 'ms' | 'seconds' | 'space';
-  /** sort=created by milliseconds, or by the second with an arbitrary order inside it. */
-  sort?: 'ms' | 'second';
-  /** The n-th request (1-based) fails. */
-  failAt?: number;
-}
-
-class FakeClient {
-  requests = 0;
-  inFlight = 0;
-  maxInFlight = 0;
-  aborted = 0;
-  readonly queries: Record<string, string>[] = [];
-  readonly #rows: FakeProfile[];
-  readonly #o: FakeOptions;
-
-  constructor(rows: FakeProfile[], o: FakeOptions = {}) {
-    this.#rows = rows;
-    this.#o = o;
-  }
-
-  #resource(p: FakeProfile): JsonApiResource {
-    const t = this.#o.shown === 'seconds' ? Math.floor(p.ms / 1000) * 1000 : p.ms;
-    let created = new Date(t).toISOString().replace(/(\.\d{3})?Z$/, this.#o.shown === 'seconds' ? '+00:00' : `$1${p.micros ?? ''}Z`);
-    if (this.#o.shown === 'space') created = created.replace('T', ' ').replace(/Z$/, '');
-    return { type: 'profile', id: p.id, attributes: { created, email: p.email } };
-  }
-
-  #select(query: Record<string, string>): FakeProfile[] {
-    let rows = this.#rows;
-    const filter = query.filter ?? '';
-    for (const m of filter.matchAll(/(greater-than|less-than)\(created,([^,)]+)\)/g)) {
-      const v = Date.parse(m[2]);
-      rows = rows.filter((p) => (m[1] === 'greater-than' ? p.ms > v : p.ms < v));
-    }
-    for (const m of filter.matchAll(/equals\(email,'([^']+)'\)/g)) rows = rows.filter((p) => p.email === m[1]);
-    const sort = query.sort;
-    if (sort) {
-      const key = (p: FakeProfile) => (this.#o.sort === 'second' ? Math.floor(p.ms / 1000) : p.ms);
-      // Inside a second, an order that has nothing to do with the milliseconds.
-      const tie = (p: FakeProfile) => [...p.id].reverse().join('');
-      rows = [...rows].sort((a, b) => key(a) - key(b) || (tie(a) < tie(b) ? -1 : tie(a) > tie(b) ? 1 : 0));
-      if (sort.startsWith('-')) rows.reverse();
-    }
-    return rows;
-  }
-
-  async #roundTrip(signal?: AbortSignal): Promise<void> {
-    this.requests += 1;
-    this.inFlight += 1;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    const n = this.requests;
-    try {
-      // A few turns of the event loop: other cursors get to send meanwhile.
-      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-      if (signal?.aborted) {
-        this.aborted += 1;
-        throw new Error('aborted');
-      }
-      if (this.#o.failAt === n) throw new Error(`request ${n} failed`);
-    } finally {
-      this.inFlight -= 1;
-    }
-  }
-
-  async request(_op: string, o: { query: Record<string, string>; signal?: AbortSignal }) {
-    this.queries.push(o.query);
-    await this.#roundTrip(o.signal);
-    const size = Number(o.query['page[size]'] ?? 20);
-    const rows = this.#select(o.query);
-    return { status: 200, body: { data: rows.slice(0, size).map((p) => this.#resource(p)), links: { next: rows.length > size ? 'more' : null } } };
-  }
-
-  async *paginate(_op: string, o: { query: Record<string, string>; signal?: AbortSignal; limit?: number }) {
-    this.queries.push(o.query);
-    const rows = this.#select(o.query);
-    const size = 100;
-    let sent = 0;
-    for (let offset = 0; ; offset += size) {
-      await this.#roundTrip(o.signal);
-      for (const p of rows.slice(offset, offset + size)) {
-        yield this.#resource(p);
-        if (o.limit !== undefined && ++sent >= o.limit) return;
-      }
-      if (offset + size >= rows.length) return;
-    }
-  }
-}
-
-function profile(i: number, ms: number): FakeProfile {
-  return { id: `P${String(i).padStart(8, '0')}`, ms, email: `p${i}@example.com` };
-}
-
-const START = Date.parse('2024-01-01T00:00:00Z');
-
-function uniform(n: number, stepMs = 3_600_000): FakeProfile[] {
-  return Array.from({ length: n }, (_, i) => profile(i, START + i * stepMs + (i % 7) * 111));
-}
+const FakeClient = FakeProfilesClient;
+type FakeClient = FakeProfilesClient;
+const profile = fakeProfile;
+const uniform = uniformProfiles;
+const START = FAKE_START;
 
 function request(o: Omit<Partial<ReadRequest>, 'where'> & { where?: string[] } = {}): ReadRequest {
   return {
@@ -198,31 +91,6 @@ describe('partitioned Profiles read: every row exactly once', () => {
     expectEachOnce(await read(client, request()), data);
   });
 
-  it('when Klaviyo shows zoneless space-separated times, whatever the machine zone (they are UTC)', async () => {
-    const data = Array.from({ length: 2_500 }, (_, i) => profile(i, START + Math.floor(i * 433.3)));
-    const zone = process.env.TZ;
-    process.env.TZ = 'America/New_York';
-    try {
-      const client = new FakeClient(data, { shown: 'space' });
-      expectEachOnce(await read(client, request()), data);
-    } finally {
-      if (zone === undefined) delete process.env.TZ;
-      else process.env.TZ = zone;
-    }
-  });
-
-  it('applies a --where bound with microseconds exactly to rows with microseconds', async () => {
-    // Ten rows in each of several milliseconds, told apart only by their microseconds.
-    const data = Array.from({ length: 600 }, (_, i) => ({ ...profile(i, START + Math.floor(i / 10) * 1_000 + 7), micros: String((i % 10) * 100).padStart(3, '0') }));
-    const edge = new Date(START + 30 * 1_000 + 7).toISOString().replace('Z', '450Z');
-    const after = data.filter((p) => p.ms > START + 30 * 1_000 + 7 || (p.ms === START + 30 * 1_000 + 7 && Number(p.micros) > 450));
-    const atOrBefore = data.filter((p) => !after.includes(p));
-    for (const shown of ['ms', 'space'] as const) {
-      expectEachOnce(await read(new FakeClient(data, { shown }), request({ where: [`Created > '${edge}'`] })), after);
-      expectEachOnce(await read(new FakeClient(data, { shown }), request({ where: [`Created <= '${edge}'`] })), atOrBefore);
-    }
-  });
-
   it('on an account of one profile, none, or just over one page', async () => {
     for (const n of [0, 1, 100, 101, 150, 199, 200, 201]) {
       const data = uniform(n);
@@ -251,6 +119,31 @@ describe('partitioned Profiles read: every row exactly once', () => {
     expectEachOnce(await read(client, request({ where })), expected);
     // The range goes to the API too, as a superset: nothing before 2024-01-02T23:59:59Z is fetched.
     for (const q of client.queries) expect(q.filter).toMatch(/greater-than\(created,/);
+  });
+
+  it('when Klaviyo shows zoneless space-separated times, whatever the machine zone (they are UTC)', async () => {
+    const data = Array.from({ length: 2_500 }, (_, i) => profile(i, START + Math.floor(i * 433.3)));
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const client = new FakeClient(data, { shown: 'space' });
+      expectEachOnce(await read(client, request()), data);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  it('applies a --where bound with microseconds exactly to rows with microseconds', async () => {
+    // Ten rows in each of several milliseconds, told apart only by their microseconds.
+    const data = Array.from({ length: 600 }, (_, i) => ({ ...profile(i, START + Math.floor(i / 10) * 1_000 + 7), micros: String((i % 10) * 100).padStart(3, '0') }));
+    const edge = new Date(START + 30 * 1_000 + 7).toISOString().replace('Z', '450Z');
+    const after = data.filter((p) => p.ms > START + 30 * 1_000 + 7 || (p.ms === START + 30 * 1_000 + 7 && Number(p.micros) > 450));
+    const atOrBefore = data.filter((p) => !after.includes(p));
+    for (const shown of ['ms', 'space'] as const) {
+      expectEachOnce(await read(new FakeClient(data, { shown }), request({ where: [`Created > '${edge}'`] })), after);
+      expectEachOnce(await read(new FakeClient(data, { shown }), request({ where: [`Created <= '${edge}'`] })), atOrBefore);
+    }
   });
 
   it('combines with --since (Updated) pushed to every request', () => {

@@ -36,11 +36,12 @@ describe('pushdown on get_profiles', () => {
     expect(r.local).toEqual([]);
   });
 
-  it('> and < on a datetime are exact; the value is sent unquoted in UTC', () => {
-    const r = run('get_profiles', Profiles, [c('Created', '>', '2026-01-01T00:00:00Z'), c('Updated', '<', '2026-02-01T00:00:00Z')]);
+  it('> and < on a datetime are sent unquoted in UTC AND kept local (greater-than may match the bound)', () => {
+    const conditions = [c('Created', '>', '2026-01-01T00:00:00Z'), c('Updated', '<', '2026-02-01T00:00:00Z')];
+    const r = run('get_profiles', Profiles, conditions);
     expect(r.filter).toBe('and(greater-than(created,2026-01-01T00:00:00Z),less-than(updated,2026-02-01T00:00:00Z))');
-    expect(r.local).toEqual([]);
-    expect(r.pushed).toHaveLength(2);
+    expect(r.local).toEqual(conditions);
+    expect(r.pushed).toEqual([]);
   });
 
   it('a datetime with microseconds is sent as the enclosing millisecond bound AND kept local', () => {
@@ -50,10 +51,11 @@ describe('pushdown on get_profiles', () => {
     expect(r.filter).toBe('and(greater-than(created,2026-01-01T00:00:00.123Z),less-than(updated,2026-01-01T00:00:00.124Z))');
     expect(r.local).toEqual([after, before]);
     expect(r.pushed).toEqual([]);
-    // Microseconds that are zero are milliseconds: sent exactly.
+    // Microseconds that are zero are milliseconds: sent as they are (and, as every > and <, also
+    // checked locally: Klaviyo's greater-than may match the bound).
     const exact = run('get_profiles', Profiles, [c('Created', '>', '2026-01-01T00:00:00.123000Z')]);
     expect(exact.filter).toBe('greater-than(created,2026-01-01T00:00:00.123Z)');
-    expect(exact.local).toEqual([]);
+    expect(exact.local).toEqual([c('Created', '>', '2026-01-01T00:00:00.123000Z')]);
   });
 
   it('>= on created (greater-than only) is sent as greater-than one second earlier AND kept local', () => {
@@ -105,8 +107,13 @@ describe('pushdown on get_profiles', () => {
     const b = c('Created', '>', '2026-03-01T00:00:00Z');
     const r = run('get_profiles', Profiles, [a, b]);
     expect(r.filter).toBe('greater-than(created,2026-01-01T00:00:00Z)');
-    expect(r.pushed).toEqual([a]);
-    expect(r.local).toEqual([b]);
+    expect(r.local).toEqual([a, b]);
+    const x = c('Email', '=', 'x@example.com');
+    const y = c('Email', '=', 'y@example.com');
+    const e = run('get_profiles', Profiles, [x, y]);
+    expect(e.filter).toBe("equals(email,'x@example.com')");
+    expect(e.pushed).toEqual([x]);
+    expect(e.local).toEqual([y]);
   });
 
   it('>= and > on one field both map to greater-than: only the first is sent', () => {

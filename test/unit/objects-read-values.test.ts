@@ -49,4 +49,19 @@ describe('matchesCondition', () => {
     expect(matchesCondition({ Created: '2024-05-13 08:01:45.276362' }, { column: 'Created', op: '=', value: '2024-05-13T08:01:45.276362Z' }, created)).toBe(true);
     expect(matchesCondition({ Created: null }, { column: 'Created', op: '>', value: '2024-05-13T08:01:45Z' }, created)).toBe(false);
   });
+
+  it('datetime ranges compare instants, microseconds included, in any of Klaviyo\'s spellings', () => {
+    const gt = { column: 'Created', op: '>' as const, value: '2024-05-13T08:01:45Z' };
+    // A range pushed to Klaviyo is checked again on each row: a row at the bound is left out...
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45+00:00' }, gt, created)).toBe(false);
+    expect(matchesCondition({ Created: '2024-05-13 08:01:45+00:00' }, gt, created)).toBe(false);
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45.000000+00:00' }, gt, created)).toBe(false);
+    // ...and a row a few microseconds past it is kept, as Klaviyo's comparison keeps it.
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45.000362+00:00' }, gt, created)).toBe(true);
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45.000001+00:00' }, gt, created)).toBe(true);
+    const lt = { column: 'Created', op: '<' as const, value: '2024-05-13T08:01:45.000362+00:00' };
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45.000361+00:00' }, lt, created)).toBe(true);
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45.000362+00:00' }, lt, created)).toBe(false);
+    expect(matchesCondition({ Created: '2024-05-13T08:01:45.000362+00:00' }, { ...lt, op: '<=' }, created)).toBe(true);
+  });
 });

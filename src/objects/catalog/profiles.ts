@@ -101,7 +101,7 @@ export const Profiles = collectionObject(
       'PhoneNumber must be in E.164 format (+ and country code).',
       'Import: insert and upsert go through bulk import jobs (10,000 profiles a job), which ignore empty and null values; rows that clear a field (--null-value) are sent one by one.',
       'Subscriptions, EmailConsent, SmsConsent and PredictiveAnalytics are read only when selected: PredictiveAnalytics costs the slower 10/s, 150/m rate limit.',
-      'Klaviyo filters Created and Updated only with > and <: klv sends >= and <= as a slightly wider filter and checks the bound itself.',
+      'Klaviyo filters Created and Updated only with > and <: klv sends >= and <= as a slightly wider filter, and checks every bound itself (Klaviyo\'s > and < may match the bound).',
     ],
   },
   {

@@ -146,7 +146,7 @@ export const Segments: ObjectDefinition = {
   constraints: [
     'Klaviyo returns at most 10 segments per page.',
     'ProfileCount is read only when selected: one request per segment at 1/s, 15/m.',
-    'Klaviyo filters Created and Updated only with >: klv sends >= as a slightly wider filter and checks the bound itself; < and <= are checked by klv.',
+    'Klaviyo filters Created and Updated only with >: klv sends >= as a slightly wider filter, and checks every bound itself (Klaviyo\'s > may match the bound); < and <= are checked by klv.',
     'Klaviyo caps segment creation and updates at 100 a day each per account.',
   ],
   plan: (request: ReadRequest) => planWithPerRecordRead(Segments, SOURCE, request, COUNT_READ),

@@ -10,20 +10,29 @@
  * How a read goes:
  * 1. The first page sorted by the column ascending: when it is the only page, that is the whole
  *    read (one request). Otherwise the first page sorted descending (at once, for collections
- *    that are usually large). Both are data (their rows are exported), and they bound the slices.
- * 2. The range between the two pages is cut into slices on whole seconds: four per page the end
- *    pages' density predicts, at least four, at most `parallelism`.
- * 3. Each slice is read with `sort=<column>` and an API filter that is a SUPERSET of the slice
+ *    that are usually large). The two pages plan the slices (slice-plan.ts): a head before the
+ *    first page's latest second, a tail after the last page's earliest, and the range between
+ *    cut on whole seconds (four per page the pages' density predicts, at least four, at most
+ *    `parallelism`; more when the slices would be large, for memory). Their rows are not
+ *    exported from them: Klaviyo's pages may be slightly unsorted, so the first page need not
+ *    hold the earliest rows; the head and the tail are read as slices (one request each).
+ * 2. Each slice is read with `sort=<column>` and an API filter that is a SUPERSET of the slice
  *    (greater-than(start − 1 s), less-than(end + 1 s): Klaviyo filters `created` with > and <
- *    only, and may compare whole seconds); each row is then kept by exactly one slice, by its
- *    exact timestamp (start ≤ t < end). No row is lost or duplicated, and no id sets are kept,
- *    so memory stays flat.
- * 4. When a cursor falls idle and a busy slice still has pages ahead (estimated from its own
- *    density), the busy slice's remaining range is split: the busy reader's end is lowered to
- *    the first cut, and new readers take the rest. The busy reader walks in sorted order, so it
- *    stops when it passes its new end. Uneven data (a bulk import on one day) is handled this way.
- *    A single second is never split: thousands of rows created in the same second are read by
- *    one cursor (Klaviyo's filter offers nothing finer on this column).
+ *    only, may compare whole seconds, and may match the bound), to the end of its cursor chain:
+ *    sorted or not, every row of the slice is in it. A row is kept by the one slice that owns its
+ *    exact time (start ≤ t < end), so a row that two slices' filters let in, or that arrives
+ *    at a bound, counts once; within a slice, the chain's `seen` ids drop a row sent twice.
+ * 3. A refused (expired) page cursor starts the slice's chain again from a little before the
+ *    rows it has read (resume-point.ts), skipping the ids it has seen: nothing lost or doubled.
+ * 4. When a cursor falls idle and a busy slice has far more ahead than it has read (estimated
+ *    from its own density), the busy slice is split: its end is lowered to the first cut, new
+ *    slices take the rest, and it goes on with a new chain from past the rows it kept while a
+ *    check reads its old chain's range again (skipping the ids it has seen), so that no row
+ *    Klaviyo sent out of order is lost: splits trust no order (slice-scheduler.ts). A slice that
+ *    would grow past MAX_SLICE_ROWS is cut as well, its rest waiting for a cursor, so the `seen`
+ *    ids stay bounded. Uneven data (a bulk import on one day) is handled this way. A single
+ *    second is never split: thousands of rows created in the same second are read by one cursor
+ *    (Klaviyo's filter offers nothing finer on this column).
  *
  * Rows come out in no particular order. `--limit` stops everything early, an abort (Ctrl-C)
  * aborts every cursor, and an error in one cursor aborts the others and surfaces.
@@ -32,9 +41,9 @@
  * `Id in (...)`) stays one request, as does a small `--limit`.
  */
 import { setMaxListeners } from 'node:events';
-import { epochMsFloor, hasSubMillisecond, instantOf, parseInstant } from '../../core/timestamps.js';
+import { epochMsFloor, instantOf } from '../../core/timestamps.js';
 import type { KlaviyoClient } from '../../klaviyo/client.js';
-import { filter as f, formatFilter, type FilterCondition } from '../../klaviyo/filter-builder.js';
+import { formatFilter, type FilterCondition } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
 import { joinIncluded, resourcesOf, type JsonApiResource } from '../../klaviyo/json-api.js';
 import { findColumn } from '../columns.js';
@@ -42,6 +51,9 @@ import type { ColumnDef, Condition, ObjectDefinition, PlannedRequest, ReadPlan, 
 import { columnMap, columnsNeeded, project, readQuery, type CollectionSource } from './collection-reader.js';
 import { filterParam, pushdown } from './pushdown.js';
 import { pageSizeOf, plannedRequest } from './query.js';
+import { RowQueue } from './row-queue.js';
+import { conditionRange, planSlices, sliceFilters, type TimeRange } from './slice-plan.js';
+import { SliceScheduler, type SliceSource } from './slice-scheduler.js';
 import { columnValue, matchesAll, rowFrom } from './values.js';
 
 /** How an object's collection can be cut into time slices. */
@@ -77,256 +89,6 @@ export const DEFAULT_PARALLELISM = 16;
  * it, still wins.
  */
 export const PARTITIONED_READ_CONCURRENCY = DEFAULT_PARALLELISM;
-/** No slice narrower than this: the ±1 s filter margins would make neighbours overlap entirely. */
-export const MIN_SLICE_MS = 2_000;
-const SECOND = 1_000;
-
-/** [lo, hi) in epoch milliseconds; ±Infinity for an open side. */
-export interface TimeRange {
-  lo: number;
-  hi: number;
-}
-
-export const floorSecond = (ms: number): number => Math.floor(ms / SECOND) * SECOND;
-export const ceilSecond = (ms: number): number => Math.ceil(ms / SECOND) * SECOND;
-
-/**
- * The range the conditions on the partition column allow (from --where and --since), in the
- * milliseconds rows are placed by (timeOf). A bound with microseconds (`> ...45.276362`) keeps the
- * whole millisecond it falls in: rows of that millisecond are read, and the condition, checked on
- * each row to the last digit, decides (values.ts).
- */
-export function conditionRange(conditions: readonly Condition[], column: string): TimeRange {
-  const range: TimeRange = { lo: -Infinity, hi: Infinity };
-  for (const c of conditions) {
-    if (c.column !== column || typeof c.value !== 'string') continue;
-    const instant = parseInstant(c.value, { dateAsMidnight: true });
-    if (!instant) continue;
-    const v = epochMsFloor(instant);
-    const within = hasSubMillisecond(instant);
-    if (c.op === '>' || c.op === '>=' || c.op === '=') range.lo = Math.max(range.lo, c.op === '>' && !within ? v + 1 : v);
-    if (c.op === '<' || c.op === '<=' || c.op === '=') range.hi = Math.min(range.hi, c.op === '<' && !within ? v : v + 1);
-  }
-  return range;
-}
-
-/**
- * The API filter of a slice: a superset by a whole second on each side, so that it holds
- * whether Klaviyo compares milliseconds, truncated seconds or rounded seconds.
- */
-export function sliceFilters(field: string, r: TimeRange): FilterCondition[] {
-  const out: FilterCondition[] = [];
-  if (Number.isFinite(r.lo)) out.push(f.greaterThan(field, new Date(floorSecond(r.lo) - SECOND)));
-  if (Number.isFinite(r.hi)) out.push(f.lessThan(field, new Date(ceilSecond(r.hi) + SECOND)));
-  return out;
-}
-
-/**
- * Where a row read in ascending order stands relative to a slice: `inside` rows belong to it;
- * `before` rows belong to the previous slice (the filter's margin lets them in) and are skipped;
- * `past` means every row of the slice has been seen. Slice ends are whole seconds, so this holds
- * whether Klaviyo sorts by milliseconds or by truncated seconds: every row before the end sorts
- * before every row at or after it. (An end inside a second only stops a second later; rows in
- * between are `after`: not this slice's, skipped.) A row without a valid time belongs to the
- * slice open at the start.
- */
-export function placeInSlice(t: number, r: TimeRange): 'before' | 'inside' | 'after' | 'past' {
-  if (Number.isNaN(t)) return r.lo === -Infinity ? 'inside' : 'before';
-  if (t < r.lo) return 'before';
-  if (t < r.hi) return 'inside';
-  return t < ceilSecond(r.hi) ? 'after' : 'past';
-}
-
-/**
- * Cuts [lo, hi) into at most `count` slices with edges on whole seconds, none narrower than
- * `minWidth` (so fewer slices for a narrow range). The slices tile the range exactly.
- */
-export function sliceRange(r: TimeRange, count: number, minWidth = MIN_SLICE_MS): TimeRange[] {
-  if (!Number.isFinite(r.lo) || !Number.isFinite(r.hi)) return r.hi > r.lo ? [{ ...r }] : [];
-  const width = r.hi - r.lo;
-  if (width <= 0) return [];
-  const n = Math.max(1, Math.min(Math.floor(count), Math.floor(width / minWidth)));
-  const edges = [r.lo];
-  for (let i = 1; i < n; i++) {
-    const edge = floorSecond(r.lo + (width * i) / n);
-    if (edge > edges[edges.length - 1] && edge < r.hi) edges.push(edge);
-  }
-  edges.push(r.hi);
-  return edges.slice(0, -1).map((lo, i) => ({ lo, hi: edges[i + 1] }));
-}
-
-/** The page sorted ascending and the page sorted descending: the two ends of the collection. */
-export interface EndPages {
-  /** Row times of the ascending page, in page order. */
-  first: readonly number[];
-  /** Row times of the descending page, in page order (newest first). */
-  last: readonly number[];
-}
-
-/**
- * What the two end pages settle, as three ranges tiling the time line: `head` (rows of the
- * ascending page, all of them there), `middle` (to be sliced) and `tail` (rows of the descending
- * page). Boundaries are on whole seconds, because the last second of a page may continue on the
- * next page when Klaviyo sorts by whole seconds. Null when the pages hold no usable time (then
- * one cursor reads everything).
- */
-export function endRanges(pages: EndPages): { head: TimeRange; middle: TimeRange; tail: TimeRange } | null {
-  const lastAsc = pages.first[pages.first.length - 1];
-  const lastDesc = pages.last[pages.last.length - 1];
-  if (!Number.isFinite(lastAsc) || !Number.isFinite(lastDesc)) return null;
-  const a = floorSecond(lastAsc);
-  const d = Math.max(a, floorSecond(lastDesc) + SECOND);
-  return { head: { lo: -Infinity, hi: a }, middle: { lo: a, hi: d }, tail: { lo: d, hi: Infinity } };
-}
-
-/**
- * How many slices to start with: four per page the end pages' density predicts for the middle,
- * at least four, at most `parallelism`. The end pages are a poor guide to skewed data (a bulk
- * import on one day), so the count errs high: a slice that meets a dense stretch is split once
- * it has read a page, and an empty slice costs one request.
- */
-export function initialSliceCount(o: { pages: EndPages; middle: TimeRange; pageSize: number; parallelism: number }): number {
-  const spanOf = (times: readonly number[]) => {
-    const finite = times.filter(Number.isFinite);
-    return finite.length < 2 ? 0 : Math.abs(finite[finite.length - 1] - finite[0]);
-  };
-  const rows = o.pages.first.length + o.pages.last.length;
-  const span = Math.max(SECOND, spanOf(o.pages.first) + spanOf(o.pages.last));
-  const estimatedRows = (rows / span) * Math.max(0, o.middle.hi - o.middle.lo);
-  const pages = Math.ceil(estimatedRows / o.pageSize);
-  return Math.max(1, Math.min(o.parallelism, Math.max(4, 4 * pages)));
-}
-
-const quarter = (pageSize: number) => Math.max(1, Math.floor(pageSize / 4));
-
-/** A slice being read: its range (the end may be lowered by a split) and how far it got. */
-export interface SliceProgress extends TimeRange {
-  /** The latest row time the slice has seen; null before its first row. */
-  maxSeen: number | null;
-  /** Rows of the slice seen so far. */
-  rows: number;
-  /**
-   * Time spanned by its latest quarter page of rows, when it has read that many: the local
-   * density, which says more than the average when the slice runs into a dense stretch.
-   */
-  recentSpan?: number | null;
-}
-
-/**
- * Which busy slice to split for `idle` free cursors, and where: the one with the most rows
- * estimated ahead (its density, once it has read a page: the average or the recent one,
- * whichever is higher, times the range it has left), if that is at least two pages. Its unread range [a second past maxSeen, hi) is cut into up to idle + 1 pieces on whole
- * seconds; the slice keeps [lo, cuts[0]) and each cut starts a new slice. Cuts are past anything
- * the slice has seen, so no row it has already kept can fall in a new slice.
- */
-export function planSplit(
-  slices: readonly SliceProgress[],
-  idle: number,
-  pageSize: number,
-  minWidth = MIN_SLICE_MS,
-): { index: number; cuts: number[] } | null {
-  if (idle < 1) return null;
-  let best: { index: number; from: number; remaining: number } | null = null;
-  slices.forEach((s, index) => {
-    // Before a full page the density says little (one row over a second looks dense).
-    if (s.maxSeen === null || s.rows < pageSize || !Number.isFinite(s.lo) || !Number.isFinite(s.hi)) return;
-    const from = floorSecond(s.maxSeen) + SECOND;
-    if (s.hi - from < minWidth) return;
-    const average = s.rows / Math.max(SECOND, s.maxSeen - s.lo);
-    const recent = s.recentSpan == null ? 0 : quarter(pageSize) / Math.max(SECOND, s.recentSpan);
-    const density = Math.max(average, recent);
-    const remaining = density * (s.hi - s.maxSeen);
-    if (remaining < 2 * pageSize) return;
-    if (!best || remaining > best.remaining) best = { index, from, remaining };
-  });
-  if (!best) return null;
-  const { index, from, remaining } = best as { index: number; from: number; remaining: number };
-  const rest = slices[index].hi - from;
-  const pieces = Math.max(2, Math.min(idle + 1, Math.floor(rest / (minWidth / 2)), Math.floor(remaining / pageSize)));
-  const cuts: number[] = [];
-  for (let i = 1; i < pieces; i++) {
-    const cut = floorSecond(from + (rest * i) / pieces);
-    if (cut >= from && cut < slices[index].hi && (cuts.length === 0 || cut > cuts[cuts.length - 1])) cuts.push(cut);
-  }
-  return cuts.length > 0 ? { index, cuts } : null;
-}
-
-/**
- * A bounded queue from several producers to one consumer: producers await `push` when it is
- * full (backpressure keeps memory flat whatever the consumer's pace), the consumer drains it.
- */
-export class RowQueue<T> {
-  readonly capacity: number;
-  #items: (T | undefined)[] = [];
-  #head = 0;
-  #reader?: () => void;
-  #writers: Array<() => void> = [];
-  #closed = false;
-  #failure?: { error: unknown };
-
-  constructor(capacity: number) {
-    this.capacity = Math.max(1, capacity);
-  }
-
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  /** Adds an item; returns a promise to await before pushing more when the queue is full. */
-  push(item: T): Promise<void> | undefined {
-    if (this.#closed) return undefined;
-    this.#items.push(item);
-    this.#wakeReader();
-    if (this.size < this.capacity) return undefined;
-    return new Promise((resolve) => this.#writers.push(resolve));
-  }
-
-  /** No more items: the consumer ends after draining. Also releases waiting producers. */
-  close(): void {
-    this.#closed = true;
-    this.#releaseWriters();
-    this.#wakeReader();
-  }
-
-  /** The consumer throws `error` at its next step (the first failure wins). */
-  fail(error: unknown): void {
-    this.#failure ??= { error };
-    this.close();
-  }
-
-  async *drain(): AsyncGenerator<T> {
-    for (;;) {
-      if (this.#failure) throw this.#failure.error;
-      if (this.#head < this.#items.length) {
-        const item = this.#items[this.#head] as T;
-        this.#items[this.#head] = undefined;
-        this.#head += 1;
-        if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
-          this.#items = this.#items.slice(this.#head);
-          this.#head = 0;
-        }
-        // Producers resume once half the room is free, not one row at a time.
-        if (this.#writers.length > 0 && this.size <= this.capacity / 2) this.#releaseWriters();
-        yield item;
-        continue;
-      }
-      if (this.#closed) return;
-      await new Promise<void>((resolve) => (this.#reader = resolve));
-    }
-  }
-
-  #wakeReader(): void {
-    const wake = this.#reader;
-    this.#reader = undefined;
-    wake?.();
-  }
-
-  #releaseWriters(): void {
-    const writers = this.#writers;
-    this.#writers = [];
-    for (const w of writers) w();
-  }
-}
 
 // --- planning -------------------------------------------------------------------------------
 
@@ -339,7 +101,7 @@ interface PartitionContext {
   baseQuery: Record<string, string>;
   /** API filters every request carries (fixed ones and pushed-down conditions). */
   filters: FilterCondition[];
-  /** The user's range on the partition column, sent as a superset filter on the end pages. */
+  /** The user's range on the partition column, sent as a superset filter with every request. */
   range: TimeRange;
   needed: ColumnDef[];
   output: ColumnDef[];
@@ -432,9 +194,11 @@ function endQuery(ctx: PartitionContext, descending: boolean): Record<string, st
   return query;
 }
 
+/** A slice's query: the read's filters and the slice within the user's range, as supersets. */
 function sliceQuery(ctx: PartitionContext, slice: TimeRange): Record<string, string> {
   const query: Record<string, string> = { ...ctx.baseQuery, sort: ctx.spec.sort };
-  const filter = filterParam(ctx.list, [...ctx.filters, ...sliceFilters(ctx.spec.field, slice)]);
+  const within = { lo: Math.max(slice.lo, ctx.range.lo), hi: Math.min(slice.hi, ctx.range.hi) };
+  const filter = filterParam(ctx.list, [...ctx.filters, ...sliceFilters(ctx.spec.field, within)]);
   if (filter) query.filter = filter;
   return query;
 }
@@ -446,12 +210,12 @@ function explainRequests(ctx: PartitionContext, source: CollectionSource, def: O
   parts.push(`greater-than(${ctx.spec.field},<slice start − 1 s>)`, `less-than(${ctx.spec.field},<slice end + 1 s>)`);
   const sliceExample: Record<string, string> = { ...ctx.baseQuery, filter: `and(${parts.join(',')})`, sort: ctx.spec.sort };
   return [
-    plannedRequest(ctx.list, endQuery(ctx, false), `the first page by ${ctx.spec.column}: its rows, and where the slices start`, opts),
-    plannedRequest(ctx.list, endQuery(ctx, true), `the last page by ${ctx.spec.column} (sorted descending): its rows, and where the slices end`, opts),
+    plannedRequest(ctx.list, endQuery(ctx, false), `the first page by ${ctx.spec.column}: where the slices start (and the rows, when it is the only page)`, opts),
+    plannedRequest(ctx.list, endQuery(ctx, true), `the last page by ${ctx.spec.column} (sorted descending): where the slices end`, opts),
     plannedRequest(
       ctx.list,
       sliceExample,
-      `the ${def.name} in between, one cursor per time slice of ${ctx.spec.column}, up to ${ctx.parallelism} at once; a busy slice is split when a cursor falls idle`,
+      `the ${def.name}, one cursor per time slice of ${ctx.spec.column}, each read to the end of its chain, up to ${ctx.parallelism} at once; a busy slice is split when a cursor falls idle`,
       { ...opts, repeat: null },
     ),
   ];
@@ -490,6 +254,18 @@ function outputRow(ctx: PartitionContext, resource: JsonApiResource): Row | unde
   return project(row, ctx.output);
 }
 
+function sliceSource(ctx: PartitionContext): SliceSource {
+  return {
+    list: ctx.list,
+    pathParams: ctx.pathParams,
+    pageSize: ctx.pageSize,
+    parallelism: ctx.parallelism,
+    query: (range) => sliceQuery(ctx, range),
+    timeOf: (resource) => timeOf(ctx, resource),
+    row: (resource) => outputRow(ctx, resource),
+  };
+}
+
 async function* executePartitioned(ctx: PartitionContext, client: KlaviyoClient, outer?: AbortSignal): AsyncGenerator<Row> {
   if (ctx.limit !== undefined && ctx.limit <= 0) return;
   const stop = new AbortController();
@@ -508,7 +284,11 @@ async function* executePartitioned(ctx: PartitionContext, client: KlaviyoClient,
     early?.catch(() => undefined); // awaited below, or abandoned when the first page is everything
     const first = await fetchPage(client, ctx, false, signal);
     if (!first.hasMore) {
+      // A chain of one page holds every row, in whatever order; a row sent twice counts once.
+      const ids = new Set<string>();
       for (const resource of first.resources) {
+        if (ids.has(resource.id)) continue;
+        ids.add(resource.id);
         const row = outputRow(ctx, resource);
         if (!row) continue;
         yield row;
@@ -517,31 +297,16 @@ async function* executePartitioned(ctx: PartitionContext, client: KlaviyoClient,
       return;
     }
     const last = await (early ?? fetchPage(client, ctx, true, signal));
-    const pages: EndPages = { first: first.resources.map((r) => timeOf(ctx, r)), last: last.resources.map((r) => timeOf(ctx, r)) };
-    const ranges = endRanges(pages);
-    const slices = ranges
-      ? sliceRange(ranges.middle, initialSliceCount({ pages, middle: ranges.middle, pageSize: ctx.pageSize, parallelism: ctx.parallelism }))
-      : [{ lo: -Infinity, hi: Infinity }];
-    scheduler = new SliceScheduler(ctx, client, signal, queue, (error) => {
+    const slices = planSlices({
+      pages: { first: first.resources.map((r) => timeOf(ctx, r)), last: last.resources.map((r) => timeOf(ctx, r)) },
+      pageSize: ctx.pageSize,
+      parallelism: ctx.parallelism,
+    });
+    scheduler = new SliceScheduler(sliceSource(ctx), client, signal, queue, (error) => {
       queue.fail(error);
       stop.abort();
     });
     scheduler.start(slices);
-    if (ranges) {
-      const ends: Array<[JsonApiResource[], TimeRange]> = [
-        [first.resources, ranges.head],
-        [last.resources, ranges.tail],
-      ];
-      for (const [resources, range] of ends) {
-        for (const resource of resources) {
-          if (placeInSlice(timeOf(ctx, resource), range) !== 'inside') continue;
-          const row = outputRow(ctx, resource);
-          if (!row) continue;
-          yield row;
-          if (full()) return;
-        }
-      }
-    }
     for await (const row of queue.drain()) {
       yield row;
       if (full()) return;
@@ -553,121 +318,5 @@ async function* executePartitioned(ctx: PartitionContext, client: KlaviyoClient,
     stop.abort();
     queue.close();
     await scheduler?.settled();
-  }
-}
-
-interface RunningSlice extends SliceProgress {
-  /** Time of the first row of the current quarter page (for recentSpan). */
-  windowStart: number | null;
-}
-
-/** Runs slice readers, at most `parallelism` at once, and splits busy slices for idle cursors. */
-class SliceScheduler {
-  readonly #ctx: PartitionContext;
-  readonly #client: KlaviyoClient;
-  readonly #signal: AbortSignal;
-  readonly #queue: RowQueue<Row>;
-  readonly #onError: (error: unknown) => void;
-  readonly #active: RunningSlice[] = [];
-  readonly #pending: TimeRange[] = [];
-  readonly #tasks: Promise<void>[] = [];
-  #stopping = false;
-  #failed = false;
-
-  constructor(ctx: PartitionContext, client: KlaviyoClient, signal: AbortSignal, queue: RowQueue<Row>, onError: (error: unknown) => void) {
-    this.#ctx = ctx;
-    this.#client = client;
-    this.#signal = signal;
-    this.#queue = queue;
-    this.#onError = onError;
-  }
-
-  start(slices: TimeRange[]): void {
-    this.#pending.push(...slices);
-    this.#fill();
-    if (this.#active.length === 0) this.#queue.close();
-  }
-
-  /** The consumer stopped: failures from here on are the abort's echo, not errors. */
-  stopping(): void {
-    this.#stopping = true;
-  }
-
-  async settled(): Promise<void> {
-    // Tasks may be added while earlier ones settle (a split); wait until none is left running.
-    let seen = 0;
-    while (seen < this.#tasks.length) {
-      const batch = this.#tasks.slice(seen);
-      seen += batch.length;
-      await Promise.allSettled(batch);
-    }
-  }
-
-  #fill(): void {
-    const p = this.#ctx.parallelism;
-    while (!this.#failed && !this.#stopping && !this.#signal.aborted && this.#active.length < p) {
-      const next = this.#pending.shift();
-      if (next) {
-        this.#launch(next);
-        continue;
-      }
-      const split = planSplit(this.#active, p - this.#active.length, this.#ctx.pageSize);
-      if (!split) return;
-      const victim = this.#active[split.index];
-      const end = victim.hi;
-      victim.hi = split.cuts[0];
-      split.cuts.forEach((cut, i) => this.#pending.push({ lo: cut, hi: split.cuts[i + 1] ?? end }));
-    }
-  }
-
-  #launch(range: TimeRange): void {
-    const slice: RunningSlice = { ...range, maxSeen: null, rows: 0, recentSpan: null, windowStart: null };
-    this.#active.push(slice);
-    const task = this.#read(slice).then(
-      () => {
-        this.#finish(slice);
-        this.#fill();
-        if (this.#active.length === 0 && this.#pending.length === 0) this.#queue.close();
-      },
-      (error: unknown) => {
-        this.#finish(slice);
-        if (this.#failed || this.#stopping) return;
-        this.#failed = true;
-        this.#onError(error);
-      },
-    );
-    this.#tasks.push(task);
-  }
-
-  #finish(slice: RunningSlice): void {
-    const i = this.#active.indexOf(slice);
-    if (i >= 0) this.#active.splice(i, 1);
-  }
-
-  async #read(slice: RunningSlice): Promise<void> {
-    const ctx = this.#ctx;
-    const pages = this.#client.paginate(ctx.list, { pathParams: ctx.pathParams, query: sliceQuery(ctx, slice), signal: this.#signal });
-    for await (const resource of pages) {
-      if (this.#signal.aborted || this.#stopping) return;
-      const t = timeOf(ctx, resource);
-      // Read each time: a split may have lowered the slice's end meanwhile.
-      const place = placeInSlice(t, slice);
-      if (place === 'past') return;
-      if (place !== 'inside') continue;
-      slice.rows += 1;
-      if (Number.isFinite(t)) {
-        if (slice.maxSeen === null || t > slice.maxSeen) slice.maxSeen = t;
-        if (slice.rows % quarter(ctx.pageSize) === 1 || quarter(ctx.pageSize) === 1) {
-          if (slice.windowStart !== null) slice.recentSpan = t - slice.windowStart;
-          slice.windowStart = t;
-        }
-      }
-      // Each page's worth of rows sharpens the slice's estimate: idle cursors may take part of it.
-      if (slice.rows % ctx.pageSize === 0 && this.#active.length < ctx.parallelism) this.#fill();
-      const row = outputRow(ctx, resource);
-      if (!row) continue;
-      const wait = this.#queue.push(row);
-      if (wait) await wait;
-    }
   }
 }

@@ -5,7 +5,10 @@
  *
  * A condition may also be pushed as a superset (e.g. `>=` on a field that only allows
  * `greater-than`, sent as greater-than(value - 1 s)); then it stays in the local conditions too,
- * so the rows are exact either way.
+ * so the rows are exact either way. So do `>` and `<` sent as greater-than and less-than:
+ * Klaviyo's are reported to match the bound too (estuary/connectors PR #4062), and a row equal
+ * to the bound must not get through. Checking a range locally is exact and cheap. Equality and
+ * text conditions are left to Klaviyo's own matching.
  */
 import { epochMsFloor, hasSubMillisecond, type Instant, parseInstant } from '../../core/timestamps.js';
 import type { FilterFieldMeta, FilterOperator } from '../../klaviyo/api-metadata-types.js';
@@ -94,7 +97,7 @@ function translate(
       return undefined;
     }
     case '>':
-      if (allows('greater-than')) return { filter: f.greaterThan(field, scalarFor(v as ScalarValue, column)), exact: true };
+      if (allows('greater-than')) return { filter: f.greaterThan(field, scalarFor(v as ScalarValue, column)), exact: false };
       if (allows('greater-or-equal')) return { filter: f.greaterOrEqual(field, scalarFor(v as ScalarValue, column)), exact: false };
       return undefined;
     case '>=': {
@@ -104,7 +107,7 @@ function translate(
       return undefined;
     }
     case '<':
-      if (allows('less-than')) return { filter: f.lessThan(field, scalarFor(v as ScalarValue, column)), exact: true };
+      if (allows('less-than')) return { filter: f.lessThan(field, scalarFor(v as ScalarValue, column)), exact: false };
       if (allows('less-or-equal')) return { filter: f.lessOrEqual(field, scalarFor(v as ScalarValue, column)), exact: false };
       return undefined;
     case '<=': {
