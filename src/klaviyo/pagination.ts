@@ -15,8 +15,13 @@
  *   later refused cursor fails the read loudly instead of risking duplicates.
  */
 
-/** Restarts in a row without a new record before the read gives up. */
-export const DEFAULT_MAX_IDLE_RESTARTS = 5;
+/**
+ * Restarts in a row without a new record before the read gives up. A restart re-reads a page or
+ * two before it reaches new records (a time slice resumes a little before where it stood), so
+ * with a share p of cursors refused a restart stays idle with a chance of about 2p; ten in a row
+ * (p = 0.1: 1e-7) means Klaviyo refuses nearly every cursor, not bad luck.
+ */
+export const DEFAULT_MAX_IDLE_RESTARTS = 10;
 /** Ids a chain remembers for restarts: ~70 MB at most. */
 export const DEFAULT_MAX_TRACKED = 1_000_000;
 

@@ -231,7 +231,7 @@ describe('a refused page cursor (expired)', () => {
     const err = await collect(client.paginate('get_lists')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KlaviyoResponseError);
     expect((err as KlaviyoResponseError).kind).toBe('cursor-refused');
-    expect((err as Error).message).toMatch(/refused its page cursors 6 times, 5 times in a row without a new record/);
+    expect((err as Error).message).toMatch(/refused its page cursors 11 times, 10 times in a row without a new record/);
   });
 
   it('a refused cursor outside pagination stays a 400 KlaviyoApiError callers can recognise', async () => {
