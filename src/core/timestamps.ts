@@ -54,7 +54,8 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146_097 + doe - 719_468;
 }
 
-function civilFromDays(days: number): { year: number; month: number; day: number } {
+/** The calendar date of a day count since 1970-01-01 (Hinnant's civil_from_days). */
+export function civilFromDays(days: number): { year: number; month: number; day: number } {
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097;

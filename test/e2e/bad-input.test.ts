@@ -45,6 +45,24 @@ async function total(): Promise<number> {
   return ((await (await fetch(`${url}/_emulator/requests`)).json()) as { total: number }).total;
 }
 
+/**
+ * The request count once it has stopped moving. A run that failed with reads in flight (an
+ * export's cursors, when its first write failed) exits before the emulator has handled requests
+ * already on the wire: counted a moment later, they would be charged to the next case.
+ */
+async function settledTotal(): Promise<number> {
+  let last = await total();
+  let still = 0;
+  const deadline = Date.now() + 5_000;
+  while (still < 5 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = await total();
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 interface Case {
   name: string;
   args: () => string[];
@@ -164,7 +182,7 @@ describe('bad input', () => {
       // A copy, so that logs written beside the input never land in fixtures/.
       copyFileSync(join(FX, 'profiles-basic.csv'), join(work, 'p.csv'));
       c.setup?.();
-      const before = await total();
+      const before = await settledTotal();
       const e = c.env?.() ?? env();
       const r = await runKlv(c.args(), { cwd: work, env: e });
       expect(r.stderr, r.stderr).toMatch(c.stderr);
@@ -236,7 +254,7 @@ describe('bad input: a full disk (/dev/full)', () => {
   for (const c of devFullCases) {
     it(c.name, async () => {
       copyFileSync(join(FX, 'profiles-basic.csv'), join(work, 'p.csv'));
-      const before = await total();
+      const before = await settledTotal();
       const r = await runKlv(c.args(), { cwd: work, env: env() });
       expect(r.stderr, r.stderr).toMatch(c.stderr);
       expect(r.code, r.stderr).toBe(c.code);
@@ -417,7 +435,7 @@ describe('bad input: a disk that fills (a 1 MB tmpfs)', () => {
     copyFileSync(join(FX, 'profiles-basic.csv'), join(work, 'p.csv'));
     leaveFree(1); // the error log's header takes it
     const errorLog = join(mnt, 'e.csv');
-    const before = await total();
+    const before = await settledTotal();
     const r = await runAs('journal', ['import', 'profiles', 'p.csv', '--op', 'upsert', '--error-log', errorLog]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(

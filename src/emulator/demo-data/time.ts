@@ -1,4 +1,5 @@
 /** Time helpers for the demo account: every time is derived from the store clock's "now". */
+import { civilFromDays } from '../../core/timestamps.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -9,22 +10,9 @@ export const HISTORY_MS = 730 * DAY;
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 
-/** [year, month 1-12, day] of a day count since 1970-01-01 (Hinnant's civil_from_days). */
-function civilFromDays(days: number): [number, number, number] {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
-}
-
 /** A calendar date (YYYY-MM-DD), as smart_send_time strategies and birthdays use. */
 export function calendarDate(ms: number): string {
-  const [year, month, day] = civilFromDays(Math.floor(ms / DAY));
+  const { year, month, day } = civilFromDays(Math.floor(ms / DAY));
   return `${year}-${pad2(month)}-${pad2(day)}`;
 }
 
