@@ -45,8 +45,11 @@ function readQuoted(c: Cursor): string {
   c.pos++;
   while (c.pos < c.text.length) {
     const ch = c.text[c.pos];
-    if (ch === '\\' && c.pos + 1 < c.text.length) {
-      out += c.text[c.pos + 1];
+    // A backslash escapes a quote or itself (shells make `''` awkward); any other is text, as in
+    // SQL: 'C:\temp' is C:\temp.
+    const next = c.text[c.pos + 1];
+    if (ch === '\\' && (next === "'" || next === '"' || next === '\\')) {
+      out += next;
       c.pos += 2;
       continue;
     }

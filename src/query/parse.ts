@@ -6,8 +6,10 @@
 import { createRequire } from 'node:module';
 import type { Parser } from 'node-sql-parser';
 import { UsageError } from '../core/errors.js';
-import { lineColumnAt, rewritePropertyReferences } from './properties.js';
+import { propertyReferenceEdits } from './properties.js';
 import type { AST } from './sql-ast.js';
+import { applyEdits, lineColumnAt, tokenize } from './sql-text.js';
+import { backslashEdits, restoreBackslashes } from './string-literals.js';
 
 let parser: Parser | undefined;
 
@@ -39,21 +41,24 @@ export function caretAt(sql: string, line: number, column: number): string {
 export function parseSql(sql: string): AST {
   const text = sql.trim();
   if (text === '') throw new UsageError('The query is empty.', `Give the SQL as an argument, with -f FILE, or on standard input: klv query "SELECT * FROM Lists".`);
-  // `Properties.tier` and `p.Properties.tier` become one quoted name the parser keeps whole.
-  const rewritten = rewritePropertyReferences(text);
+  // `Properties.tier` and `p.Properties.tier` become one quoted name the parser keeps whole, and
+  // backslashes in '...' stay backslashes (string-literals.ts).
+  const tokens = tokenize(text);
+  const rewritten = applyEdits(text, [...propertyReferenceEdits(tokens), ...backslashEdits(tokens, text)]);
   let ast: AST | AST[];
   try {
     ast = sqlParser().astify(rewritten.sql, { database: DIALECT });
   } catch (err) {
     const e = err as ParserError;
     if (e.location?.start) {
-      // Where the parser stopped, in the SQL as written (the rewrite added backquotes).
+      // Where the parser stopped, in the SQL as written (the rewrites added characters).
       const { line, column } = rewritten.rewrites === 0 ? e.location.start : lineColumnAt(text, rewritten.toOriginal(e.location.start.offset));
       const found = e.found === null ? 'the end of the query' : e.found !== undefined ? `'${e.found}'` : 'this';
       throw new UsageError(`SQL syntax error at line ${line}, column ${column}: unexpected ${found}.\n${caretAt(text, line, column)}`, 'Check the SQL near the caret. klv reads SQLite\'s dialect.');
     }
     throw new UsageError(`Cannot read the SQL: ${e.message}`, 'klv reads SQLite\'s dialect.');
   }
+  restoreBackslashes(ast);
   const statements = Array.isArray(ast) ? ast.filter((s) => s) : [ast];
   if (statements.length !== 1) {
     throw new UsageError(`The query holds ${statements.length} statements; klv query runs one at a time.`, 'Run each statement with its own klv query.');

@@ -70,3 +70,15 @@ describe("O''Brien through --where, SELECT and UPDATE alike", () => {
     expect(await rows(['query', "SELECT LastName FROM Profiles WHERE Email = 'o''brien@example.com'"])).toEqual([{ LastName: 'After' }]);
   });
 });
+
+describe('a backslash is a backslash, as in SQLite', () => {
+  it("INSERT 'C:\\temp' writes that text; --where, a simple SELECT and one SQLite runs all find it", async () => {
+    const inserted = await klv(['query', "INSERT INTO Lists (Name) VALUES ('C:\\temp')"]);
+    expect(inserted.code, inserted.stderr).toBe(0);
+    const expected = [{ Name: 'C:\\temp' }];
+    expect(await rows(['export', 'lists', '--where', "Name = 'C:\\temp'", '--columns', 'Name'])).toEqual(expected);
+    expect(await rows(['query', "SELECT Name FROM Lists WHERE Name = 'C:\\temp'"])).toEqual(expected);
+    // ORDER BY: SQLite evaluates the WHERE again, on the SQL klv hands it.
+    expect(await rows(['query', "SELECT Name FROM Lists WHERE Name = 'C:\\temp' ORDER BY Name"])).toEqual(expected);
+  });
+});

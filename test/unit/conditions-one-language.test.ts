@@ -14,7 +14,7 @@ import type { ColumnDef, Condition, ObjectDefinition, Row } from '../../src/obje
 import type { OperationHandler } from '../../src/objects/write/types.js';
 import { parseWhere } from '../../src/objects/where.js';
 import { analyzeSelect } from '../../src/query/analyze.js';
-import { parseSql } from '../../src/query/parse.js';
+import { parseSql, toSql } from '../../src/query/parse.js';
 import { translateWrite } from '../../src/query/write-statement.js';
 
 const Profiles = findObject('Profiles');
@@ -27,8 +27,8 @@ function selectConditions(where: string, object = 'Profiles'): Condition[] {
 }
 
 /** The conditions an UPDATE reads its target rows with. */
-function updateConditions(where: string, def: ObjectDefinition = Profiles, find = findObject): Condition[] {
-  const st = translateWrite(parseSql(`UPDATE ${def.name} SET FirstName = 'x' WHERE ${where}`), find);
+function updateConditions(where: string, def: ObjectDefinition = Profiles, find = findObject, set = "FirstName = 'x'"): Condition[] {
+  const st = translateWrite(parseSql(`UPDATE ${def.name} SET ${set} WHERE ${where}`), find);
   expect(st.selection?.kind).toBe('where');
   return st.selection!.kind === 'where' ? st.selection!.conditions : [];
 }
@@ -187,5 +187,44 @@ describe('where the three parsers disagreed', () => {
     expect(refused(() => thingsDelete("Price LIKE '%.5'")).message).toMatch(/LIKE.*Price is number/);
     expect(refused(() => parseWhere('Created starts-with 2024-05-13', Things)).message).toMatch(/starts-with.*Created is datetime/);
     expect(refused(() => parseWhere('Quantity contains 4', Things)).message).toMatch(/contains.*Quantity is integer/);
+  });
+});
+
+describe('a backslash is a backslash, as in SQLite', () => {
+  // node-sql-parser reads MySQL's escapes in '...' (\t became a tab, \' did not end the text);
+  // --where dropped every backslash. SQLite, which runs the query, reads none.
+  const Lists = findObject('Lists');
+  const listsWhere = (where: string) => analyzeSelect(parseSql(`SELECT * FROM Lists WHERE ${where}`));
+
+  it("'C:\\temp\\new' is that text in --where, SELECT, UPDATE and INSERT, and in the SQL SQLite runs", () => {
+    const text = 'C:\\temp\\new';
+    const expected: Condition[] = [{ column: 'Name', op: '=', value: text }];
+    expect([parseWhere(`Name = '${text}'`, Lists)]).toEqual(expected);
+    const select = listsWhere(`Name = '${text}'`);
+    expect(select.tables.get('Lists')!.where).toEqual(expected);
+    expect(toSql(select.ast)).toContain(`= '${text}'`);
+    expect(updateConditions(`Name = '${text}' AND Created > '2024-01-01'`, Lists, findObject, "Name = 'y'")[0]).toEqual(expected[0]);
+    const insert = translateWrite(parseSql(`INSERT INTO Lists (Name) VALUES ('${text}')`), findObject);
+    expect(insert.rows).toEqual([{ Name: text }]);
+  });
+
+  it("a backslash before the closing quote ends nothing: 'ends with \\' is text ending in a backslash", () => {
+    const insert = translateWrite(parseSql("INSERT INTO Lists (Name) VALUES ('ends with \\'), ('next')"), findObject);
+    expect(insert.rows).toEqual([{ Name: 'ends with \\' }, { Name: 'next' }]);
+    expect(listsWhere("Name = 'a\\' AND Id = 'x'").tables.get('Lists')!.where).toEqual([
+      { column: 'Name', op: '=', value: 'a\\' },
+      { column: 'Id', op: '=', value: 'x' },
+    ]);
+  });
+
+  it("--where still reads \\' and \\\\ as escapes (documented), and keeps any other backslash", () => {
+    expect(parseWhere("Name = 'O\\'Brien'", Lists).value).toBe("O'Brien");
+    expect(parseWhere("Name = 'a\\\\b'", Lists).value).toBe('a\\b');
+    expect(parseWhere("Name = 'C:\\temp'", Lists).value).toBe('C:\\temp');
+  });
+
+  it('a syntax error after a backslash still points at the right column', () => {
+    const e = refused(() => parseSql("SELECT * FROM Lists WHERE Name = 'a\\b' AND"));
+    expect(e.message).toMatch(/line 1, column 43/);
   });
 });
