@@ -4,9 +4,9 @@
  * datetime rewrite) sees SqlNode, and the guards below narrow to the library's types where a
  * shape matters.
  */
-import type { AST, Binary, ColumnRefItem, ExprList, Select } from 'node-sql-parser';
+import type { AST, Binary, ColumnRefItem, Delete, ExprList, Insert_Replace, Select, Update } from 'node-sql-parser';
 
-export type { AST, Binary, ColumnRefItem, ExprList, Select };
+export type { AST, Binary, ColumnRefItem, Delete, ExprList, Insert_Replace, Select, Update };
 
 /** Any node of the tree: an object with a `type`, and whatever keys its kind has. */
 export interface SqlNode {

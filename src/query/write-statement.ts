@@ -15,7 +15,7 @@ import type { Literal } from '../objects/conditions/values.js';
 import type { ObjectDefinition, Operation } from '../objects/types.js';
 import type { OperationHandler } from '../objects/write/types.js';
 import { sqlLiteral } from './conditions.js';
-import { describeExpression, identifier, isNode, type SqlNode } from './sql-ast.js';
+import { describeExpression, identifier, isNode, type Delete, type Insert_Replace, type SqlNode, type Update } from './sql-ast.js';
 import { handlerOf, keyColumns, usableColumns, writableColumn } from './write-columns.js';
 import { selectionOf, type Selection } from './write-selection.js';
 
@@ -92,7 +92,7 @@ function noExtras(ast: SqlNode, verb: string): void {
 // ---------------------------------------------------------------------------------------------
 // INSERT
 
-function insertStatement(ast: SqlNode, findObject: (name: string) => ObjectDefinition): WriteStatement {
+function insertStatement(ast: Insert_Replace & SqlNode, findObject: (name: string) => ObjectDefinition): WriteStatement {
   const def = findObject(tableOf(ast, 'INSERT'));
   const handler = handlerOf(def, 'insert');
   noExtras(ast, 'INSERT');
@@ -117,7 +117,7 @@ function insertStatement(ast: SqlNode, findObject: (name: string) => ObjectDefin
     throw new UsageError(`INSERT INTO ${def.name} needs ${words} in its column list.`, `${def.name} INSERT takes: ${usable.join(', ')}.`);
   }
 
-  const values = ast.values;
+  const values: unknown = ast.values;
   if (isNode(values) && values.type === 'select') {
     throw new UsageError(`INSERT INTO ${def.name} ... SELECT is not supported: the rows must be given as VALUES.`, `Write INSERT INTO ${def.name} (${headers.join(', ')}) VALUES (...), (...); or export the rows and use 'klv import'.`);
   }
@@ -148,12 +148,12 @@ function insertStatement(ast: SqlNode, findObject: (name: string) => ObjectDefin
 // ---------------------------------------------------------------------------------------------
 // UPDATE and DELETE
 
-function updateStatement(ast: SqlNode, findObject: (name: string) => ObjectDefinition): WriteStatement {
+function updateStatement(ast: Update & SqlNode, findObject: (name: string) => ObjectDefinition): WriteStatement {
   const def = findObject(tableOf(ast, 'UPDATE'));
   const handler = handlerOf(def, 'update');
   noExtras(ast, 'UPDATE');
   const keys = keyColumns(def, handler);
-  const items = Array.isArray(ast.set) ? ast.set.filter(isNode) : [];
+  const items = Array.isArray(ast.set) ? ast.set.filter((item) => isNode(item)) : [];
   if (items.length === 0) throw new UsageError(`UPDATE ${def.name} has no SET.`, `Write UPDATE ${def.name} SET Column = 'value' WHERE Id = '...'.`);
   const set: Cells = {};
   for (const item of items) {
@@ -181,7 +181,7 @@ function updateStatement(ast: SqlNode, findObject: (name: string) => ObjectDefin
   return { kind: 'update', def, operation: 'update', handler, headers: [...keys, ...Object.keys(set)], set, keys, selection };
 }
 
-function deleteStatement(ast: SqlNode, findObject: (name: string) => ObjectDefinition): WriteStatement {
+function deleteStatement(ast: Delete & SqlNode, findObject: (name: string) => ObjectDefinition): WriteStatement {
   const def = findObject(tableOf(ast, 'DELETE'));
   const handler = handlerOf(def, 'delete');
   noExtras(ast, 'DELETE');
@@ -198,13 +198,14 @@ export function translateWrite(ast: unknown, findObject: (name: string) => Objec
   const node = Array.isArray(ast) ? (ast.length === 1 ? ast[0] : undefined) : ast;
   if (Array.isArray(ast) && ast.length !== 1) throw new UsageError('One write statement at a time, please.', 'Run each INSERT, UPDATE or DELETE separately.');
   if (!isNode(node)) throw new UsageError('Not a write statement (this is a bug in klv).');
+  // The statement's type says which of the library's shapes it has.
   switch (String(node.type).toLowerCase()) {
     case 'insert':
-      return insertStatement(node, findObject);
+      return insertStatement(node as Insert_Replace & SqlNode, findObject);
     case 'update':
-      return updateStatement(node, findObject);
+      return updateStatement(node as Update & SqlNode, findObject);
     case 'delete':
-      return deleteStatement(node, findObject);
+      return deleteStatement(node as Delete & SqlNode, findObject);
     case 'replace':
       throw new UsageError('REPLACE is not supported.', 'Use INSERT for new records, UPDATE ... WHERE Id = ... for existing ones, or klv import --op upsert.');
     default:
