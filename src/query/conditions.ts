@@ -88,17 +88,12 @@ export function conjunctConditions(node: unknown, resolve: ResolveColumn, mode: 
   if (op === 'OR') return { unsupported: 'OR' };
   const symbol = comparison(op);
   if (symbol !== undefined) {
-    let target = resolve(node.left);
-    let valueNode: unknown = node.right;
-    let wop = symbol;
-    if (!target || resolve(node.right)) {
-      // `'x' < Created`: the value first.
-      const right = resolve(node.right);
-      if (!right || target) return { unsupported: target ? `comparing ${target.column.name} with ${describeExpression(node.right)}` : `${describeExpression(node.left)} on the left of ${op}` };
-      target = right;
-      valueNode = node.left;
-      wop = turned(symbol);
-    }
+    const left = resolve(node.left);
+    const right = resolve(node.right);
+    if (left && right) return { unsupported: `comparing ${left.column.name} with ${describeExpression(node.right)}` };
+    if (!left && !right) return { unsupported: `${describeExpression(node.left)} on the left of ${op}` };
+    // `'x' < Created` is `Created > 'x'`.
+    const [target, valueNode, wop] = left ? [left, node.right, symbol] : [right!, node.left, turned(symbol)];
     const v = valueOf(valueNode, target.column, mode);
     if (!('value' in v)) return v;
     // SQL's `= NULL` is never true: say what was probably meant.

@@ -15,6 +15,7 @@
  *   MAX(Created) whose column type SQLite does not report.
  */
 import { formatInstant, instantOf, parseDatetime, parseInstant } from '../core/timestamps.js';
+import { comparison } from '../objects/conditions/operators.js';
 import { isBinary, isExprList, isNode, operatorOf } from './sql-ast.js';
 
 const DIGITS = 9;
@@ -37,7 +38,8 @@ export function outputDatetime(value: unknown): unknown {
   return instant ? formatInstant(instant, { digits: 'groups' }) : value;
 }
 
-const COMPARISONS = new Set(['=', '==', '!=', '<>', '<', '<=', '>', '>=', 'IS', 'IS NOT']);
+/** Comparisons whose other side is compared as a datetime: the condition symbols, and IS [NOT]. */
+const isComparison = (op: string) => comparison(op) !== undefined || op === 'IS' || op === 'IS NOT';
 const LISTS = new Set(['IN', 'NOT IN', 'BETWEEN', 'NOT BETWEEN']);
 
 function rewriteLiteral(node: unknown): void {
@@ -58,7 +60,7 @@ export function rewriteDatetimeLiterals(node: unknown, isDatetimeColumn: (ref: u
   }
   if (isBinary(node)) {
     const op = operatorOf(node);
-    if (COMPARISONS.has(op)) {
+    if (isComparison(op)) {
       if (isDatetimeColumn(node.left)) rewriteLiteral(node.right);
       if (isDatetimeColumn(node.right)) rewriteLiteral(node.left);
     } else if (LISTS.has(op) && isDatetimeColumn(node.left) && isExprList(node.right)) {

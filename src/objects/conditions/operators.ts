@@ -51,25 +51,23 @@ export type LikeTranslation = { op: WhereOperator; value: string } | { problem: 
 export function likeOperator(pattern: string, escape?: string): LikeTranslation {
   const shapes = "only 'text', 'text%', '%text' and '%text%' translate to Klaviyo's filters; _ and inner % do not";
   if (escape !== undefined && [...escape].length !== 1) return { problem: `ESCAPE '${escape}' (the escape must be one character)` };
-  // The pattern as parts: plain text, or a wildcard.
+  // The pattern as parts: runs of plain text, and wildcards.
   const parts: Array<{ wildcard: '%' | '_' } | { text: string }> = [];
+  const addText = (ch: string) => {
+    const last = parts[parts.length - 1];
+    if (last && 'text' in last) last.text += ch;
+    else parts.push({ text: ch });
+  };
   const chars = [...pattern];
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i]!;
     if (escape !== undefined && ch === escape) {
       const next = chars[i + 1];
       if (next === undefined) return { problem: `LIKE '${pattern}' (it ends with the escape character)` };
+      addText(next);
       i += 1;
-      const last = parts[parts.length - 1];
-      if (last && 'text' in last) last.text += next;
-      else parts.push({ text: next });
-    } else if (ch === '%' || ch === '_') {
-      parts.push({ wildcard: ch });
-    } else {
-      const last = parts[parts.length - 1];
-      if (last && 'text' in last) last.text += ch;
-      else parts.push({ text: ch });
-    }
+    } else if (ch === '%' || ch === '_') parts.push({ wildcard: ch });
+    else addText(ch);
   }
   const isPercent = (p: (typeof parts)[number] | undefined) => p !== undefined && 'wildcard' in p && p.wildcard === '%';
   const lead = isPercent(parts[0]);
