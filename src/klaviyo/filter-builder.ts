@@ -14,6 +14,7 @@
  * request is sent.
  */
 import { UsageError } from '../core/errors.js';
+import { epochMsFloor, parseInstant } from '../core/timestamps.js';
 import type { FilterFieldMeta, FilterOperator } from './api-metadata-types.js';
 import { OPERATIONS, type OperationId } from './generated/api-metadata.js';
 
@@ -72,21 +73,20 @@ export function formatDateTime(date: Date): string {
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
 
-const HAS_ZONE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
-
-/** Reads a datetime a person typed; without a zone it is taken as UTC (never the machine's zone). */
+/**
+ * Reads a datetime a person typed (core/timestamps): without a zone it is taken as UTC (never the
+ * machine's zone), a date alone as midnight UTC, and a day or time that does not exist (February
+ * 30, 24:00) is refused rather than rolled over into the next month.
+ */
 export function parseDateTime(text: string, field: string): Date {
-  const trimmed = text.trim();
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(trimmed);
-  const normalised = dateOnly ? `${trimmed}T00:00:00Z` : HAS_ZONE.test(trimmed) ? trimmed : `${trimmed}Z`;
-  const ms = Date.parse(normalised);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(trimmed) || Number.isNaN(ms)) {
+  const instant = parseInstant(text, { dateAsMidnight: true });
+  if (!instant) {
     throw new UsageError(
       `'${text}' is not a date-time for the filter field '${field}'`,
       'Use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00:00Z (times without a zone are read as UTC).',
     );
   }
-  return new Date(ms);
+  return new Date(epochMsFloor(instant));
 }
 
 function isDateTimeField(meta: FilterFieldMeta | undefined): boolean {

@@ -37,6 +37,14 @@ describe('datetimes', () => {
     expect(() => parseDateTime('yesterday', 'updated')).toThrow(UsageError);
     expect(() => parseDateTime('2024-13-45', 'updated')).toThrow(/not a date-time/);
   });
+  it('refuses days and times that do not exist instead of rolling them over (2026-02-30 is not March 2)', () => {
+    const updated = { updated: { operators: ['greater-than'], type: 'string', format: 'date-time' } };
+    for (const text of ['2026-02-30', '2026-02-29T10:00:00Z', '2026-04-31T00:00:00', '2026-07-15T24:00:00Z', '2026-07-15T10:00:60Z']) {
+      expect(() => parseDateTime(text, 'updated'), text).toThrow(/not a date-time for the filter field 'updated'/);
+      expect(() => formatFilter(filter.greaterThan('updated', text), updated), text).toThrow(UsageError);
+    }
+    expect(formatFilter(filter.greaterThan('updated', '2024-02-29'), updated)).toBe('greater-than(updated,2024-02-29T00:00:00Z)');
+  });
 });
 
 describe('formatFilter', () => {
