@@ -133,6 +133,17 @@ describe('the request', () => {
     expect(ids[1]).toEqual(ids[0]);
   });
 
+  it('sends the time with its microseconds, and derives the id klv derived when it rounded them to milliseconds', async () => {
+    fake = new FakeKlaviyo();
+    const micro = row(1, { Email: 'ann@example.com', MetricName: 'Placed Order', Datetime: '2026-07-15T10:00:00.123456Z' });
+    const milli = row(2, { Email: 'bob@example.com', MetricName: 'Placed Order', Datetime: '2026-07-15T10:00:00.123Z' });
+    await eventInsert.processBatch([micro], fake.ctx());
+    const sent = fake.callsTo('POST', '/api/event-bulk-create-jobs')[0].body.data.attributes['events-bulk-create'].data[0].attributes.events.data[0];
+    expect(sent.attributes.time).toBe('2026-07-15T10:00:00.123456Z');
+    expect(uniqueIdOf(micro).id).toBe(uniqueIdOf({ ...milli, values: { ...milli.values, Email: 'ann@example.com' } }).id);
+    expect(sent.attributes.unique_id).toBe(uniqueIdOf(micro).id);
+  });
+
   it('1,500 events: two requests of at most 1,000', async () => {
     fake = new FakeKlaviyo();
     const out = await eventInsert.processBatch(Array.from({ length: 1500 }, (_, i) => order(i + 1, { UniqueId: `u${i}` })), fake.ctx());

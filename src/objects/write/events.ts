@@ -9,8 +9,8 @@
  * metric and unique id. The UniqueId column gives it; without one, klv derives it from the row:
  * `klv-` + the first 40 hex digits of SHA-256 over the canonical JSON of the `--unique-by`
  * columns' values (default: every column the row gives), as `[["Column", value], ...]` sorted by
- * column name, values as the mapping layer coerced them (datetimes in UTC ISO form, numbers,
- * parsed JSON with keys sorted). The same row gives the same id on every run and machine, so
+ * column name, values as the mapping layer coerced them (datetimes in UTC ISO form, Datetime to
+ * the millisecond as klv always hashed it, numbers, parsed JSON with keys sorted). The same row gives the same id on every run and machine, so
  * importing a file twice, or resuming, records each event once: the handler is idempotent.
  *
  * Klaviyo refuses a whole bulk request when it holds the same unique id twice for one profile
@@ -21,6 +21,7 @@
  * (status `created`, the unique id in the log's UniqueId column); Klaviyo has no event id yet.
  */
 import { createHash } from 'node:crypto';
+import { hasSubMillisecond, parseInstant } from '../../core/timestamps.js';
 import { normalizeName } from '../names.js';
 import { sendIsolating } from './bulk-isolate.js';
 import type { ImportOptions, ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
@@ -86,6 +87,20 @@ function textOf(row: ImportRow, column: string): string | undefined {
   return s === '' ? undefined : s;
 }
 
+/**
+ * The Datetime as the unique id's hash has always seen it. Until klv kept microseconds (issue 13),
+ * coercion rounded event times to the millisecond (`.123456` to `.123`, `.9996` up into the next
+ * second): a time with finer digits is hashed in that millisecond spelling, so that a file
+ * imported before and after derives the same ids and Klaviyo records its events once. Times to
+ * the millisecond are spelled the same either way.
+ */
+function datetimeAsHashed(value: unknown): unknown {
+  const instant = typeof value === 'string' ? parseInstant(value) : undefined;
+  if (!instant || !hasSubMillisecond(instant)) return value ?? null;
+  const iso = new Date(instant.epochSeconds * 1000 + Math.round(Number(`0.${instant.fraction}`) * 1000)).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+}
+
 /** The event's unique id: the UniqueId column, else the hash described at the top of this file. */
 export function uniqueIdOf(row: ImportRow, uniqueBy?: readonly string[]): { id: string; derived: boolean } {
   const given = textOf(row, 'UniqueId');
@@ -94,7 +109,7 @@ export function uniqueIdOf(row: ImportRow, uniqueBy?: readonly string[]): { id: 
     uniqueBy && uniqueBy.length > 0
       ? [...new Set(uniqueBy.map((n) => eventColumnName(n) ?? n.trim()))]
       : Object.keys(row.values).filter((k) => row.values[k] !== undefined && k !== 'UniqueId');
-  const entries = columns.sort().map((c) => [c, row.values[c] ?? null]);
+  const entries = columns.sort().map((c) => [c, c === 'Datetime' ? datetimeAsHashed(row.values[c]) : (row.values[c] ?? null)]);
   const hash = createHash('sha256').update(canonicalJson(entries)).digest('hex');
   return { id: `klv-${hash.slice(0, 40)}`, derived: true };
 }
