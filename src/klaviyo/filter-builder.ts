@@ -67,7 +67,7 @@ export function quoteString(text: string): string {
 }
 
 /** `2024-01-01T00:00:00Z`: UTC, milliseconds only when there are some. */
-export function formatDateTime(date: Date): string {
+export function formatFilterDatetime(date: Date): string {
   if (Number.isNaN(date.getTime())) throw new UsageError('Invalid date in a filter');
   const iso = date.toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
@@ -78,7 +78,7 @@ export function formatDateTime(date: Date): string {
  * machine's zone), a date alone as midnight UTC, and a day or time that does not exist (February
  * 30, 24:00) is refused rather than rolled over into the next month.
  */
-export function parseDateTime(text: string, field: string): Date {
+export function parseFilterDatetime(text: string, field: string): Date {
   const instant = parseInstant(text, { dateAsMidnight: true });
   if (!instant) {
     throw new UsageError(
@@ -89,18 +89,18 @@ export function parseDateTime(text: string, field: string): Date {
   return new Date(epochMsFloor(instant));
 }
 
-function isDateTimeField(meta: FilterFieldMeta | undefined): boolean {
+function isDatetimeField(meta: FilterFieldMeta | undefined): boolean {
   return meta?.format === 'date-time' || meta?.format === 'date';
 }
 
 /** One value, typed by the field's metadata when known. */
 export function formatScalar(value: FilterScalar, field: string, meta?: FilterFieldMeta): string {
-  if (value instanceof Date) return formatDateTime(value);
-  if (isDateTimeField(meta)) {
+  if (value instanceof Date) return formatFilterDatetime(value);
+  if (isDatetimeField(meta)) {
     if (typeof value !== 'string') {
       throw new UsageError(`The filter field '${field}' takes a date-time, not ${JSON.stringify(value)}`);
     }
-    return formatDateTime(parseDateTime(value, field));
+    return formatFilterDatetime(parseFilterDatetime(value, field));
   }
   switch (meta?.type) {
     case 'boolean': {

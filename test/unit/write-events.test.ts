@@ -224,4 +224,22 @@ describe('validateRow', () => {
     expect(v({ Email: 'a@example.com', MetricName: 'M', Properties: { big: 'x'.repeat(101 * 1024) } })).toMatchObject({ code: 'too_large' });
     expect(v({ Email: 'a@example.com', MetricName: 'M' }, ['Nope'])).toMatchObject({ code: 'invalid_option', message: expect.stringContaining("'Nope'") });
   });
+
+  it('reads a time without a zone as UTC, not in the machine zone', async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      // In Tokyo this is 1989-12-31T17:00:00Z; in UTC, where klv reads it, it is 1990.
+      expect(validateEventRow(row(1, { Email: 'a@example.com', MetricName: 'M', Datetime: '1990-01-01T02:00:00' }), {})).toBeNull();
+      expect(validateEventRow(row(2, { Email: 'a@example.com', MetricName: 'M', Datetime: '2024-02-30T02:00:00Z' }), {})).toMatchObject({ code: 'invalid_value' });
+      process.env.TZ = 'America/Los_Angeles';
+      fake = new FakeKlaviyo();
+      // The fake clock says 2026-01-01T12:00:00.500Z: a year ahead is 2027-01-01T12:00:00.500Z.
+      const out = await eventInsert.processBatch([row(3, { Email: 'a@example.com', MetricName: 'M', Datetime: '2027-01-01T06:00:00', UniqueId: 'u3' })], fake.ctx());
+      expect(out).toEqual([{ ok: true, rowNumber: 3, status: 'created', extras: { UniqueId: 'u3' } }]);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });

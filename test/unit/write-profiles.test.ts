@@ -14,7 +14,6 @@ import {
   PROFILE_ATTRIBUTE_PATHS,
   chunkJobs,
   PROFILE_MAX_BYTES,
-  parseInstant,
   payloadBytesAtMost,
   profileInsert,
   profilePayload,
@@ -586,11 +585,20 @@ describe('preview (--dry-run)', () => {
   });
 });
 
-describe('parseInstant', () => {
-  it('reads Klaviyo job times with microseconds and without a zone as UTC', () => {
-    expect(parseInstant('2026-01-01T12:00:00.123456')).toBe(Date.UTC(2026, 0, 1, 12, 0, 0, 123));
-    expect(parseInstant('2026-01-01T12:00:00+00:00')).toBe(Date.UTC(2026, 0, 1, 12));
-    expect(parseInstant('nope')).toBeUndefined();
-    expect(parseInstant(null)).toBeUndefined();
+describe('created or updated', () => {
+  it("compares the profile's created time with the job's to the second, reading microseconds and zoneless times as UTC", async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('SAME', { email: 'same@example.com' }, '2026-01-01T12:00:00.100000');
+    fake.addProfile('BEFORE', { email: 'before@example.com' }, '2026-01-01T13:59:59.999999+02:00');
+    fake.override = (call) => {
+      if (!/^\/api\/profile-bulk-import-jobs(\/JOB\d+)?$/.test(call.path)) return undefined;
+      const reply = fake.handle(call) as { status: number; body: { data: { attributes: Record<string, unknown> } } };
+      reply.body.data.attributes.created_at = '2026-01-01T12:00:00.900000';
+      return reply;
+    };
+    const out = byRow(await profileUpsert.processBatch([row(1, { Email: 'same@example.com', FirstName: 'S' }), row(2, { Email: 'before@example.com', FirstName: 'B' })], fake.ctx()));
+    // Created in the job's second (by the job, or by someone else: the documented inexactness).
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'created', id: 'SAME' });
+    expect(out[2]).toEqual({ ok: true, rowNumber: 2, status: 'updated', id: 'BEFORE' });
   });
 });

@@ -21,7 +21,7 @@
  * (status `created`, the unique id in the log's UniqueId column); Klaviyo has no event id yet.
  */
 import { createHash } from 'node:crypto';
-import { hasSubMillisecond, parseInstant } from '../../core/timestamps.js';
+import { epochMsFloor, hasSubMillisecond, parseInstant, type Instant } from '../../core/timestamps.js';
 import { normalizeName } from '../names.js';
 import { sendIsolating } from './bulk-isolate.js';
 import type { ImportOptions, ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
@@ -154,6 +154,11 @@ function prepare(row: ImportRow, options: ImportOptions): Prepared {
   return { row, profileKey, profile, event, uniqueId, derived, bytes: Buffer.byteLength(JSON.stringify(event)) + Buffer.byteLength(JSON.stringify(profile)) };
 }
 
+/** The instant of an event's time (core/timestamps: no zone is UTC, never the machine's zone). */
+function eventTime(text: string): Instant | undefined {
+  return parseInstant(text, { dateAsMidnight: true });
+}
+
 function fail(row: ImportRow, code: string, message: string): RowFailure {
   return { ok: false, rowNumber: row.rowNumber, code, message };
 }
@@ -174,9 +179,9 @@ export function validateEventRow(row: ImportRow, options: ImportOptions): RowFai
   }
   const time = textOf(row, 'Datetime');
   if (time !== undefined) {
-    const ms = Date.parse(time);
-    if (Number.isNaN(ms)) return fail(row, 'invalid_value', `Datetime '${time}' is not a date-time.`);
-    if (ms < EARLIEST) return fail(row, 'invalid_value', `Datetime ${time} is before 1990: Klaviyo refuses such events.`);
+    const instant = eventTime(time);
+    if (!instant) return fail(row, 'invalid_value', `Datetime '${time}' is not a date-time.`);
+    if (epochMsFloor(instant) < EARLIEST) return fail(row, 'invalid_value', `Datetime ${time} is before 1990: Klaviyo refuses such events.`);
   }
   const value = row.values.Value;
   if (value !== undefined && value !== null && !(typeof value === 'number' || (typeof value === 'string' && Number.isFinite(Number(value))))) {
@@ -260,7 +265,8 @@ async function insertEvents(rows: ImportRow[], ctx: WriteContext): Promise<RowOu
   for (const row of rows) {
     const item = prepare(row, ctx.options);
     const time = item.event.attributes.time;
-    if (typeof time === 'string' && Date.parse(time) > latest) {
+    const instant = typeof time === 'string' ? eventTime(time) : undefined;
+    if (instant && epochMsFloor(instant) > latest) {
       outcomes.push(fail(row, 'invalid_value', `Datetime ${time} is more than a year ahead: Klaviyo refuses such events.`));
       continue;
     }

@@ -17,6 +17,7 @@
  * Both jobs answer 202 without a body and have no status endpoint: a row's status says Klaviyo
  * accepted it, the change itself lands shortly after. Sending either again is harmless.
  */
+import { epochMsFloor, parseInstant } from '../../core/timestamps.js';
 import { KlaviyoApiError } from '../../klaviyo/errors.js';
 import { sendIsolating } from './bulk-isolate.js';
 import { fail, failureFrom, text } from './content-common.js';
@@ -74,9 +75,10 @@ function validateSubscribe(row: ImportRow, options: ImportOptions): RowFailure |
     if (!at) {
       return fail(row, 'invalid_value', `--historical-import records consent already given, so the ${channel} consent needs its date: give ConsentedAt (or ${channel === 'email' ? 'EmailConsentTimestamp' : 'SmsConsentTimestamp'}).`);
     }
-    const ms = Date.parse(at);
-    if (Number.isNaN(ms)) return fail(row, 'invalid_value', `'${at}' is not a date-time for the ${channel} consent.`);
-    if (ms > Date.now()) return fail(row, 'invalid_value', `The ${channel} consent date ${at} is in the future: Klaviyo takes historical consent from the past only.`);
+    // No zone is UTC (core/timestamps), never the machine's zone.
+    const instant = parseInstant(at, { dateAsMidnight: true });
+    if (!instant) return fail(row, 'invalid_value', `'${at}' is not a date-time for the ${channel} consent.`);
+    if (epochMsFloor(instant) > Date.now()) return fail(row, 'invalid_value', `The ${channel} consent date ${at} is in the future: Klaviyo takes historical consent from the past only.`);
   }
   return null;
 }

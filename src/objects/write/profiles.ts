@@ -43,6 +43,7 @@
  * /api/lists/{id}/relationships/profiles` (1,000 ids a call) for rows written one by one.
  */
 import { KlvError } from '../../core/errors.js';
+import { instantOf } from '../../core/timestamps.js';
 import type { JsonApiResource } from '../../klaviyo/client.js';
 import { KlaviyoApiError, UnknownOutcomeError } from '../../klaviyo/errors.js';
 import { refusalOf, sendIsolating } from './bulk-isolate.js';
@@ -373,15 +374,6 @@ function indexOfPayload(payload: unknown, items: JobItem[]): number | undefined 
   return undefined;
 }
 
-/** ISO 8601 with or without zone (Klaviyo's job times have microseconds and may lack a zone: UTC). */
-export function parseInstant(v: unknown): number | undefined {
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  let s = v.trim().replace(/(\.\d{3})\d+/, '$1');
-  if (!/(?:Z|[+-]\d{2}:?\d{2})$/i.test(s)) s += 'Z';
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 /** The profile among several found that shares the most identifiers with the row. */
 function bestMatch(found: JsonApiResource[], row: ImportRow): JsonApiResource {
   if (found.length === 1) return found[0];
@@ -499,8 +491,8 @@ async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert'
   if (toFind.length === 0) return settled;
 
   const index = await lookupProfiles(ctx.client, wantedKeys(toFind.map((t) => t.key)), { fields: MATCH_FIELDS, signal: ctx.signal });
-  const jobCreated = parseInstant(job.attributes?.created_at ?? posted.attributes?.created_at);
-  const since = jobCreated === undefined ? undefined : Math.floor(jobCreated / 1000) * 1000;
+  // Klaviyo's job times have microseconds and may lack a zone (UTC): compared to the second.
+  const jobCreated = instantOf(job.attributes?.created_at ?? posted.attributes?.created_at);
   for (const { item, key } of toFind) {
     const found = index.find(key.field, key.value);
     if (found.length === 0) {
@@ -521,9 +513,9 @@ async function settleJob(items: JobItem[], posted: JsonApiResource, op: 'insert'
     const profile = bestMatch(found, item.row);
     let rowStatus: 'created' | 'updated' = 'updated';
     if (op === 'insert') rowStatus = 'created';
-    else if (key.field !== 'id' && since !== undefined) {
-      const created = parseInstant(profile.attributes?.created);
-      if (created !== undefined && created >= since) rowStatus = 'created';
+    else if (key.field !== 'id' && jobCreated !== undefined) {
+      const created = instantOf(profile.attributes?.created);
+      if (created !== undefined && created.epochSeconds >= jobCreated.epochSeconds) rowStatus = 'created';
     }
     outcomes.push({ ok: true, rowNumber: item.row.rowNumber, status: rowStatus, id: profile.id });
   }
