@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Events } from '../../src/objects/catalog/events.js';
 import { findColumn } from '../../src/objects/columns.js';
-import { canonicalJson, eventInsert, eventsBody, rowsAtPointer, uniqueIdOf, validateEventRow } from '../../src/objects/write/events.js';
+import { canonicalJson } from '../../src/core/json.js';
+import { eventInsert, eventsBody, rowsAtPointer, uniqueIdOf, validateEventRow } from '../../src/objects/write/events.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
 import { FakeKlaviyo, refusal, row } from './write-profiles-fake.js';
 

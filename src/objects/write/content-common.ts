@@ -10,6 +10,7 @@
  * stops or records the batch as the contract says.
  */
 import { InterruptedError } from '../../core/errors.js';
+import { canonicalJson } from '../../core/json.js';
 import { KlaviyoApiError, UnknownOutcomeError, type KlaviyoErrorObject } from '../../klaviyo/errors.js';
 import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext } from './types.js';
@@ -84,15 +85,6 @@ export function attributesOf(row: ImportRow, mappings: readonly AttributeMapping
 export function sameValue(a: unknown, b: unknown): boolean {
   if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
   return canonicalJson(a) === canonicalJson(b);
-}
-
-function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-    }
-    return value;
-  });
 }
 
 /** The columns whose wanted value differs from the current one, in the given order. */

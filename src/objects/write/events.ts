@@ -21,6 +21,7 @@
  * (status `created`, the unique id in the log's UniqueId column); Klaviyo has no event id yet.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson, isPlainObject } from '../../core/json.js';
 import { epochMsFloor, hasSubMillisecond, parseInstant, type Instant } from '../../core/timestamps.js';
 import { normalizeName } from '../names.js';
 import { sendIsolating } from './bulk-isolate.js';
@@ -61,23 +62,6 @@ export function eventColumnName(name: string): string | undefined {
   if (/^properties\./i.test(trimmed)) return PROPERTY_PREFIX + trimmed.slice(PROPERTY_PREFIX.length);
   const n = normalizeName(trimmed);
   return EVENT_COLUMNS.find((c) => normalizeName(c.name) === n || c.aliases.some((a) => normalizeName(a) === n))?.name;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** JSON with object keys sorted: the same value always gives the same text. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isPlainObject(v)) {
-    return `{${Object.keys(v)
-      .filter((k) => v[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
 }
 
 function textOf(row: ImportRow, column: string): string | undefined {

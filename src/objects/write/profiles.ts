@@ -43,6 +43,7 @@
  * /api/lists/{id}/relationships/profiles` (1,000 ids a call) for rows written one by one.
  */
 import { KlvError } from '../../core/errors.js';
+import { canonicalJson, isPlainObject } from '../../core/json.js';
 import { instantOf } from '../../core/timestamps.js';
 import type { JsonApiResource } from '../../klaviyo/client.js';
 import { KlaviyoApiError, UnknownOutcomeError } from '../../klaviyo/errors.js';
@@ -126,10 +127,6 @@ function getPath(source: unknown, path: string): unknown {
     node = (node as Record<string, unknown>)[part];
   }
   return node;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function idOf(row: ImportRow): string | undefined {
@@ -692,24 +689,13 @@ function comparable(v: unknown): unknown {
   return v;
 }
 
-function stable(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (isPlainObject(v)) {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stable(v[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
 function sameValue(column: string, wanted: unknown, current: unknown): boolean {
   const a = comparable(wanted);
   const b = comparable(current);
   if (a === null || b === null) return a === b;
   if (column === 'Email' && typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
   if (typeof a === 'number' && (typeof b === 'number' || typeof b === 'string')) return Number(b) === a;
-  if (typeof a === 'object' || typeof b === 'object') return stable(a) === stable(b);
+  if (typeof a === 'object' || typeof b === 'object') return canonicalJson(a) === canonicalJson(b);
   return a === b;
 }
 
