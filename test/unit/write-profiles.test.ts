@@ -559,6 +559,46 @@ describe('update', () => {
   });
 });
 
+describe('rate limits (one rule with the other handlers)', () => {
+  const throttled = (headers?: Record<string, string>) => ({
+    status: 429,
+    body: { errors: [{ id: 't', status: 429, code: 'throttled', title: 'Request was throttled.', detail: 'Request was throttled.' }] },
+    headers,
+  });
+
+  it("a 429 left after the client's retries fails that row (Klaviyo did not process it); the rows written keep their outcome", async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('P1', { email: 'a@example.com' });
+    fake.addProfile('P2', { email: 'b@example.com' });
+    fake.override = (call) => (call.method === 'PATCH' && call.path === '/api/profiles/P2' ? throttled() : undefined);
+    const out = byRow(await profileUpdate.processBatch([row(1, { Id: 'P1', FirstName: 'A' }), row(2, { Id: 'P2', FirstName: 'B' })], fake.ctx()));
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'P1' });
+    expect(out[2]).toEqual({ ok: false, rowNumber: 2, code: 'throttled', message: 'Request was throttled.' });
+  });
+
+  it('the same for a row that clears a field (POST /api/profile-import) and for adding to a list', async () => {
+    fake = new FakeKlaviyo();
+    fake.override = (call) => (call.path === '/api/profile-import' && call.body.data.attributes.email === 'b@example.com' ? throttled() : undefined);
+    const cleared = await profileUpsert.processBatch([row(1, { Email: 'a@example.com', Title: null }), row(2, { Email: 'b@example.com', Title: null })], fake.ctx());
+    expect(byRow(cleared)[1]).toMatchObject({ ok: true, status: 'created' });
+    expect(byRow(cleared)[2]).toEqual({ ok: false, rowNumber: 2, code: 'throttled', message: 'Request was throttled.' });
+
+    fake.override = (call) => (call.path === '/api/lists/L1/relationships/profiles' ? throttled() : undefined);
+    const listed = await profileUpsert.processBatch([row(3, { Email: 'c@example.com', Title: null })], fake.ctx({ listId: 'L1' }));
+    expect(listed).toEqual([{ ok: false, rowNumber: 3, code: 'throttled', message: expect.stringMatching(/^The profile P\d+ was created, but adding it to list L1 failed: Request was throttled\.$/) }]);
+  });
+
+  it('a Retry-After longer than klv waits stops the run (KlaviyoResponseError), as for every handler', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile('P1', { email: 'a@example.com' });
+    fake.override = (call) => (call.method === 'PATCH' ? throttled({ 'retry-after': '3600' }) : undefined);
+    await expect(profileUpdate.processBatch([row(1, { Id: 'P1', FirstName: 'A' })], fake.ctx())).rejects.toMatchObject({
+      name: 'KlaviyoResponseError',
+      kind: 'retry-after-too-long',
+    });
+  });
+});
+
 describe('preview (--dry-run)', () => {
   it('upsert: created, updated with the changed columns, or unchanged; reads only', async () => {
     fake = new FakeKlaviyo();

@@ -18,7 +18,7 @@
  * accepted it, the change itself lands shortly after. Sending either again is harmless.
  */
 import { epochMsFloor, parseInstant } from '../../core/timestamps.js';
-import { KlaviyoApiError } from '../../klaviyo/errors.js';
+import { isNotFound } from '../../klaviyo/errors.js';
 import { sendIsolating } from './bulk-isolate.js';
 import { fail, failureFrom, text } from './content-common.js';
 import { batchContext, chunk, finish, groupBy, listInfo, locateByPointer, success, type ListInfo } from './member-common.js';
@@ -96,7 +96,7 @@ function dedupe(rows: readonly SubscriptionRow[]): SubscriptionRow[][] {
 function failRows(group: readonly SubscriptionRow[], err: unknown, ctx: WriteContext, outcomes: Map<number, RowOutcome>): void {
   for (const s of group) {
     if (outcomes.has(s.row.rowNumber)) continue;
-    if (err instanceof KlaviyoApiError && err.status === 404) {
+    if (isNotFound(err)) {
       outcomes.set(s.row.rowNumber, fail(s.row, 'not_found', `List ${s.listId} does not exist in this Klaviyo account (${err.detail ?? 'not found'}).`));
     } else {
       outcomes.set(s.row.rowNumber, failureFrom(s.row, err, ctx));

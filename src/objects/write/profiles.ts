@@ -43,12 +43,13 @@
  * /api/lists/{id}/relationships/profiles` (1,000 ids a call) for rows written one by one.
  */
 import { KlvError } from '../../core/errors.js';
-import { canonicalJson, isPlainObject } from '../../core/json.js';
+import { isPlainObject } from '../../core/json.js';
 import { instantOf } from '../../core/timestamps.js';
 import type { JsonApiResource } from '../../klaviyo/client.js';
-import { KlaviyoApiError, UnknownOutcomeError } from '../../klaviyo/errors.js';
-import { refusalOf, sendIsolating } from './bulk-isolate.js';
+import { getPath, sameValue, setPath } from './attribute-diff.js';
+import { sendIsolating } from './bulk-isolate.js';
 import { JobTimeoutError, pollJob } from './bulk-job.js';
+import { failureFrom, isRunFailure } from './content-common.js';
 import { identifiersOf, keyOf, lookupProfiles, normalizeIdentifier, wantedKeys, type ProfileIndex, type RowKey } from './profile-match.js';
 import type { ImportOptions, ImportRow, OperationHandler, RowFailure, RowOutcome, RowSuccess, WriteContext, WriteHandlers } from './types.js';
 
@@ -107,26 +108,6 @@ export interface ProfilePayload {
   id?: string;
   attributes: Record<string, unknown>;
   meta?: { patch_properties: { unset: string[] } };
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let node = target;
-  for (const part of parts.slice(0, -1)) {
-    const next = node[part];
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[part] = {};
-    node = node[part] as Record<string, unknown>;
-  }
-  node[parts[parts.length - 1]] = value;
-}
-
-function getPath(source: unknown, path: string): unknown {
-  let node = source;
-  for (const part of path.split('.')) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
 }
 
 function idOf(row: ImportRow): string | undefined {
@@ -244,29 +225,15 @@ function validateFor(op: 'insert' | 'upsert' | 'update') {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** Errors about the run rather than a row: the contract says throw them. */
-function isFatal(e: unknown): boolean {
-  if (e instanceof UnknownOutcomeError) return false;
-  if (e instanceof KlaviyoApiError) return e.status === 401 || e.status === 403 || e.status === 429;
-  return true;
-}
-
-function failureOf(row: ImportRow, e: unknown, prefix = ''): RowFailure {
-  if (e instanceof UnknownOutcomeError) {
-    return fail(row, 'unknown_outcome', `${prefix}${e.message}. Check the profile in Klaviyo before importing this row again.`);
-  }
-  const api = e as KlaviyoApiError;
-  const { code, message } = refusalOf(api);
-  const dup = api.errors[0]?.meta?.duplicate_profile_id;
-  return fail(row, code, `${prefix}${message}${typeof dup === 'string' ? ` (existing profile ${dup})` : ''}`);
-}
-
-/** Runs per-row requests; a row's own failure becomes its outcome, a fatal one is thrown once all settled. */
-async function perRow(rows: ImportRow[], run: (row: ImportRow) => Promise<RowOutcome>): Promise<RowOutcome[]> {
+/**
+ * Runs per-row requests; a row's own failure becomes its outcome (content-common's failureFrom,
+ * the rule of every handler), one that is not about the row is thrown once all settled.
+ */
+async function perRow(rows: ImportRow[], ctx: WriteContext, run: (row: ImportRow) => Promise<RowOutcome>): Promise<RowOutcome[]> {
   const settled = await Promise.allSettled(rows.map(run));
-  const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && isFatal(s.reason));
-  if (fatal) throw fatal.reason;
-  return settled.map((s, i) => (s.status === 'fulfilled' ? s.value : failureOf(rows[i], (s as PromiseRejectedResult).reason)));
+  const runFailure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && isRunFailure(s.reason, ctx));
+  if (runFailure) throw runFailure.reason;
+  return settled.map((s, i) => (s.status === 'fulfilled' ? s.value : failureFrom(rows[i], (s as PromiseRejectedResult).reason, ctx)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,9 +255,9 @@ async function addToList(outcomes: RowOutcome[], ctx: WriteContext): Promise<Row
         signal: ctx.signal,
       });
     } catch (e) {
-      if (isFatal(e)) throw e;
       for (const o of part) {
-        const f = failureOf({ rowNumber: o.rowNumber, values: {} }, e, `The profile ${o.id} was ${o.status}, but adding it to list ${listId} failed: `);
+        // Throws what is not about the rows (a refused key, Ctrl-C), as for every request.
+        const f = failureFrom({ rowNumber: o.rowNumber, values: {} }, e, ctx, `The profile ${o.id} was ${o.status}, but adding it to list ${listId} failed`);
         failedRows.set(o.rowNumber, f);
       }
     }
@@ -303,7 +270,7 @@ async function addToList(outcomes: RowOutcome[], ctx: WriteContext): Promise<Row
 
 async function importOneByOne(rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> {
   if (rows.length === 0) return [];
-  const outcomes = await perRow(rows, async (row) => {
+  const outcomes = await perRow(rows, ctx, async (row) => {
     const payload = profilePayload(row, { dropNulls: false, withId: true });
     const res = await ctx.client.request<{ data?: JsonApiResource }>('create_or_update_profile', {
       body: { data: payload },
@@ -662,6 +629,7 @@ async function updateRows(rows: ImportRow[], ctx: WriteContext): Promise<RowOutc
   const byRow = new Map(resolved.map((r) => [r.row.rowNumber, r]));
   const outcomes = await perRow(
     resolved.map((r) => r.row),
+    ctx,
     async (row) => {
       const { id, key } = byRow.get(row.rowNumber)!;
       // The identifier that found the profile is its current value: sending it back changes nothing.
@@ -684,21 +652,6 @@ async function updateRows(rows: ImportRow[], ctx: WriteContext): Promise<RowOutc
 // ---------------------------------------------------------------------------------------------
 // --dry-run
 
-function comparable(v: unknown): unknown {
-  if (v === undefined || v === '') return null;
-  return v;
-}
-
-function sameValue(column: string, wanted: unknown, current: unknown): boolean {
-  const a = comparable(wanted);
-  const b = comparable(current);
-  if (a === null || b === null) return a === b;
-  if (column === 'Email' && typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
-  if (typeof a === 'number' && (typeof b === 'number' || typeof b === 'string')) return Number(b) === a;
-  if (typeof a === 'object' || typeof b === 'object') return canonicalJson(a) === canonicalJson(b);
-  return a === b;
-}
-
 /** The columns whose value the row would change on this profile. */
 export function changedColumns(row: ImportRow, profile: JsonApiResource): string[] {
   const attrs = profile.attributes ?? {};
@@ -707,15 +660,16 @@ export function changedColumns(row: ImportRow, profile: JsonApiResource): string
   for (const [column, value] of Object.entries(row.values)) {
     if (value === undefined || column === 'Id') continue;
     if (column.startsWith(PROPERTY_PREFIX)) {
-      if (!sameValue(column, value, props[column.slice(PROPERTY_PREFIX.length)])) changed.push(column);
+      if (!sameValue(value, props[column.slice(PROPERTY_PREFIX.length)])) changed.push(column);
     } else if (column === 'Properties') {
       // Klaviyo merges properties: only the keys given can change (null clears them all).
       const differs =
-        value === null ? Object.keys(props).length > 0 : isPlainObject(value) && Object.entries(value).some(([k, v]) => !sameValue(k, v, props[k]));
+        value === null ? Object.keys(props).length > 0 : isPlainObject(value) && Object.entries(value).some(([k, v]) => !sameValue(v, props[k]));
       if (differs) changed.push(column);
     } else {
       const path = PROFILE_ATTRIBUTE_PATHS[column];
-      if (path && !sameValue(column, value, getPath(attrs, path))) changed.push(column);
+      // Klaviyo matches email addresses without regard to case.
+      if (path && !sameValue(value, getPath(attrs, path), { ignoreCase: column === 'Email' })) changed.push(column);
     }
   }
   return changed;
