@@ -8,18 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/core/errors.js';
 import { Profiles, PROFILE_COLUMNS } from '../../src/objects/catalog/profiles.js';
 import { findObject } from '../../src/objects/registry.js';
-import {
-  JOB_MAX_PROFILES,
-  JOB_RESENDS,
-  PROFILE_ATTRIBUTE_PATHS,
-  chunkJobs,
-  PROFILE_MAX_BYTES,
-  payloadBytesAtMost,
-  profileInsert,
-  profilePayload,
-  profileUpdate,
-  profileUpsert,
-} from '../../src/objects/write/profiles.js';
+import { JOB_MAX_PROFILES, JOB_RESENDS, chunkJobs } from '../../src/objects/write/profile-bulk-jobs.js';
+import { PROFILE_ATTRIBUTE_PATHS, PROFILE_MAX_BYTES, payloadBytesAtMost, profilePayload } from '../../src/objects/write/profile-payload.js';
+import { profileInsert, profileUpdate, profileUpsert } from '../../src/objects/write/profiles.js';
 import type { RowFailure, RowOutcome } from '../../src/objects/write/types.js';
 import { ResumePlan, RowTable } from '../../src/pipeline/import/resume.js';
 import { runImport, type SourceRow } from '../../src/pipeline/import/run.js';
