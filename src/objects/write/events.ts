@@ -25,6 +25,7 @@ import { canonicalJson, isPlainObject } from '../../core/json.js';
 import { epochMsFloor, hasSubMillisecond, parseInstant, type Instant } from '../../core/timestamps.js';
 import { normalizeName } from '../names.js';
 import { sendIsolating } from './bulk-isolate.js';
+import { fail } from './content-common.js';
 import type { ImportOptions, ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
 
 export const EVENTS_MAX_PER_REQUEST = 1_000;
@@ -141,10 +142,6 @@ function prepare(row: ImportRow, options: ImportOptions): Prepared {
 /** The instant of an event's time (core/timestamps: no zone is UTC, never the machine's zone). */
 function eventTime(text: string): Instant | undefined {
   return parseInstant(text, { dateAsMidnight: true });
-}
-
-function fail(row: ImportRow, code: string, message: string): RowFailure {
-  return { ok: false, rowNumber: row.rowNumber, code, message };
 }
 
 function longestString(v: unknown): number {
