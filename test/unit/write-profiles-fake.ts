@@ -25,6 +25,7 @@ export interface Call {
 export interface Reply {
   status: number;
   body?: unknown;
+  headers?: Record<string, string>;
 }
 
 export interface FakeProfile {
@@ -97,7 +98,7 @@ export class FakeKlaviyo {
         };
         this.calls.push(call);
         const r = this.override?.(call) ?? this.handle(call);
-        return { statusCode: r.status, data: r.body === undefined ? '' : JSON.stringify(r.body), responseOptions: { headers: JSON_API } };
+        return { statusCode: r.status, data: r.body === undefined ? '' : JSON.stringify(r.body), responseOptions: { headers: { ...JSON_API, ...r.headers } } };
       })
       .persist();
   }

@@ -169,6 +169,29 @@ describe('update', () => {
   });
 });
 
+describe('rate limits and --dry-run comparisons (one rule with the other handlers)', () => {
+  it('--dry-run: clearing a field Klaviyo shows empty changes nothing (null, absent and "" are the same), as for profiles', async () => {
+    const { ctx, pool } = setup();
+    pool
+      .intercept({ path: path('/api/templates/T1'), method: 'GET' })
+      .reply(200, { data: { type: 'template', id: 'T1', attributes: { name: 'A', editor_type: 'CODE', html: '<p>1</p>', text: '', amp: null } } }, { headers: JSON_API });
+    const [out] = await handler('update').preview!([row(1, { Id: 'T1', Text: null, Amp: null })], ctx);
+    expect(out).toEqual({ ok: true, rowNumber: 1, status: 'unchanged', id: 'T1', extras: { ChangedColumns: '' } });
+  });
+
+  it("a 429 left after the client's retries fails the row; a Retry-After longer than klv waits stops the run", async () => {
+    const { ctx, pool } = setup();
+    const throttled = { errors: [{ code: 'throttled', title: 'Request was throttled.', detail: 'Request was throttled.' }] };
+    pool.intercept({ path: path('/api/templates/T1'), method: 'PATCH' }).reply(429, throttled, { headers: JSON_API }).times(20);
+    const quick = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret('pk_test_templates_0123456789'), userAgent: 'klv/test', dispatcher: agent, clock: ctx.clock as FakeClock, random: () => 0.5, maxRetries: 0 });
+    const [out] = await run('update', [row(1, { Id: 'T1', Name: 'B' })], { ...ctx, client: quick });
+    expect(out).toEqual({ ok: false, rowNumber: 1, code: 'throttled', message: 'Request was throttled.' });
+
+    pool.intercept({ path: path('/api/templates/T2'), method: 'PATCH' }).reply(429, throttled, { headers: { ...JSON_API, 'retry-after': '3600' } });
+    await expect(run('update', [row(2, { Id: 'T2', Name: 'B' })], ctx)).rejects.toMatchObject({ name: 'KlaviyoResponseError', kind: 'retry-after-too-long' });
+  });
+});
+
 describe('delete', () => {
   it('DELETEs by Id; a missing template fails the row with not_found', async () => {
     const { ctx, pool } = setup();
