@@ -7,33 +7,98 @@ import { UsageError, KlvError } from '../../core/errors.js';
 import type { DestinationOptions } from '../destination.js';
 import { inTransaction, SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
 import { quoteIdent } from './sql-types.js';
-import { connectError, redactUrl } from './url.js';
+import { connectError, connectionLostError, redactUrl, sessionTimeZoneError } from './url.js';
 
 type Pool = import('mysql2/promise').Pool;
 type PoolConnection = import('mysql2/promise').PoolConnection;
 
-function connection(c: PoolConnection): SqlConnection {
-  return {
-    query: async (sql, params = []) => {
-      const [rows] = await c.query(sql, params);
-      return rows as Record<string, unknown>[];
-    },
-    run: async (sql, params = []) => {
-      const [result] = await c.query(sql, params);
-      return (result as { affectedRows?: number }).affectedRows ?? 0;
-    },
+/** A session-level failure (mysql2 marks them fatal): the connection is closed, nothing more runs on it. */
+function sessionGone(err: unknown): boolean {
+  return (err as { fatal?: boolean }).fatal === true;
+}
+
+/**
+ * One pooled connection, held for a callback, listened to until it goes back (a connection the
+ * server closes while klv waits for Klaviyo reports it here), its loss coming out of the next
+ * statement as a klv error.
+ */
+class HeldConnection {
+  private lost: unknown;
+  private readonly onError = (err: unknown) => {
+    this.lost ??= err;
   };
+
+  constructor(
+    private readonly c: PoolConnection,
+    private readonly url: string,
+  ) {
+    c.connection.on('error', this.onError);
+  }
+
+  readonly connection: SqlConnection = {
+    query: async (sql, params = []) => (await this.run(sql, params)) as Record<string, unknown>[],
+    run: async (sql, params = []) => ((await this.run(sql, params)) as { affectedRows?: number }).affectedRows ?? 0,
+  };
+
+  private async run(sql: string, params: unknown[]): Promise<unknown> {
+    if (this.lost !== undefined) throw connectionLostError('MySQL', this.url, this.lost);
+    try {
+      const [result] = await this.c.query(sql, params);
+      return result;
+    } catch (err) {
+      if (this.lost === undefined && !sessionGone(err)) throw err;
+      this.lost ??= err;
+      throw connectionLostError('MySQL', this.url, this.lost);
+    }
+  }
+
+  /** Back to the pool, or destroyed when the session is gone. */
+  release(): void {
+    this.c.connection.removeListener('error', this.onError);
+    if (this.lost === undefined) this.c.release();
+    else this.c.destroy();
+  }
 }
 
 class MysqlDriver implements SqlDriver {
-  constructor(private readonly pool: Pool) {}
+  /** Sessions already put in UTC (the pool's connections, by their driver object). */
+  private readonly inUtc = new WeakSet<object>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly url: string,
+  ) {}
+
+  /**
+   * A pooled connection in UTC (DATETIME has no zone; NOW() and comparisons must agree). A new
+   * session is put in UTC before its first statement, awaited: a server that refuses is an error
+   * of the statement that needed the session, not an event nobody hears.
+   */
+  private async acquire(): Promise<HeldConnection> {
+    let c: PoolConnection;
+    try {
+      c = await this.pool.getConnection();
+    } catch (err) {
+      throw connectError('MySQL', this.url, err);
+    }
+    if (!this.inUtc.has(c.connection)) {
+      try {
+        await c.query("SET time_zone = '+00:00'");
+      } catch (err) {
+        c.destroy();
+        throw sessionGone(err) ? connectionLostError('MySQL', this.url, err) : sessionTimeZoneError(this.url, err);
+      }
+      this.inUtc.add(c.connection);
+    }
+    return new HeldConnection(c, this.url);
+  }
 
   async withConnection<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    const c = await this.pool.getConnection();
+    const held = await this.acquire();
     try {
-      return await fn(connection(c));
+      return await fn(held.connection);
     } finally {
-      c.release();
+      held.release();
     }
   }
 
@@ -73,17 +138,9 @@ export async function openMysql(url: string, opts: DestinationOptions & { stagin
     supportBigNumbers: true,
     multipleStatements: false,
   });
-  // Every pooled session in UTC (DATETIME has no zone; NOW() and comparisons must agree).
-  pool.on('connection', (c) => {
-    (c as unknown as { query(sql: string): void }).query("SET time_zone = '+00:00'");
-  });
+  const driver = new MysqlDriver(pool, url);
   try {
-    const c = await pool.getConnection();
-    try {
-      await c.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent('mysql', database)} DEFAULT CHARACTER SET utf8mb4 `);
-    } finally {
-      c.release();
-    }
+    await driver.withConnection((conn) => conn.run(`CREATE DATABASE IF NOT EXISTS ${quoteIdent('mysql', database)} DEFAULT CHARACTER SET utf8mb4 `));
   } catch (err) {
     await pool.end().catch(() => undefined);
     if (err instanceof KlvError) throw err;
@@ -92,7 +149,7 @@ export async function openMysql(url: string, opts: DestinationOptions & { stagin
   return new SqlDestination({
     kind: 'mysql',
     description: `${redactUrl(url)} (database ${database})`,
-    driver: new MysqlDriver(pool),
+    driver,
     schema: database,
     tablePrefix: opts.tablePrefix,
     stagingBatch: opts.stagingBatch,

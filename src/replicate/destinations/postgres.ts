@@ -7,7 +7,7 @@ import { KlvError } from '../../core/errors.js';
 import type { DestinationOptions } from '../destination.js';
 import { inTransaction, SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
 import { quoteIdent } from './sql-types.js';
-import { connectError, redactUrl } from './url.js';
+import { connectError, connectionLostError, redactUrl } from './url.js';
 
 type PgModule = typeof import('pg');
 type PoolClient = import('pg').PoolClient;
@@ -27,27 +27,89 @@ function timestampsAsText(pg: PgModule): CustomTypesConfig {
   return { getTypeParser: getTypeParser as CustomTypesConfig['getTypeParser'] };
 }
 
-function connection(client: PoolClient): SqlConnection {
-  return {
-    query: async (sql, params = []) => (await client.query(sql, params)).rows as Record<string, unknown>[],
-    run: async (sql, params = []) => (await client.query(sql, params)).rowCount ?? 0,
+/**
+ * Whether a failed query means the session is gone (rather than a statement the server refused,
+ * after which the session goes on): the server's FATAL or PANIC, or pg's own words for a socket
+ * that closed.
+ */
+function sessionGone(err: unknown): boolean {
+  const e = err as { severity?: string; code?: string; message?: string };
+  if (e.severity === 'FATAL' || e.severity === 'PANIC') return true;
+  if (e.severity !== undefined) return false;
+  return /^(ECONNRESET|EPIPE|ETIMEDOUT)$/.test(e.code ?? '') || /Connection terminated|not queryable/i.test(e.message ?? '');
+}
+
+/**
+ * One pooled client, held for a callback. pg-pool listens for a client's 'error' only while it
+ * is idle in the pool: a client held through a long task (a deletion sweep waiting for Klaviyo's
+ * pages) whose backend is terminated would emit 'error' to nobody and end the process. So every
+ * held client is listened to until it goes back, and the loss comes out of the next statement
+ * as a klv error.
+ */
+class HeldClient {
+  private lost: unknown;
+  private readonly onError = (err: unknown) => {
+    this.lost ??= err;
   };
+
+  constructor(
+    private readonly client: PoolClient,
+    private readonly url: string,
+  ) {
+    client.on('error', this.onError);
+  }
+
+  readonly connection: SqlConnection = {
+    query: async (sql, params = []) => (await this.run(sql, params)).rows as Record<string, unknown>[],
+    run: async (sql, params = []) => (await this.run(sql, params)).rowCount ?? 0,
+  };
+
+  private async run(sql: string, params: unknown[]): Promise<import('pg').QueryResult> {
+    if (this.lost !== undefined) throw connectionLostError('PostgreSQL', this.url, this.lost);
+    try {
+      return await this.client.query(sql, params);
+    } catch (err) {
+      if (this.lost === undefined && !sessionGone(err)) throw err;
+      this.lost ??= err;
+      throw connectionLostError('PostgreSQL', this.url, this.lost);
+    }
+  }
+
+  /**
+   * Back to the pool (which listens again), or destroyed when the session is gone or may be in a
+   * state of its own: `failure` is what the callback threw, and only a server-reported error (it
+   * has a severity) leaves the session usable.
+   */
+  release(failure?: unknown): void {
+    this.client.removeListener('error', this.onError);
+    const suspect = failure !== undefined && (failure as { severity?: string }).severity === undefined;
+    const reason = this.lost ?? (suspect ? failure : undefined);
+    this.client.release(reason === undefined ? undefined : reason instanceof Error ? reason : new Error(String(reason)));
+  }
 }
 
 class PgDriver implements SqlDriver {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly url: string,
+  ) {}
 
   async withConnection<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
+    let client: PoolClient;
     try {
-      return await fn(connection(client));
+      client = await this.pool.connect();
     } catch (err) {
-      // A server-reported error (it has a severity) leaves the session usable; a lost connection does not.
-      if ((err as { severity?: string }).severity === undefined) broken = err as Error;
+      throw connectError('PostgreSQL', this.url, err);
+    }
+    const held = new HeldClient(client, this.url);
+    let failure: unknown;
+    try {
+      return await fn(held.connection);
+    } catch (err) {
+      failure = err;
       throw err;
     } finally {
-      client.release(broken);
+      held.release(failure);
     }
   }
 
@@ -76,19 +138,14 @@ export async function openPostgres(url: string, opts: DestinationOptions & { sta
   });
   // An idle connection dropped by the server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
+  const driver = new PgDriver(pool, url);
   let schema: string;
   try {
-    const client = await pool.connect();
-    try {
-      if (opts.schema) {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent('postgres', opts.schema)}`);
-        schema = opts.schema;
-      } else {
-        schema = String((await client.query('SELECT current_schema() AS s')).rows[0]?.s ?? 'public');
-      }
-    } finally {
-      client.release();
-    }
+    schema = await driver.withConnection(async (conn) => {
+      if (!opts.schema) return String((await conn.query('SELECT current_schema() AS s'))[0]?.s ?? 'public');
+      await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent('postgres', opts.schema)}`);
+      return opts.schema;
+    });
   } catch (err) {
     await pool.end().catch(() => undefined);
     if (err instanceof KlvError) throw err;
@@ -97,7 +154,7 @@ export async function openPostgres(url: string, opts: DestinationOptions & { sta
   return new SqlDestination({
     kind: 'postgres',
     description: `${redactUrl(url)} (schema ${schema})`,
-    driver: new PgDriver(pool),
+    driver,
     schema,
     tablePrefix: opts.tablePrefix,
     stagingBatch: opts.stagingBatch,
