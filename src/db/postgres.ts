@@ -3,11 +3,11 @@
  * each transaction and each deletion sweep (whose staging table lives on one session) holds one
  * connection; sessions run in UTC; timestamps are read as text (microseconds kept).
  */
-import { KlvError } from '../../core/errors.js';
-import type { DestinationOptions } from '../destination.js';
-import { inTransaction, SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
-import { quoteIdent } from './sql-types.js';
-import { connectError, connectionLostError, redactUrl } from './url.js';
+import { KlvError } from '../core/errors.js';
+import { inTransaction, type SessionConnection, type SqlConnection, type SqlDriver } from './connection.js';
+import { Database, type OpenOptions } from './database.js';
+import { beginStatement, quoteIdent } from './dialect.js';
+import { connectError, connectionLostError, redactUrl } from './errors.js';
 
 type PgModule = typeof import('pg');
 type PoolClient = import('pg').PoolClient;
@@ -114,11 +114,11 @@ class PgDriver implements SqlDriver {
   }
 
   session<T>(fn: (conn: SessionConnection) => Promise<T>): Promise<T> {
-    return this.withConnection((conn) => fn({ ...conn, atomically: (body) => inTransaction(conn, 'BEGIN', body) }));
+    return this.withConnection((conn) => fn({ ...conn, atomically: (body) => inTransaction(conn, beginStatement('postgres'), body) }));
   }
 
   transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    return this.withConnection((conn) => inTransaction(conn, 'BEGIN', fn));
+    return this.withConnection((conn) => inTransaction(conn, beginStatement('postgres'), fn));
   }
 
   close(): Promise<void> {
@@ -126,7 +126,7 @@ class PgDriver implements SqlDriver {
   }
 }
 
-export async function openPostgres(url: string, opts: DestinationOptions & { stagingBatch?: number }): Promise<SqlDestination> {
+export async function openPostgres(url: string, opts: OpenOptions = {}): Promise<Database> {
   const pg = ((await import('pg')) as unknown as { default: PgModule }).default;
   const pool = new pg.Pool({
     connectionString: url,
@@ -151,12 +151,5 @@ export async function openPostgres(url: string, opts: DestinationOptions & { sta
     if (err instanceof KlvError) throw err;
     throw connectError('PostgreSQL', url, err);
   }
-  return new SqlDestination({
-    kind: 'postgres',
-    description: `${redactUrl(url)} (schema ${schema})`,
-    driver,
-    schema,
-    tablePrefix: opts.tablePrefix,
-    stagingBatch: opts.stagingBatch,
-  });
+  return new Database({ kind: 'postgres', description: `${redactUrl(url)} (schema ${schema})`, driver, schema });
 }

@@ -3,11 +3,11 @@
  * pool; sessions in UTC so DATETIME(6) columns hold UTC wall-clock times, read back as text
  * (microseconds kept); utf8mb4 throughout.
  */
-import { UsageError, KlvError } from '../../core/errors.js';
-import type { DestinationOptions } from '../destination.js';
-import { inTransaction, SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
-import { quoteIdent } from './sql-types.js';
-import { connectError, connectionLostError, redactUrl, sessionTimeZoneError } from './url.js';
+import { UsageError, KlvError } from '../core/errors.js';
+import { inTransaction, type SessionConnection, type SqlConnection, type SqlDriver } from './connection.js';
+import { Database, type OpenOptions } from './database.js';
+import { beginStatement, quoteIdent } from './dialect.js';
+import { connectError, connectionLostError, redactUrl, sessionTimeZoneError } from './errors.js';
 
 type Pool = import('mysql2/promise').Pool;
 type PoolConnection = import('mysql2/promise').PoolConnection;
@@ -103,11 +103,11 @@ class MysqlDriver implements SqlDriver {
   }
 
   session<T>(fn: (conn: SessionConnection) => Promise<T>): Promise<T> {
-    return this.withConnection((conn) => fn({ ...conn, atomically: (body) => inTransaction(conn, 'START TRANSACTION', body) }));
+    return this.withConnection((conn) => fn({ ...conn, atomically: (body) => inTransaction(conn, beginStatement('mysql'), body) }));
   }
 
   transaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    return this.withConnection((conn) => inTransaction(conn, 'START TRANSACTION', fn));
+    return this.withConnection((conn) => inTransaction(conn, beginStatement('mysql'), fn));
   }
 
   close(): Promise<void> {
@@ -115,7 +115,7 @@ class MysqlDriver implements SqlDriver {
   }
 }
 
-export async function openMysql(url: string, opts: DestinationOptions & { stagingBatch?: number }): Promise<SqlDestination> {
+export async function openMysql(url: string, opts: OpenOptions = {}): Promise<Database> {
   const parsed = new URL(url.replace(/^mariadb:/i, 'mysql:'));
   const database = opts.schema ?? decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!database) {
@@ -146,12 +146,5 @@ export async function openMysql(url: string, opts: DestinationOptions & { stagin
     if (err instanceof KlvError) throw err;
     throw connectError('MySQL', url, err);
   }
-  return new SqlDestination({
-    kind: 'mysql',
-    description: `${redactUrl(url)} (database ${database})`,
-    driver,
-    schema: database,
-    tablePrefix: opts.tablePrefix,
-    stagingBatch: opts.stagingBatch,
-  });
+  return new Database({ kind: 'mysql', description: `${redactUrl(url)} (database ${database})`, driver, schema: database });
 }

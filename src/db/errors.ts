@@ -1,5 +1,8 @@
-/** Destination URLs in messages: never with the password. */
-import { KlvError } from '../../core/errors.js';
+/**
+ * Database URLs in messages (never with the password), and the errors of connecting and of
+ * losing a connection, in words that say what failed and what to do.
+ */
+import { KlvError } from '../core/errors.js';
 
 export function redactUrl(url: string): string {
   try {
