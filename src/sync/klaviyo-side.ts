@@ -1,12 +1,15 @@
 /**
  * The Klaviyo side of `klv sync`: every record of the object, read through the catalog's own
  * plan (Klaviyo cannot report deletions, and these objects are small), and writes sent one row at
- * a time through the object's import handlers, so Klaviyo's rules hold as they do for
- * `klv import` (a drag-and-drop template's Html, a sent campaign).
+ * a time through the object's import handlers, each value coerced as `klv import` coerces a cell
+ * (pipeline/import/coerce.ts), so Klaviyo's rules and import's spellings hold for both (a
+ * drag-and-drop template's Html, a sent campaign, `Double Opt-In` sent as double_opt_in).
  */
 import type { Clock } from '../core/clock.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
-import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../objects/write/types.js';
+import type { ObjectDefinition } from '../objects/types.js';
+import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext } from '../objects/write/types.js';
+import { coerceCell } from '../pipeline/import/coerce.js';
 import { normalizeRow, type SyncSpec, type Values } from './spec.js';
 import { tableColumns } from './store.js';
 
@@ -26,6 +29,27 @@ export interface KlaviyoSideOptions {
   signal: AbortSignal;
   clock: Clock;
   debug(line: string): void;
+}
+
+/**
+ * A row's values as `klv import` would hand them to the handler had they been cells of a CSV:
+ * each through coerceCell (null stays null: it clears the field, as import's null token does; a
+ * blank value is not given). A value import refuses makes the row fail as import's would.
+ */
+export function importValues(def: ObjectDefinition, rowNumber: number, values: Record<string, unknown>): ImportRow | RowFailure {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const column = def.columns.find((c) => c.name === name);
+    if (!column || value === null || value === undefined) {
+      out[name] = value ?? null;
+      continue;
+    }
+    const cell = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    const r = coerceCell(cell, column);
+    if (!r.ok) return { ok: false, rowNumber, code: 'invalid_value', message: `${column.name}: ${r.reason}` };
+    if (r.value !== undefined) out[name] = r.value;
+  }
+  return { rowNumber, values: out };
 }
 
 export class KlaviyoSide {
@@ -59,11 +83,12 @@ export class KlaviyoSide {
   }
 
   /**
-   * One row through the object's handler (validateRow first, as klv import does). `beforeSend`
-   * runs once the row is known to be sent (a create's write-ahead intent).
+   * One row through the object's handler, as klv import sends it (its values coerced, then
+   * validateRow). `beforeSend` runs once the row is known to be sent (a create's write-ahead intent).
    */
   async send(handler: OperationHandler, values: Record<string, unknown>, beforeSend?: () => Promise<void>): Promise<RowOutcome> {
-    const row: ImportRow = { rowNumber: ++this.rowNumber, values };
+    const row = importValues(this.options.spec.def, ++this.rowNumber, values);
+    if ('ok' in row) return row;
     const invalid = handler.validateRow?.(row, {});
     if (invalid) return invalid;
     await beforeSend?.();
