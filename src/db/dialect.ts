@@ -116,6 +116,11 @@ export function keyTextType(dialect: Dialect): string {
   return dialect === 'mysql' ? 'VARCHAR(255)' : 'TEXT';
 }
 
+/** Short text: an ISO 8601 time. */
+export function shortTextType(dialect: Dialect): string {
+  return dialect === 'mysql' ? 'VARCHAR(64)' : 'TEXT';
+}
+
 /** Text of any length (MySQL's TEXT stops at 64 KiB). */
 export function longTextType(dialect: Dialect): string {
   return dialect === 'mysql' ? 'LONGTEXT' : 'TEXT';

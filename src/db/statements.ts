@@ -17,6 +17,11 @@ export function createTableSql(dialect: Dialect, table: string, defs: readonly s
   return `CREATE ${temporary}TABLE ${ifNotExists}${table} (${defs.join(', ')})${tableOptions(dialect)}`;
 }
 
+/** Drops a temporary table if it is there (MySQL says TEMPORARY, so a real table of that name is safe). */
+export function dropTemporaryTableSql(dialect: Dialect, table: string): string {
+  return `DROP ${dialect === 'mysql' ? 'TEMPORARY ' : ''}TABLE IF EXISTS ${table}`;
+}
+
 /** `INSERT INTO t (a, b) VALUES (?, ?), (?, ?)`: `rows` tuples, placeholders numbered from `first`. */
 export function insertSql(dialect: Dialect, table: string, columns: readonly string[], rows = 1, first = 1): string {
   const tuples: string[] = [];

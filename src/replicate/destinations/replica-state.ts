@@ -4,7 +4,7 @@
  * engine stored it. The table is created on first use.
  */
 import type { Database } from '../../db/database.js';
-import { keyTextType, placeholder } from '../../db/dialect.js';
+import { keyTextType, placeholder, shortTextType } from '../../db/dialect.js';
 import { createTableSql, upsertSql } from '../../db/statements.js';
 import type { ReplicationState } from '../destination.js';
 
@@ -34,7 +34,7 @@ export class ReplicaState {
       .run(
         createTableSql(this.db.kind, this.ref, [
           `${this.db.quote('object')} ${keyTextType(this.db.kind)} NOT NULL PRIMARY KEY`,
-          ...COLUMNS.slice(1).map((c) => `${this.db.quote(c)} ${this.db.kind === 'mysql' ? 'VARCHAR(64)' : 'TEXT'}`),
+          ...COLUMNS.slice(1).map((c) => `${this.db.quote(c)} ${shortTextType(this.db.kind)}`),
         ]),
       )
       .then(() => undefined)

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import { placeholder, sqlIdentifier, sqlType } from '../../db/dialect.js';
-import { createTableSql, insertIgnoreSql } from '../../db/statements.js';
+import { createTableSql, dropTemporaryTableSql, insertIgnoreSql } from '../../db/statements.js';
 import { toSqlValue } from '../../db/values.js';
 import type { Row } from '../../objects/types.js';
 import type { SweepCheck, SweepOptions, SweepOutcome, TableColumn } from '../destination.js';
@@ -99,7 +99,7 @@ export async function sweepDeletions(db: Database, swept: SweptTable, liveKeys: 
         return { deleted, check, refused: false, cascaded };
       });
     } finally {
-      await conn.run(`DROP ${db.kind === 'mysql' ? 'TEMPORARY ' : ''}TABLE IF EXISTS ${stage}`).catch(() => undefined);
+      await conn.run(dropTemporaryTableSql(db.kind, stage)).catch(() => undefined);
     }
   });
 }
