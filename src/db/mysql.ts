@@ -1,5 +1,5 @@
 /**
- * MySQL and MariaDB through mysql2 (loaded only when a mysql:// destination is opened). A small
+ * MySQL and MariaDB through mysql2 (loaded only when a mysql:// database is opened). A small
  * pool; sessions in UTC so DATETIME(6) columns hold UTC wall-clock times, read back as text
  * (microseconds kept); utf8mb4 throughout.
  */

@@ -17,6 +17,7 @@ export function databaseKind(url: string): Dialect {
   // A bare file path (no scheme, or a Windows drive letter) ending like a SQLite file.
   if ((!scheme || scheme.length === 1) && /\.(db|sqlite3?)$/i.test(url)) return 'sqlite';
   throw new UsageError(
+    // "destination": the word of --to and --with, the flags such a URL comes from.
     `Unknown destination ${JSON.stringify(redactUrl(url))}`,
     'Use sqlite:./klaviyo.db, postgres://user@host:5432/db, or mysql://user@host:3306/db (mariadb:// too).',
   );

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL through pg (loaded only when a postgres:// destination is opened). A small pool:
+ * PostgreSQL through pg (loaded only when a postgres:// database is opened). A small pool:
  * each transaction and each deletion sweep (whose staging table lives on one session) holds one
  * connection; sessions run in UTC; timestamps are read as text (microseconds kept).
  */
