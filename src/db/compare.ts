@@ -2,6 +2,7 @@
  * How the replica tells a stored row from the one about to be written: values in a form that
  * compares equal exactly when the database would store the same thing. Pure functions.
  */
+import { canonicalJson } from '../core/json.js';
 import type { ColumnType } from '../objects/types.js';
 
 /** A key value as text, so keys compare the same whichever form the driver returns them in. */
@@ -19,22 +20,9 @@ export function keyText(value: unknown): string {
  */
 export function comparable(type: ColumnType, value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  if (type === 'json') return stableJson(value);
+  if (type === 'json') return canonicalJson(value, { wellFormed: true });
   if (typeof value === 'string') return JSON.stringify(wellFormed(value));
   return JSON.stringify(value) ?? String(value);
-}
-
-function stableJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stableJson(v))).join(',')}]`;
-  if (typeof value === 'object' && !(value instanceof Date)) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(wellFormed(k))}:${stableJson(v)}`).join(',')}}`;
-  }
-  if (typeof value === 'string') return JSON.stringify(wellFormed(value));
-  return JSON.stringify(value) ?? 'null';
 }
 
 function wellFormed(text: string): string {

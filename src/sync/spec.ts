@@ -8,6 +8,7 @@
  * bulk load or a restored backup that would skip triggers. The cost is one full read of the table
  * per run, which is small for campaigns, templates and lists (thousands of rows at most).
  */
+import { canonicalJson } from '../core/json.js';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
 import { compareInstants, instantKey, instantOf, storageInstant } from '../core/timestamps.js';
@@ -77,20 +78,6 @@ function datetimeNorm(value: string | Date): string | undefined {
   return instant ? instantKey(storageInstant(instant)) : undefined;
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    // Sorted keys, nulls dropped: Klaviyo reads back nulls for fields a write leaves out.
-    for (const k of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[k];
-      if (v !== null && v !== undefined) out[k] = canonical(v);
-    }
-    return out;
-  }
-  return value;
-}
-
 /**
  * One comparable form per value, whichever side it comes from: '' and null are the same (Klaviyo
  * returns either for an empty field), JSON (objects, arrays, or text holding them) becomes
@@ -98,13 +85,14 @@ function canonical(value: unknown): unknown {
  */
 export function normalize(column: ColumnDef, value: unknown): Norm {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(canonical(value));
+  // Sorted keys, nulls dropped: Klaviyo reads back nulls for fields a write leaves out.
+  if (typeof value === 'object' && !(value instanceof Date)) return canonicalJson(value, { dropNulls: true });
   if (value instanceof Date) return datetimeNorm(value) ?? String(value);
   if (typeof value === 'string') {
     const s = value;
     if (column.type === 'json' || /^\s*[[{]/.test(s)) {
       try {
-        return JSON.stringify(canonical(JSON.parse(s)));
+        return canonicalJson(JSON.parse(s), { dropNulls: true });
       } catch {
         return s;
       }
