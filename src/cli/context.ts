@@ -70,6 +70,16 @@ export function maxResponseBytesFromEnv(env: NodeJS.ProcessEnv): number | undefi
   return Math.round(mb * 1024 * 1024);
 }
 
+/** What a command asks of its Klaviyo client (ctx.client()). */
+export interface ClientOptions {
+  /** Retries per request after a failure (the client's default budgets when unset). */
+  maxRetries?: number;
+  /** Requests in flight the command can use; a profile's own `concurrency` wins. */
+  concurrency?: number;
+  /** false: the first Ctrl-C lets the requests in flight finish (default true: it aborts them). */
+  interruptible?: boolean;
+}
+
 export { KLV_VERSION } from '../core/version.js';
 import { KLV_VERSION } from '../core/version.js';
 
@@ -168,8 +178,13 @@ export class CommandContext {
    * is the number of requests in flight the command can use (a partitioned export reads ~16
    * cursors at once to reach Klaviyo's rate limit); it applies unless the profile sets
    * `concurrency` itself, which always wins. The rate governor keeps any value within the limits.
+   *
+   * The first Ctrl-C aborts every request of the client, unless `interruptible: false`: a
+   * command that writes (klv import, klv query INSERT/UPDATE/DELETE) lets the writes in flight
+   * finish, since an aborted write is a row whose outcome nobody knows; it stops sending new
+   * ones itself, and a second Ctrl-C exits at once (main.ts).
    */
-  client(options: { maxRetries?: number; concurrency?: number } = {}): Promise<KlaviyoClient> {
+  client(options: ClientOptions = {}): Promise<KlaviyoClient> {
     this.#client ??= (async () => {
       // Checked before the profile: a bad KLV_TIMEOUT is a usage error whatever else is wrong.
       const limits = this.clientLimits();
@@ -186,7 +201,7 @@ export class CommandContext {
             ? Math.max(profile.concurrency, Math.floor(options.concurrency))
             : profile.concurrency,
         journal: verbose ? (line) => this.io.stderr.write(`${this.io.style.dim(line)}\n`) : undefined,
-        signal: this.signal,
+        signal: options.interruptible === false ? undefined : this.signal,
         maxRetries: options.maxRetries,
         ...limits,
       });

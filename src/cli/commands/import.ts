@@ -7,10 +7,10 @@
  * before the file is opened; the header, the mapping, --resume's records and the profile before
  * the logs are touched; the logs are opened (exit 2 if they cannot be) before the first request.
  *
- * Ctrl-C stops the reading and lets the batches in flight finish, which is why the import makes
- * its own client rather than ctx.client(): that one aborts every request on the first Ctrl-C, and
- * an aborted write is a row whose outcome nobody knows. A second Ctrl-C exits at once (main.ts);
- * the write-ahead journal then tells --resume which rows were in flight.
+ * Ctrl-C stops the reading and lets the batches in flight finish, which is why the import's client
+ * is not interruptible (ctx.client({ interruptible: false })): an aborted write is a row whose
+ * outcome nobody knows. A second Ctrl-C exits at once (main.ts); the write-ahead journal then
+ * tells --resume which rows were in flight.
  */
 import { existsSync, createReadStream, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
@@ -22,7 +22,8 @@ import { systemClock } from '../../core/clock.js';
 import type { ObjectDefinition, Operation } from '../../objects/types.js';
 import type { ImportOptions, OperationHandler, WriteContext } from '../../objects/write/types.js';
 import { parseDelimiter } from '../../pipeline/export/formats.js';
-import { confirm, neverAborted, writeClient } from '../../pipeline/import/setup.js';
+import { neverAborted } from '../../pipeline/import/setup.js';
+import { canAsk as terminalToAsk, confirm } from '../confirm.js';
 import { splitList } from './export.js';
 
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'upsert', 'delete'];
@@ -142,7 +143,7 @@ export function checkObjectFlags(def: ObjectDefinition, flags: ImportFlags): voi
 
 function canAsk(ctx: CommandContext, input: string): boolean {
   // The answer comes from the terminal on stdin: impossible when stdin is the data.
-  return input !== '-' && ctx.io.stdinIsTTY && ctx.io.stderrIsTTY;
+  return input !== '-' && terminalToAsk(ctx.io);
 }
 
 /** `--map file.yaml` or `--map "CSV Header=Column"`, in any mix; later ones win (a pair can correct a shared file). */
@@ -332,7 +333,7 @@ export async function importInto(
   // The delete question, once everything that could go wrong without asking has been checked.
   if (writes && s.operation === 'delete' && !s.yes) {
     const what = handler.description ? `${handler.description.trim().replace(/\.$/, '')}.\n` : '';
-    const ok = await confirm(ctx, `${what}--op delete changes ${def.name} in Klaviyo for every row of ${source}, and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was sent.');
+    const ok = await confirm(io, ctx.signal, `${what}--op delete changes ${def.name} in Klaviyo for every row of ${source}, and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was sent.');
     if (!ok) throw new UsageError('Not confirmed: nothing was sent.', 'Add --yes to skip the question.');
   }
 
@@ -343,7 +344,7 @@ export async function importInto(
   if (s.batchSize !== undefined && s.batchSize > handler.maxBatchSize && !dry) {
     io.info(`--batch-size ${s.batchSize} is above what Klaviyo takes at once for ${def.name} ${s.operation} (${handler.maxBatchSize}): batches of ${handler.maxBatchSize}.`);
   }
-  const client = writes || dry?.reads ? await writeClient(ctx, concurrency) : undefined;
+  const client = writes || dry?.reads ? await ctx.client({ concurrency, interruptible: false }) : undefined;
   const writeContext = (): WriteContext => ({
     client: client!,
     signal: neverAborted,
