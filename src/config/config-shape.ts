@@ -14,7 +14,7 @@ export interface ConfigFileData {
   unknownTopLevel: string[];
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
