@@ -8,16 +8,9 @@ import type { ResolvedProfile } from '../config/profile.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 
-export interface GlobalOptions {
-  profile?: string;
-  config?: string;
-  apiKeyFile?: string;
-  demo?: boolean;
-  verbose?: boolean;
-  quiet?: boolean;
-  json?: boolean;
-  color?: boolean;
-}
+import type { GlobalOptions } from './flags.js';
+
+export type { GlobalOptions };
 
 /** KLV_TIMEOUT above this is refused: Node's timers overflow past 2^31 ms (~24.8 days) and fire at once. */
 const MAX_TIMEOUT_SECONDS = 86_400;
@@ -85,13 +78,14 @@ import { KLV_VERSION } from '../core/version.js';
 
 export class CommandContext {
   readonly io: IO;
-  readonly globals: GlobalOptions;
+  /** The global flags (all of them from main.ts; tests give the few they need). */
+  readonly globals: Partial<GlobalOptions>;
   readonly abort = new AbortController();
   #profile?: Promise<ResolvedProfile>;
   #client?: Promise<KlaviyoClient>;
   #cleanups: Array<() => Promise<void> | void> = [];
 
-  constructor(io: IO, globals: GlobalOptions) {
+  constructor(io: IO, globals: Partial<GlobalOptions>) {
     this.io = io;
     this.globals = globals;
   }

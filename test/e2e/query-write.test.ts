@@ -54,7 +54,7 @@ interface Ran {
 }
 
 /** `klv query "<SQL>"` in process: parse (SQLite dialect, as the command does), run, report. */
-async function query(sql: string, o: { yes?: boolean; json?: boolean } = {}): Promise<Ran> {
+async function query(sql: string, o: { yes?: boolean; json?: true } = {}): Promise<Ran> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';

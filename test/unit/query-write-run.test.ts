@@ -89,7 +89,7 @@ function fakeObject() {
   return { def, sent, reads };
 }
 
-function harness(o: { json?: boolean; tty?: boolean } = {}) {
+function harness(o: { json?: true; tty?: boolean } = {}) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = new PassThrough();
@@ -108,7 +108,7 @@ function harness(o: { json?: boolean; tty?: boolean } = {}) {
   return { ctx, stdin, stdout: () => out, stderr: () => err, profileAsked: () => asked };
 }
 
-async function run(sql: string, o: { json?: boolean; tty?: boolean; yes?: boolean; answer?: string } = {}) {
+async function run(sql: string, o: { json?: true; tty?: boolean; yes?: boolean; answer?: string } = {}) {
   const fake = fakeObject();
   const h = harness(o);
   if (o.answer !== undefined) {

@@ -15,6 +15,7 @@
 import { existsSync, createReadStream, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { ImportFlags } from '../flags.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
 import { FREE_SPACE, isDiskFull } from '../../core/fs-errors.js';
@@ -28,24 +29,7 @@ import { splitList } from './export.js';
 
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'upsert', 'delete'];
 
-export interface ImportFlags {
-  op?: string;
-  map?: string[];
-  set?: string[];
-  nullValue?: string;
-  strict?: boolean;
-  successLog?: string;
-  errorLog?: string;
-  batchSize?: string;
-  dryRun?: boolean;
-  yes?: boolean;
-  resume?: boolean;
-  list?: string;
-  allowGlobalUnsubscribe?: boolean;
-  uniqueBy?: string[];
-  historicalImport?: boolean;
-  delimiter?: string;
-}
+export type { ImportFlags };
 
 export interface ImportSettings {
   operation: Operation;
@@ -176,12 +160,11 @@ function resumeArgs(objectName: string, input: string, s: ImportSettings, paths:
   return a;
 }
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
+export async function run(ctx: CommandContext, args: string[], flags: ImportFlags): Promise<number> {
   const io = ctx.io;
   const [objectName, input] = args;
   if (!objectName) throw new UsageError('Which object? klv import <object> <file|-> --op <operation>.', `'klv objects' lists them.`);
   if (!input) throw new UsageError(`Which file? klv import ${objectName} <file|-> --op <operation> (- reads standard input).`);
-  const flags = options as ImportFlags;
   const s = importSettings(flags);
   const { findObject } = await import('../../objects/registry.js');
   return importInto(ctx, findObject(objectName), input, flags, s, objectName);

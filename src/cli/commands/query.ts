@@ -10,16 +10,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { QueryFlags } from '../flags.js';
 import { canAsk, confirm } from '../confirm.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
 import type { WriteOptions } from '../../query/write.js';
-
-export interface QueryFlags {
-  file?: string;
-  format?: string;
-  explain?: boolean;
-  yes?: boolean;
-}
 
 async function readStdin(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -60,9 +54,8 @@ export function writeOptions(ctx: CommandContext, o: Pick<WriteOptions, 'yes' | 
   };
 }
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
+export async function run(ctx: CommandContext, args: string[], flags: QueryFlags): Promise<number> {
   const io = ctx.io;
-  const flags = options as QueryFlags;
   const { QUERY_FORMATS } = await import('../../query/output.js');
   const format = (flags.format ?? (io.stdoutIsTTY ? 'table' : 'csv')).toLowerCase();
   if (!(QUERY_FORMATS as readonly string[]).includes(format)) {
