@@ -719,7 +719,7 @@ export class SyncEngine {
     const spec = this.o.spec;
     const merge = mergeRow(syncNames, m.base, kValues, d.values, this.o.policy, { klaviyo: k.updated, db: d.modifiedAt });
     for (const c of merge.conflicts) this.result.conflicts.push({ rowKey: d.rowKey, id: k.id, conflict: c, policy: this.o.policy });
-    let base: Values = { ...merge.merged };
+    const base: Values = { ...merge.merged };
     let lastErrorHash = m.lastErrorHash;
     let klaviyoOk = true;
     if (merge.toKlaviyo.length > 0) {

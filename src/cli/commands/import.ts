@@ -161,7 +161,6 @@ function resumeArgs(objectName: string, input: string, s: ImportSettings, paths:
 }
 
 export async function run(ctx: CommandContext, args: string[], flags: ImportFlags): Promise<number> {
-  const io = ctx.io;
   const [objectName, input] = args;
   if (!objectName) throw new UsageError('Which object? klv import <object> <file|-> --op <operation>.', `'klv objects' lists them.`);
   if (!input) throw new UsageError(`Which file? klv import ${objectName} <file|-> --op <operation> (- reads standard input).`);
