@@ -62,12 +62,14 @@ export interface TypedCommandSpec<Flags extends OptionValues> extends Omit<Comma
  */
 export function command<Flags extends OptionValues = Record<never, never>>(spec: TypedCommandSpec<Flags>): CommandSpec {
   const { flags, ...rest } = spec;
-  return {
-    ...rest,
-    // extra-typings' Command is commander's own class (its index.js re-exports it) with typed
-    // declarations: the same object, seen with the types that infer the flags.
-    configure: flags ? (cmd) => void flags(cmd as unknown as TypedCommand) : undefined,
-  };
+  return { ...rest, configure: flags ? (cmd) => declareFlags(cmd, flags) : undefined };
+}
+
+/** Declares `flags` on a commander command (a command's own, or the program's global flags). */
+export function declareFlags(cmd: Command, flags: FlagDeclarations): void {
+  // extra-typings' Command is commander's own class (its index.js re-exports it) with typed
+  // declarations: the same object, seen with the types that infer the flags.
+  flags(cmd as unknown as TypedCommand);
 }
 
 export function formatExamples(examples: CommandSpec['examples']): string {

@@ -7,8 +7,8 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from './command-spec.js';
 
 /**
- * The global flags, given before or after the command (klv --profile staging export ...).
- * main.ts declares them on the program.
+ * The global flags, given before or after the command (klv --profile staging export ...), on
+ * the program main.ts builds (declareFlags(program, globalFlags)).
  */
 export const globalFlags = (program: Command) =>
   program
