@@ -3,13 +3,13 @@
  * resolved connection profile and a Klaviyo client. Nothing is resolved until a command asks
  * for it, so commands that never talk to Klaviyo never read config or load HTTP code.
  */
+import type { GlobalOptions } from './flags.js';
 import type { IO } from './io.js';
 import type { ResolvedProfile } from '../config/profile.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 
-import type { GlobalOptions } from './flags.js';
-
+/** The global flags' values, typed from their declarations (flags.ts). */
 export type { GlobalOptions };
 
 /** KLV_TIMEOUT above this is refused: Node's timers overflow past 2^31 ms (~24.8 days) and fire at once. */
