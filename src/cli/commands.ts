@@ -1,11 +1,12 @@
 /**
- * The command table: names, flags, help text and examples. Implementations are loaded lazily.
+ * The command table: names, help text and examples, and each command's flags (declared in
+ * flags.ts). Implementations are loaded lazily.
  */
-import { Option, type Command } from 'commander';
-import type { CommandSpec } from './command-spec.js';
+import { command, type CommandSpec } from './command-spec.js';
+import { configInitFlags, emulatorFlags, exportFlags, importFlags, queryFlags, replicateFlags, syncFlags } from './flags.js';
 
 export const COMMANDS: CommandSpec[] = [
-  {
+  command({
     name: 'export',
     args: '<object>',
     summary: 'Export a Klaviyo object (profiles, campaigns, lists, events...) to CSV, JSON or NDJSON',
@@ -33,25 +34,10 @@ export const COMMANDS: CommandSpec[] = [
       '--json (global) makes the summary a JSON object: on stdout when -o FILE is used, else one line\n' +
       'on stderr, so that stdout carries only rows. With --explain it prints the plan as JSON.\n' +
       'Exit codes: 0 done, 2 usage error (nothing sent), 4 key refused, 130 interrupted, 1 otherwise.',
-    configure(cmd: Command) {
-      cmd
-        .option('-o, --output <file|->', 'write to this file (via FILE.partial) instead of stdout; - for stdout')
-        .addOption(new Option('--format <format>', 'csv, json or ndjson (default: from the -o extension, else csv)'))
-        .option('--columns <A,B,...>', 'columns to export, in this order (default: all but the on-demand ones)', collect)
-        .option('--where <condition>', 'filter, e.g. "Email = \'ann@example.com\'" (repeatable, AND-ed)', collect)
-        .option('--since <when>', 'incremental: rows changed since an ISO time or a span (7d, 12h, 30m)')
-        .option('--limit <n>', 'stop after n rows (stops paging early)')
-        .option('--properties <a,b,...>', 'custom properties as Properties.<name> columns', collect)
-        .option('--include-archived', 'include archived records (campaigns, flows)')
-        .option('--delimiter <char>', 'CSV field delimiter: , ; | or \\t (tab)')
-        .option('--bom', 'start the CSV with a UTF-8 byte order mark (for Excel)')
-        .option('--no-header', 'CSV without the header line')
-        .option('--safe-csv', 'prefix CSV cells starting with = + - @ with \' (spreadsheet formula injection)')
-        .option('--explain', 'print the requests, local filters and an estimate, then exit without sending anything');
-    },
+    flags: exportFlags,
     load: () => import('./commands/export.js'),
-  },
-  {
+  }),
+  command({
     name: 'query',
     args: '[sql...]',
     summary: 'Run SQL over Klaviyo objects: filters pushed down to the API, joins and grouping in SQLite',
@@ -77,16 +63,10 @@ export const COMMANDS: CommandSpec[] = [
       'Output: --format table (default on a terminal), csv (default otherwise), json, ndjson; the\n' +
       'values are written as klv export writes them. The summary goes to stderr (JSON with --json).\n' +
       'Exit codes: 0 done, 2 usage error (nothing sent), 4 key refused, 130 interrupted, 1 otherwise.',
-    configure(cmd: Command) {
-      cmd
-        .option('-f, --file <file>', 'read the SQL from this file')
-        .addOption(new Option('--format <format>', 'table, csv, json or ndjson (default: table on a terminal, else csv)'))
-        .option('--explain', 'print the requests, filters, local work and an estimate, then exit without sending anything')
-        .option('--yes', 'confirm a DELETE without being asked');
-    },
+    flags: queryFlags,
     load: () => import('./commands/query.js'),
-  },
-  {
+  }),
+  command({
     name: 'import',
     args: '<object> <file|->',
     summary: 'Import a CSV into a Klaviyo object (profiles, lists, campaigns, events...), one log line per row',
@@ -117,28 +97,10 @@ export const COMMANDS: CommandSpec[] = [
       '--json prints the summary as one JSON object on stdout.\n' +
       'Exit codes: 0 every row succeeded, 3 some rows failed (see the error log), 2 usage error or\n' +
       'broken CSV (rows before the broken line are imported), 4 key refused, 130 interrupted, 1 otherwise.',
-    configure(cmd: Command) {
-      cmd
-        .option('--op <operation>', 'insert, update, upsert or delete (the object\'s operations: klv objects)')
-        .option('--map <file|"Header=Column">', 'map CSV headers to columns: a YAML/JSON file or one pair (repeatable)', collect)
-        .option('--set <Column=value>', 'a constant value for a column on every row (repeatable)', collect)
-        .option('--null-value <token>', 'a cell holding exactly this text clears the field (e.g. NULL)')
-        .option('--strict', 'unknown headers are an error, not a warning')
-        .option('--success-log <file>', 'success log (default: <input>.success.csv)')
-        .option('--error-log <file>', 'error log (default: <input>.errors.csv)')
-        .option('--batch-size <n>', 'at most n rows per request (default: the most Klaviyo takes)')
-        .option('--dry-run', 'validate every row and report what would change; write nothing to Klaviyo')
-        .option('--yes', 'confirm a delete without being asked')
-        .option('--resume', 'continue an interrupted import from its logs, sending no row twice')
-        .option('--list <id>', 'Profiles: also add every imported profile to this list')
-        .option('--allow-global-unsubscribe', 'ListSubscribe delete: allow unsubscribing profiles not in the list (unsubscribes them everywhere)')
-        .option('--historical-import', 'ListSubscribe insert: consent collected earlier (no double opt-in, no flows)')
-        .option('--unique-by <A,B,...>', 'Events: columns whose values make each event\'s unique id', collect)
-        .option('--delimiter <char>', 'CSV field delimiter: , ; | or \\t (tab)');
-    },
+    flags: importFlags,
     load: () => import('./commands/import.js'),
-  },
-  {
+  }),
+  command({
     name: 'replicate',
     args: '[objects...]',
     summary: 'Copy Klaviyo objects into SQLite, PostgreSQL or MySQL tables and keep them current',
@@ -174,20 +136,10 @@ export const COMMANDS: CommandSpec[] = [
       'Exit codes: 0 done (also when a sweep was incomplete: see the warning), 1 an object failed (the\n' +
       'others are replicated), 2 usage error, 3 done but a deletion sweep was refused (see the warning),\n' +
       '4 key refused, 130 interrupted.',
-    configure(cmd: Command) {
-      cmd
-        .option('--to <url>', 'destination: sqlite:FILE, postgres://..., mysql://... (default: sqlite:./klaviyo.db)')
-        .option('--schema <name>', 'PostgreSQL schema / MySQL database for the tables (created if missing)')
-        .option('--table-prefix <prefix>', 'prefix every table name (klaviyo_)')
-        .option('--sweep-deletes <when>', 'look for deleted records: always, never, or every <hours> (default: per object)')
-        .option('--hard-deletes', 'remove deleted records\' rows instead of setting _klv_deleted_at')
-        .option('--allow-mass-deletes', 'apply a deletion sweep even if it would delete most of a table (refused by default)')
-        .option('--lookback <span>', 'read again this far back from each cursor (default: 7d for events, 1h otherwise)')
-        .option('--batch-size <n>', 'rows per upsert transaction (default 500)');
-    },
+    flags: replicateFlags,
     load: () => import('./commands/replicate.js'),
-  },
-  {
+  }),
+  command({
     name: 'sync',
     args: '<object>',
     summary: 'Keep a database table and Klaviyo campaigns, templates or lists equal, both ways',
@@ -209,18 +161,10 @@ export const COMMANDS: CommandSpec[] = [
       'and not sent again until the row changes.\n\n' +
       'Logs: sync-<table>-<UTC time>.success.csv, .errors.csv and .conflicts.csv in --log-dir (default .).\n' +
       'Exit codes: 0 done, 3 some rows failed (see the error log), 2 usage error, 4 key refused, 1 otherwise.',
-    configure(cmd: Command) {
-      cmd
-        .option('--with <url>', 'the database: sqlite:FILE, postgres://..., mysql://...')
-        .option('--table <name>', 'the table to keep in sync (default: the object\'s snake_case name)')
-        .option('--schema <name>', 'PostgreSQL schema / MySQL database of the table')
-        .option('--conflict <policy>', 'klaviyo-wins, db-wins or newest (default klaviyo-wins)')
-        .option('--log-dir <dir>', 'where the success, error and conflict logs go (default .)')
-        .option('--dry-run', 'list what each side would receive; write nothing');
-    },
+    flags: syncFlags,
     load: () => import('./commands/sync.js'),
-  },
-  {
+  }),
+  command({
     name: 'objects',
     summary: 'List the Klaviyo objects klv reads and writes, with their operations and incremental column',
     examples: [
@@ -231,8 +175,8 @@ export const COMMANDS: CommandSpec[] = [
       'Incremental is the column --since reads; "(local)" means Klaviyo cannot filter it, so klv reads\n' +
       'every row and keeps the newer ones. No profile or network needed.',
     load: () => import('./commands/objects.js'),
-  },
-  {
+  }),
+  command({
     name: 'describe',
     args: '<object>',
     summary: 'Show an object\'s columns, types, filters and constraints',
@@ -247,8 +191,8 @@ export const COMMANDS: CommandSpec[] = [
       'Klaviyo filters (pushed), filters a wider range of (widened) or leaves to klv (local).\n' +
       'No profile or network needed.',
     load: () => import('./commands/describe.js'),
-  },
-  {
+  }),
+  command({
     name: 'doctor',
     summary: 'Check the connection profile, the API key and the account it opens',
     examples: [
@@ -264,8 +208,8 @@ export const COMMANDS: CommandSpec[] = [
       'the key lacks: one small GET per read scope. Write scopes are not checked (that would write).\n' +
       'Exits 4 when Klaviyo refuses the key; a missing scope is a warning.',
     load: () => import('./commands/doctor.js'),
-  },
-  {
+  }),
+  command({
     name: 'config',
     summary: 'Show or create connection profiles',
     examples: [
@@ -274,7 +218,7 @@ export const COMMANDS: CommandSpec[] = [
       ['klv config init --profile staging --private-key-env KLAVIYO_STAGING_KEY', 'non-interactive'],
     ],
     subcommands: [
-      {
+      command({
         name: 'show',
         summary: 'Print the resolved profile and where each value came from (keys redacted)',
         examples: [
@@ -282,8 +226,8 @@ export const COMMANDS: CommandSpec[] = [
           ['klv config show --profile staging --json', 'as JSON'],
         ],
         load: () => import('./commands/config-show.js'),
-      },
-      {
+      }),
+      command({
         name: 'init',
         summary: 'Write a profile to a config file with mode 0600',
         examples: [
@@ -291,22 +235,12 @@ export const COMMANDS: CommandSpec[] = [
           ['klv config init --private-key-env KLAVIYO_PRIVATE_API_KEY', 'reference an environment variable'],
           ['klv config init --path .klaviyorc.yaml --private-key-file ~/.klaviyo-key', 'a project file'],
         ],
-        configure(cmd: Command) {
-          cmd
-            .option('--path <file>', 'file to write (default: $XDG_CONFIG_HOME/klv/config.yaml)')
-            .option('--private-key-env <VAR>', 'read the Private API Key from this environment variable')
-            .option('--private-key-file <path>', 'read the Private API Key from this file')
-            .option('--private-key-stdin', 'read the Private API Key from standard input and store it in the file')
-            .option('--public-key <siteId>', 'the Public API Key (site id)')
-            .option('--revision <YYYY-MM-DD>', 'API revision to pin')
-            .option('--base-url <url>', 'API base URL (default https://a.klaviyo.com)')
-            .option('--force', 'replace an existing profile of the same name');
-        },
+        flags: configInitFlags,
         load: () => import('./commands/config-init.js'),
-      },
+      }),
     ],
-  },
-  {
+  }),
+  command({
     name: 'emulator',
     summary: 'Run the built-in Klaviyo emulator on loopback (for tests, demos and benchmarks)',
     examples: [
@@ -360,33 +294,12 @@ export const COMMANDS: CommandSpec[] = [
       '  POST /_emulator/rate-limits   {"mode": "off"} or {"mode": "spec"}; {"reset": true} empties every window\n' +
       '  POST /_emulator/keys          {"key": "pk_...", "scopes": ["profiles:read", ...]}: accept another key\n' +
       'KLV_EMULATOR_RECORD=FILE appends every exchange to FILE as NDJSON (never the key).',
-    configure(cmd: Command) {
-      cmd
-        .option('--host <host>', 'loopback address to listen on', '127.0.0.1')
-        .option('--port <n>', 'port (0 picks a free one)', '8787')
-        .option('--data <demo|empty|FILE>', 'initial account: the demo account, an empty one, or a JSON file', 'demo')
-        .option('--profiles <n>', 'number of profiles in the demo account', '2000')
-        .addOption(new Option('--rate-limits <mode>', 'enforce the spec\'s rate limits').choices(['spec', 'off']).default('spec'))
-        .option('--faults <rate>', 'fraction (0 to 1) of /api requests that get a fault (see --fault-kinds)', '0')
-        .option('--fault-kinds <list>', 'comma list of 500,502,503,drop,drop-after,slow,429, or all', '500,502,503,drop')
-        .option('--slow-ms <n>', 'how long a slow fault holds the response back', '1500')
-        .option('--storm-ms <n>', 'how long a 429 storm lasts', '2000')
-        .option('--job-faults <rate>', 'fraction (0 to 1) of profile bulk import jobs cancelled half-way', '0')
-        .option('--quirks <list>', 'real-world quirks to switch on: comma list of NAME or NAME=RATE (see below)')
-        .option('--latency <ms>', 'delay added to every response', '0')
-        .option('--key <pk_...>', 'accept only this private key (default: any key starting with pk_)')
-        .option('--scopes <list>', 'comma list of the scopes of the --key key, e.g. profiles:read,lists:write (default: every scope)')
-        .option('--seed <n>', 'seed for demo data, fault injection and quirks', '1');
-    },
+    flags: emulatorFlags,
     load: () => import('./commands/emulator.js'),
     runsUntilInterrupted: true,
-  },
+  }),
 ];
 
-/** Repeatable flags (--where a --where b) collect into a list. */
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
 
 export const HELP_TOPICS: Record<string, { summary: string; load: () => Promise<string> }> = {
   'exit-codes': {

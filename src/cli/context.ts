@@ -3,21 +3,14 @@
  * resolved connection profile and a Klaviyo client. Nothing is resolved until a command asks
  * for it, so commands that never talk to Klaviyo never read config or load HTTP code.
  */
+import type { GlobalOptions } from './flags.js';
 import type { IO } from './io.js';
 import type { ResolvedProfile } from '../config/profile.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 
-export interface GlobalOptions {
-  profile?: string;
-  config?: string;
-  apiKeyFile?: string;
-  demo?: boolean;
-  verbose?: boolean;
-  quiet?: boolean;
-  json?: boolean;
-  color?: boolean;
-}
+/** The global flags' values, typed from their declarations (flags.ts). */
+export type { GlobalOptions };
 
 /** KLV_TIMEOUT above this is refused: Node's timers overflow past 2^31 ms (~24.8 days) and fire at once. */
 const MAX_TIMEOUT_SECONDS = 86_400;
@@ -70,18 +63,29 @@ export function maxResponseBytesFromEnv(env: NodeJS.ProcessEnv): number | undefi
   return Math.round(mb * 1024 * 1024);
 }
 
+/** What a command asks of its Klaviyo client (ctx.client()). */
+export interface ClientOptions {
+  /** Retries per request after a failure (the client's default budgets when unset). */
+  maxRetries?: number;
+  /** Requests in flight the command can use; a profile's own `concurrency` wins. */
+  concurrency?: number;
+  /** false: the first Ctrl-C lets the requests in flight finish (default true: it aborts them). */
+  interruptible?: boolean;
+}
+
 export { KLV_VERSION } from '../core/version.js';
 import { KLV_VERSION } from '../core/version.js';
 
 export class CommandContext {
   readonly io: IO;
-  readonly globals: GlobalOptions;
+  /** The global flags (all of them from main.ts; tests give the few they need). */
+  readonly globals: Partial<GlobalOptions>;
   readonly abort = new AbortController();
   #profile?: Promise<ResolvedProfile>;
   #client?: Promise<KlaviyoClient>;
   #cleanups: Array<() => Promise<void> | void> = [];
 
-  constructor(io: IO, globals: GlobalOptions) {
+  constructor(io: IO, globals: Partial<GlobalOptions>) {
     this.io = io;
     this.globals = globals;
   }
@@ -168,8 +172,13 @@ export class CommandContext {
    * is the number of requests in flight the command can use (a partitioned export reads ~16
    * cursors at once to reach Klaviyo's rate limit); it applies unless the profile sets
    * `concurrency` itself, which always wins. The rate governor keeps any value within the limits.
+   *
+   * The first Ctrl-C aborts every request of the client, unless `interruptible: false`: a
+   * command that writes (klv import, klv query INSERT/UPDATE/DELETE) lets the writes in flight
+   * finish, since an aborted write is a row whose outcome nobody knows; it stops sending new
+   * ones itself, and a second Ctrl-C exits at once (main.ts).
    */
-  client(options: { maxRetries?: number; concurrency?: number } = {}): Promise<KlaviyoClient> {
+  client(options: ClientOptions = {}): Promise<KlaviyoClient> {
     this.#client ??= (async () => {
       // Checked before the profile: a bad KLV_TIMEOUT is a usage error whatever else is wrong.
       const limits = this.clientLimits();
@@ -186,7 +195,7 @@ export class CommandContext {
             ? Math.max(profile.concurrency, Math.floor(options.concurrency))
             : profile.concurrency,
         journal: verbose ? (line) => this.io.stderr.write(`${this.io.style.dim(line)}\n`) : undefined,
-        signal: this.signal,
+        signal: options.interruptible === false ? undefined : this.signal,
         maxRetries: options.maxRetries,
         ...limits,
       });

@@ -5,7 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { IO } from './io.js';
 import { COMMANDS, HELP_TOPICS } from './commands.js';
-import { formatExamples, type CommandSpec } from './command-spec.js';
+import { declareFlags, formatExamples, type CommandSpec } from './command-spec.js';
+import { globalFlags } from './flags.js';
 import { CommandContext, KLV_VERSION, type GlobalOptions } from './context.js';
 import { exitCodeFor, reportError } from './error-report.js';
 import { installLastResort } from './last-resort.js';
@@ -34,11 +35,13 @@ export async function main(argv: string[], io: IO = IO.fromProcess(), options: M
   let ctx: CommandContext | undefined;
   let exitCode: number = ExitCode.Ok;
   const secrets: Secret[] = [];
+  // Before parsing: commander's own errors are written in colour too.
+  if (argv.includes('--no-color')) io.style.level = 0;
   if (options.lastResort) {
     installLastResort({ stderr: io.stderr, env: io.env, secrets: () => secrets, exit: (code) => process.exit(code) });
   }
   const program = buildProgram(io, async (spec, cmd, args) => {
-    const globals = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+    const globals: GlobalOptions = cmd.optsWithGlobals();
     io.quiet = Boolean(globals.quiet);
     io.json = Boolean(globals.json);
     io.verbose = Boolean(globals.verbose) || (io.env.KLV_DEBUG ?? '').split(',').includes('http');
@@ -108,15 +111,9 @@ export function buildProgram(io: IO, runner: Runner): Command {
   const program = new Command('klv');
   program
     .description('Move data in and out of Klaviyo: export, import, query, replicate, sync.')
-    .version(KLV_VERSION, '-V, --version', 'print the version')
-    .option('--profile <name>', 'connection profile to use (default: $KLAVIYO_PROFILE or "default")')
-    .option('--config <file>', 'read profiles from this file instead of searching')
-    .option('--api-key-file <path|->', 'read the Private API Key from a file, or - for stdin')
-    .option('--demo', 'run against the built-in Klaviyo emulator with a demo account')
-    .option('-v, --verbose', 'show each HTTP request (method, path, status, ms, rate limit, retries)')
-    .option('-q, --quiet', 'no progress or informational messages')
-    .option('--json', 'machine-readable output and summaries')
-    .option('--no-color', 'no colour (also NO_COLOR=1)')
+    .version(KLV_VERSION, '-V, --version', 'print the version');
+  declareFlags(program, globalFlags);
+  program
     .helpCommand(false)
     .showSuggestionAfterError(true)
     .configureOutput({

@@ -3,17 +3,13 @@
  * up (stopping at the home folder or the project root), then the user file
  * `$XDG_CONFIG_HOME/klv/config.yaml`; or exactly the file named by --config.
  *
- * Built on cosmiconfig's Explorer with JSON/YAML loaders only. klv deliberately does not call
- * the public `cosmiconfig()` factory: that factory first looks for cosmiconfig's own "meta
- * config" in process.cwd(), and loads `.config/config.js`/`.ts` from there by executing it.
- * A tool that holds API keys must never run code it finds in the folder it was started in
- * (a cloned repository, a download folder). The Explorer does the same search without that step.
+ * Files are read by config-reader.ts: YAML and JSON only, never code (see there for why not
+ * cosmiconfig).
  */
-import { createRequire } from 'node:module';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { loadJsonConfig, loadYamlConfig, refuseCodeConfig } from './loaders.js';
+import { readConfigFile, searchFolder, type ConfigFileRead } from './config-reader.js';
 import { readConfigShape, type ConfigFileData } from './config-shape.js';
 import { userConfigPath } from './paths.js';
 
@@ -48,56 +44,6 @@ export interface ConfigDiscovery {
   warnings: string[];
 }
 
-interface CosmiconfigResultLike {
-  config: unknown;
-  filepath: string;
-  isEmpty?: boolean;
-}
-interface ExplorerLike {
-  search(from: string): Promise<CosmiconfigResultLike | null>;
-  load(filepath: string): Promise<CosmiconfigResultLike | null>;
-}
-
-const codeLoader = (filepath: string) => refuseCodeConfig(filepath);
-
-function createExplorer(): ExplorerLike {
-  const require = createRequire(import.meta.url);
-  const { Explorer } = require('cosmiconfig/dist/Explorer.js') as { Explorer?: new (o: object) => ExplorerLike };
-  if (typeof Explorer !== 'function') {
-    // Falling back to cosmiconfig() would reopen the code-execution hole described above.
-    throw new Error('cosmiconfig/dist/Explorer.js no longer exports Explorer; klv needs updating for this cosmiconfig version.');
-  }
-  return new Explorer({
-    moduleName: 'klaviyo',
-    packageProp: 'klaviyo',
-    searchPlaces: PROJECT_SEARCH_PLACES,
-    ignoreEmptySearchPlaces: true,
-    cache: false,
-    transform: (r: unknown) => r,
-    // Every extension a config could be executed from is mapped to a loader that refuses: an
-    // `$import` of a .js file, or `--config x.js`, fails instead of running it.
-    loaders: {
-      '.json': loadJsonConfig,
-      '.yaml': loadYamlConfig,
-      '.yml': loadYamlConfig,
-      noExt: loadYamlConfig,
-      '.js': codeLoader,
-      '.cjs': codeLoader,
-      '.mjs': codeLoader,
-      '.ts': codeLoader,
-      '.cts': codeLoader,
-      '.mts': codeLoader,
-      // Anything else (--config klv.conf) is read as YAML, a superset of JSON.
-      default: loadYamlConfig,
-    },
-    metaConfigFilePath: null,
-    mergeImportArrays: true,
-    mergeSearchPlaces: false,
-    // Searches one folder per call; the walk up is ours (see findProjectFile).
-    searchStrategy: 'none',
-  });
-}
-
 export async function discoverConfigFiles(o: {
   configPath?: string;
   cwd: string;
@@ -106,25 +52,24 @@ export async function discoverConfigFiles(o: {
   /** The user klv runs as (tests inject one); project files owned by anyone else are ignored. */
   uid?: number;
 }): Promise<ConfigDiscovery> {
-  const explorer = createExplorer();
   const warnings: string[] = [];
 
   if (o.configPath !== undefined) {
     const path = resolve(o.cwd, o.configPath);
-    const result = await loadFile(explorer, path, { mustExist: true, flag: '--config' });
+    const result = await loadFile(path, { mustExist: true, flag: '--config' });
     const files = result ? [await loaded(path, 'explicit', result.config)] : [];
     return { files, explicitPath: path, searchedDirs: [], warnings };
   }
 
   const files: LoadedConfigFile[] = [];
   const uid = o.uid ?? process.getuid?.();
-  const project = await findProjectFile(explorer, resolve(o.cwd), resolve(o.homeDir), uid, warnings);
+  const project = await findProjectFile(resolve(o.cwd), resolve(o.homeDir), uid, warnings);
   if (project.result) files.push(await loaded(project.result.filepath, 'project', project.result.config));
 
   const userPath = userConfigPath(o.env, o.homeDir);
   // The project search may already have read the same file (cwd inside ~/.config/klv).
   if (!files.some((f) => f.path === userPath)) {
-    const result = await loadFile(explorer, userPath, { mustExist: false });
+    const result = await loadFile(userPath, { mustExist: false });
     if (result) files.push(await loaded(userPath, 'user', result.config));
   }
   return { files, searchedDirs: project.searchedDirs, userPath, warnings };
@@ -139,18 +84,17 @@ export async function discoverConfigFiles(o: {
  * receive the user's key.
  */
 async function findProjectFile(
-  explorer: ExplorerLike,
   cwd: string,
   homeDir: string,
   uid: number | undefined,
   warnings: string[],
-): Promise<{ result: CosmiconfigResultLike | null; searchedDirs: string[] }> {
+): Promise<{ result: ConfigFileRead | null; searchedDirs: string[] }> {
   const searchedDirs: string[] = [];
   let dir = cwd;
   for (;;) {
     searchedDirs.push(dir);
     await warnAboutCodeConfigs(dir, warnings);
-    const result = await searchOne(explorer, dir);
+    const result = await searchOne(dir);
     if (result && !result.isEmpty) {
       const owner = uid === undefined ? undefined : (await stat(result.filepath)).uid;
       if (owner === undefined || owner === uid || owner === 0) return { result, searchedDirs };
@@ -166,14 +110,12 @@ async function findProjectFile(
   return { result: null, searchedDirs };
 }
 
-async function searchOne(explorer: ExplorerLike, dir: string): Promise<CosmiconfigResultLike | null> {
+async function searchOne(dir: string): Promise<ConfigFileRead | null> {
   try {
-    return await explorer.search(dir);
+    return await searchFolder(dir, PROJECT_SEARCH_PLACES);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    // cosmiconfig's own errors ($import cycles, unreadable files) carry the file they were about.
-    const file = (err as { filepath?: string }).filepath ?? dir;
-    throw new ConfigError(`Cannot read the config: ${(err as Error).message}`, { file });
+    throw new ConfigError(`Cannot read the config: ${(err as Error).message}`, { file: dir });
   }
 }
 
@@ -188,13 +130,9 @@ async function warnAboutCodeConfigs(dir: string, warnings: string[]): Promise<vo
   }
 }
 
-async function loadFile(
-  explorer: ExplorerLike,
-  path: string,
-  o: { mustExist: boolean; flag?: string },
-): Promise<CosmiconfigResultLike | null> {
+async function loadFile(path: string, o: { mustExist: boolean; flag?: string }): Promise<ConfigFileRead | null> {
   try {
-    return await explorer.load(path);
+    return await readConfigFile(path);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

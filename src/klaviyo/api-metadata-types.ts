@@ -62,6 +62,8 @@ export interface OperationMeta {
   successStatus: number | null;
   responseType: string | null;
   responseIsCollection: boolean;
+  /** The one resource of the answer may be null (to-one relationships); false for collections. */
+  responseIsNullable: boolean;
   requestType: string | null;
   requestAttributes: string[];
   requiredRequestAttributes: string[];

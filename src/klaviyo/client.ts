@@ -21,7 +21,7 @@ import { failureError, retryAfterFromDetail, retryAfterTooLong, requestIdOf, typ
 import { CursorRejectedError, KlaviyoResponseError } from './errors.js';
 import { OPERATIONS, SPEC_REVISION, type OperationId } from './generated/api-metadata.js';
 import { attemptLine, retryLine, waitLine } from './journal.js';
-import { joinIncluded, nextRequestPath, resourcesOf, type JsonApiResource } from './json-api.js';
+import { joinIncluded, nextRequestPath, resourcesOf, type JsonApiDocument, type JsonApiResource } from './json-api.js';
 import { PageChain } from './pagination.js';
 import { RateGovernor, type LastRateLimit } from './rate-governor.js';
 import { rateLimitBucket } from './rate-limit-buckets.js';
@@ -29,10 +29,13 @@ import { parseRateLimitHeaders, parseRetryAfterMs } from './rate-limit-headers.j
 import { checkRequiredQuery, expandPath, pathWithQuery, type Query } from './request-url.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError, readBodyText } from './response-body.js';
 import { checkDocument, isEdgeBlock, parseOrText } from './response-check.js';
+import type { OperationAnswering, ResponseOf } from './responses.js';
 import { classifyNetworkError, decideRetry, retryPolicy, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
 
 export type { JsonApiResource } from './json-api.js';
 export type { LastRateLimit } from './rate-governor.js';
+export type { OperationAnswering, ResponseOf } from './responses.js';
+export type { ManyOperation, NoDocumentOperation, OneOperation, OneOrNullOperation } from './generated/api-responses.js';
 export * from './client-types.js';
 import {
   DEFAULT_CONCURRENCY,
@@ -145,12 +148,22 @@ export class KlaviyoClient {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
-  /** Sends one operation; resolves with the 2xx response, throws a typed error otherwise. */
-  async request<T = any>(operationId: OperationId, o: RequestOptions = {}): Promise<ApiResponse<T>> {
+  /**
+   * Sends one operation; resolves with the 2xx response, throws a typed error otherwise. The body
+   * is the operation's document (ResponseOf, from the spec), which every 2xx answer is checked
+   * against before it gets here (response-check.ts).
+   */
+  request<Op extends OperationId>(operationId: Op, o?: RequestOptions): Promise<ApiResponse<ResponseOf<Op>>>;
+  /**
+   * The same, read through `View`, the part of the document the caller reads (`{ data: { id:
+   * string } }`): accepted only where the operation's document has that shape (responses.ts).
+   */
+  request<View>(operationId: OperationAnswering<View>, o?: RequestOptions): Promise<ApiResponse<View>>;
+  async request(operationId: OperationId, o: RequestOptions = {}): Promise<ApiResponse<unknown>> {
     const meta = operationMeta(operationId);
     checkRequiredQuery(meta, o.query);
     const target = pathWithQuery(this.#basePath + expandPath(meta, o.pathParams), o.query);
-    return this.#send<T>(meta, target, o.body, o.idempotent ?? false, o.signal, o.maxRetryAfterMs);
+    return this.#send(meta, target, o.body, o.idempotent ?? false, o.signal, o.maxRetryAfterMs);
   }
 
   /**
@@ -178,9 +191,12 @@ export class KlaviyoClient {
     let target: string | undefined = first;
     let yielded = 0;
     while (target) {
-      let response: ApiResponse<any>;
+      let doc: JsonApiDocument;
+      let response: ApiResponse<unknown>;
       try {
         response = await this.#send(meta, target, undefined, false, o.signal);
+        // A collection's 2xx passed the document check (response-check.ts): it has `data`.
+        doc = response.body as JsonApiDocument;
       } catch (err) {
         if (!(err instanceof CursorRejectedError)) throw err;
         const from = o.restartQuery ? targetOf(o.restartQuery()) : first;
@@ -199,14 +215,14 @@ export class KlaviyoClient {
         continue;
       }
       chain.pageReceived();
-      const resources = joinIncluded(resourcesOf(response.body), response.body?.included);
+      const resources = joinIncluded(resourcesOf(doc), doc.included);
       for (const resource of resources) {
         if (!chain.admit(resource.id)) continue;
         yield resource;
         yielded += 1;
         if (o.limit !== undefined && yielded >= o.limit) return;
       }
-      const next = nextRequestPath(response.body?.links?.next, this.baseUrl);
+      const next = nextRequestPath(doc.links?.next, this.baseUrl);
       if (next === undefined) return;
       const verdict = chain.follow(next);
       if (!verdict.ok) {
@@ -252,14 +268,14 @@ export class KlaviyoClient {
     return (this.#stats.byOperation[operationId] ??= { requests: 0, retries: 0, rateLimited: 0, throttledMs: 0 });
   }
 
-  async #send<T>(
+  async #send(
     meta: OperationMeta,
     target: string,
     body: unknown,
     idempotent: boolean,
     callSignal?: AbortSignal,
     maxRetryAfterMs?: number,
-  ): Promise<ApiResponse<T>> {
+  ): Promise<ApiResponse<unknown>> {
     const signals = [this.#signal, callSignal].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const method = meta.method;
@@ -325,7 +341,7 @@ export class KlaviyoClient {
         const h = parseRateLimitHeaders(result.headers);
         return {
           status: result.status,
-          body: result.body as T,
+          body: result.body,
           headers: result.headers,
           rateLimit: { limit: h.limit, remaining: h.remaining, reset: h.reset },
           requestId: requestIdOf(result.headers),

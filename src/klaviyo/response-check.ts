@@ -31,6 +31,8 @@ export interface ExpectedDocument {
   responseType: string | null;
   /** `data` is a list (collections, to-many relationships) rather than one resource. */
   responseIsCollection: boolean;
+  /** One resource's `data` may be null (to-one relationships: a message without a template). */
+  responseIsNullable: boolean;
 }
 
 function header(headers: Record<string, string>, name: string): string | undefined {
@@ -56,8 +58,9 @@ function describeHtml(text: string): string {
 
 /**
  * Checks a 2xx answer against what the operation promises. Operations without a response
- * document (202/204) accept any body; the others need JSON with a top-level `data` (an array
- * for collections; an object or null otherwise).
+ * document (202/204) accept any body; the others need JSON with a top-level `data`: an array for
+ * collections, an object otherwise, or null where the spec allows it (to-one relationships). The
+ * client's response types (responses.ts) hold because of this check.
  */
 export function checkDocument(status: number, headers: Record<string, string>, text: string, expected: ExpectedDocument): DocumentCheck {
   const noDocument = expected.responseType === null || status === 204;
@@ -86,12 +89,17 @@ export function checkDocument(status: number, headers: Record<string, string>, t
     return { ok: false, problem: 'no-data', summary: 'a JSON body without the top-level "data" of a JSON:API document' };
   }
   const data = (body as { data: unknown }).data;
-  const shapeOk = expected.responseIsCollection ? Array.isArray(data) : data === null || (typeof data === 'object' && !Array.isArray(data));
+  const shapeOk = expected.responseIsCollection
+    ? Array.isArray(data)
+    : data === null
+      ? expected.responseIsNullable
+      : typeof data === 'object' && !Array.isArray(data);
   if (!shapeOk) {
+    const found = data === null ? 'null' : Array.isArray(data) ? 'a list' : typeof data;
     return {
       ok: false,
       problem: 'no-data',
-      summary: `a JSON:API document whose "data" is ${Array.isArray(data) ? 'a list' : typeof data} where ${expected.responseIsCollection ? 'a list' : 'one resource'} was expected`,
+      summary: `a JSON:API document whose "data" is ${found} where ${expected.responseIsCollection ? 'a list' : 'one resource'} was expected`,
     };
   }
   return { ok: true, body };

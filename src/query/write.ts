@@ -12,8 +12,10 @@
  * record read becomes one row. DELETE asks for confirmation on a terminal, and needs --yes
  * without one. No write-ahead journal (there is no file to resume): a statement interrupted by
  * Ctrl-C lets the rows in flight finish and reports the others as not sent.
+ *
+ * The command (src/cli/commands/query.ts) hands over what this needs: where the report goes, the
+ * client, its Ctrl-C signal and, on a terminal, a way to ask.
  */
-import type { CommandContext } from '../cli/context.js';
 import { InterruptedError, KlvError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-code.js';
 import { systemClock } from '../core/clock.js';
@@ -23,11 +25,39 @@ import type { ObjectDefinition } from '../objects/types.js';
 import type { WriteContext } from '../objects/write/types.js';
 import type { LoggedOutcome } from '../pipeline/import/batches.js';
 import type { LogSink, SourceRow } from '../pipeline/import/run.js';
-import { confirm, neverAborted, writeClient } from '../pipeline/import/setup.js';
+import { neverAborted } from '../pipeline/import/setup.js';
 import { NULL_TOKEN, targetCells, translateWrite, type Cells, type WriteStatement } from './write-statement.js';
 
+/** Where the report and the messages go (src/cli/io.ts's IO is one). */
+export interface WriteReportOutput {
+  /** A terminal gets an aligned table by default, a pipe CSV. */
+  readonly stdoutIsTTY: boolean;
+  /** The global --json: one JSON object with the rows and the counts. */
+  readonly json: boolean;
+  /** The report (stdout). */
+  data(text: string): void;
+  /** The summary and notes for people (stderr; silenced by --quiet). */
+  info(text: string): void;
+  /** --verbose diagnostics. */
+  debug(text: string): void;
+}
+
 export interface WriteOptions {
-  ctx: CommandContext;
+  output: WriteReportOutput;
+  /**
+   * The client of the writes, asked for once the statement is known to be runnable (a DELETE
+   * refused for want of --yes reads no profile). Its requests in flight must survive the first
+   * Ctrl-C (an aborted write is a row whose outcome nobody knows); `concurrency` is the number of
+   * requests in flight the operation's handler uses.
+   */
+  client: (concurrency: number) => Promise<KlaviyoClient>;
+  /** Ctrl-C: no new row is sent once it is aborted; the rows in flight finish. */
+  signal: AbortSignal;
+  /**
+   * Asks a yes/no question (DELETE's confirmation); `interrupted` is the message should the
+   * person press Ctrl-C instead. Absent when there is nobody to ask (no terminal).
+   */
+  confirm?: (question: string, interrupted: string) => Promise<boolean>;
   /** --yes: DELETE without asking. */
   yes: boolean;
   /** The statement's text, for the summary. */
@@ -52,34 +82,32 @@ export interface WriteReportRow {
 }
 
 export async function runWriteStatement(ast: unknown, o: WriteOptions): Promise<number> {
-  const { ctx } = o;
-  const io = ctx.io;
+  const io = o.output;
   const findObject = o.findObject ?? (await import('../objects/registry.js')).findObject;
   const st = translateWrite(ast, findObject);
-  const canAsk = io.stdinIsTTY && io.stderrIsTTY;
-  if (st.kind === 'delete' && !o.yes && !canAsk) {
+  if (st.kind === 'delete' && !o.yes && !o.confirm) {
     throw new UsageError(
       `DELETE FROM ${st.def.name} changes Klaviyo and cannot be undone: it needs confirmation, and there is no terminal to ask on.`,
       'Add --yes to confirm.',
     );
   }
 
-  const client = await writeClient(ctx, st.handler.concurrency ?? 4);
+  const client = await o.client(st.handler.concurrency ?? 4);
   const started = performance.now();
 
   // The target rows: the statement's own (INSERT), or the records the WHERE selects.
   let cells: Cells[];
   if (st.kind === 'insert') cells = st.rows ?? [];
-  else cells = await targetRows(st, client, ctx);
+  else cells = await targetRows(st, client, o);
 
   if (st.kind !== 'insert' && cells.length === 0) {
     io.info(`No ${st.def.name} match the WHERE: nothing to ${st.kind}.`);
     if (io.json) io.data(JSON.stringify({ object: st.def.name, operation: st.operation, rows: [], succeeded: 0, failed: 0, statuses: {}, exitCode: 0 }));
     return ExitCode.Ok;
   }
-  if (st.kind === 'delete' && !o.yes) {
+  if (st.kind === 'delete' && !o.yes && o.confirm) {
     const n = cells.length;
-    const ok = await confirm(ctx, `DELETE FROM ${st.def.name} deletes ${n.toLocaleString('en-US')} ${n === 1 ? 'record' : 'records'} in Klaviyo and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was deleted.');
+    const ok = await o.confirm(`DELETE FROM ${st.def.name} deletes ${n.toLocaleString('en-US')} ${n === 1 ? 'record' : 'records'} in Klaviyo and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was deleted.');
     if (!ok) throw new UsageError('Not confirmed: nothing was deleted.', 'Add --yes to skip the question.');
   }
 
@@ -109,7 +137,7 @@ export async function runWriteStatement(ast: unknown, o: WriteOptions): Promise<
     concurrency: st.handler.concurrency ?? batches.DEFAULT_HANDLER_CONCURRENCY,
     idempotent: st.handler.idempotent,
     logs,
-    signal: ctx.signal,
+    signal: o.signal,
     counts,
     debug: (line) => io.debug(line),
   });
@@ -158,23 +186,23 @@ export async function runWriteStatement(ast: unknown, o: WriteOptions): Promise<
 }
 
 /** UPDATE/DELETE: one row per selected record, with its keys (and the SET values). */
-async function targetRows(st: WriteStatement, client: KlaviyoClient, ctx: CommandContext): Promise<Cells[]> {
+async function targetRows(st: WriteStatement, client: KlaviyoClient, o: Pick<WriteOptions, 'output' | 'signal'>): Promise<Cells[]> {
   const sel = st.selection!;
   if (sel.kind === 'ids') return sel.ids.map((id) => targetCells(st, { Id: id }));
   const keys = st.keys ?? [];
   const wanted = [...new Set([...keys, ...sel.conditions.map((c) => c.column)])];
   const plan = st.def.plan({ columns: selectColumns(st.def, wanted), where: sel.conditions, options: {} });
-  ctx.io.debug(`${st.kind}: reading the matching ${st.def.name}: ${plan.requests.map((r) => `${r.method} ${r.path}${r.query.filter ? ` filter=${r.query.filter}` : ''}`).join('; ')}`);
+  o.output.debug(`${st.kind}: reading the matching ${st.def.name}: ${plan.requests.map((r) => `${r.method} ${r.path}${r.query.filter ? ` filter=${r.query.filter}` : ''}`).join('; ')}`);
   const out: Cells[] = [];
   const seen = new Set<string>();
-  for await (const row of plan.execute(client, ctx.signal)) {
+  for await (const row of plan.execute(client, o.signal)) {
     const cells = targetCells(st, row);
     const key = keys.map((k) => cells[k]).join('\u0000');
     if (seen.has(key)) continue; // a record met twice (partitioned reads) is changed once
     seen.add(key);
     out.push(cells);
   }
-  if (ctx.signal.aborted) throw new InterruptedError('Interrupted while reading the rows to change: nothing was sent.');
+  if (o.signal.aborted) throw new InterruptedError('Interrupted while reading the rows to change: nothing was sent.');
   return out;
 }
 

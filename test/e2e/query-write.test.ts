@@ -20,6 +20,7 @@ import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import type { StoredResource } from '../../src/emulator/store/types.js';
 import { runWriteStatement } from '../../src/query/write.js';
+import { writeOptions } from '../../src/cli/commands/query.js';
 import { cleanEnv, runKlv } from '../helpers/cli.js';
 import { withRecording } from '../helpers/recording.js';
 
@@ -53,7 +54,7 @@ interface Ran {
 }
 
 /** `klv query "<SQL>"` in process: parse (SQLite dialect, as the command does), run, report. */
-async function query(sql: string, o: { yes?: boolean; json?: boolean } = {}): Promise<Ran> {
+async function query(sql: string, o: { yes?: boolean; json?: true } = {}): Promise<Ran> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -64,7 +65,7 @@ async function query(sql: string, o: { yes?: boolean; json?: boolean } = {}): Pr
   const ctx = new CommandContext(io, { json: o.json });
   let code: number;
   try {
-    code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), { ctx, yes: Boolean(o.yes), sql });
+    code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), writeOptions(ctx, { yes: Boolean(o.yes), sql }));
   } catch (e) {
     code = exitCodeFor(e);
     err += `error: ${(e as Error).message}\n`;

@@ -124,7 +124,7 @@ export class FakeProfilesClient {
     }
     for (const m of filter.matchAll(/equals\(email,'([^']+)'\)/g)) tests.push((p) => p.email === m[1]);
     const sort = query.sort;
-    let rows = (sort ? this.#inOrder() : this.#rows).filter((p) => tests.every((t) => t(p)));
+    const rows = (sort ? this.#inOrder() : this.#rows).filter((p) => tests.every((t) => t(p)));
     if (sort?.startsWith('-')) rows.reverse();
     return this.#o.order ? this.#o.order(rows) : rows;
   }

@@ -128,7 +128,7 @@ async function renderedDatetimes(m: MatrixContext, target: SyncTarget): Promise<
 
 const baselines = new Map<string, string>();
 
-async function baseline(m: MatrixContext, object: string, target: SyncTarget): Promise<string> {
+async function baseline(m: MatrixContext, object: string, _target: SyncTarget): Promise<string> {
   let file = baselines.get(object);
   if (!file) {
     file = join(m.root, `baseline-sync-${object}.db`);

@@ -56,12 +56,17 @@ afterEach(async () => {
 });
 
 describe('checkDocument', () => {
-  const collection = { responseType: 'list', responseIsCollection: true };
-  const one = { responseType: 'profile', responseIsCollection: false };
+  const collection = { responseType: 'list', responseIsCollection: true, responseIsNullable: false };
+  const one = { responseType: 'profile', responseIsCollection: false, responseIsNullable: false };
+  const oneOrNull = { responseType: 'template', responseIsCollection: false, responseIsNullable: true };
   it('accepts a JSON:API document of the promised shape', () => {
     expect(checkDocument(200, JSON_API, '{"data":[]}', collection)).toEqual({ ok: true, body: { data: [] } });
-    expect(checkDocument(200, JSON_API, '{"data":null}', one).ok).toBe(true);
+    expect(checkDocument(200, JSON_API, '{"data":null}', oneOrNull).ok).toBe(true);
     expect(checkDocument(200, {}, '{"data":{"type":"profile","id":"x"}}', one).ok).toBe(true);
+  });
+  it('refuses "data": null where the spec promises a resource (a to-one relationship may be null)', () => {
+    expect(checkDocument(200, JSON_API, '{"data":null}', one)).toMatchObject({ ok: false, problem: 'no-data' });
+    expect(checkDocument(200, JSON_API, '{"data":null}', collection)).toMatchObject({ ok: false, problem: 'no-data' });
   });
   it.each([
     ['an HTML page', HTML, PAGE, 'html'],
@@ -77,7 +82,7 @@ describe('checkDocument', () => {
     expect(checkDocument(200, headers, text, collection)).toMatchObject({ ok: false, problem });
   });
   it('accepts any body where the operation promises none (202/204), but not an HTML page', () => {
-    const none = { responseType: null, responseIsCollection: false };
+    const none = { responseType: null, responseIsCollection: false, responseIsNullable: false };
     expect(checkDocument(202, {}, '', none).ok).toBe(true);
     expect(checkDocument(204, JSON_API, '', one).ok).toBe(true);
     expect(checkDocument(202, HTML, PAGE, none)).toMatchObject({ ok: false, problem: 'html' });

@@ -30,7 +30,7 @@ interface Harness {
   stderrStream: PassThrough;
 }
 
-function harness(o: { tty?: boolean; globals?: GlobalOptions; env?: NodeJS.ProcessEnv } = {}): Harness {
+function harness(o: { tty?: boolean; globals?: Partial<GlobalOptions>; env?: NodeJS.ProcessEnv } = {}): Harness {
   const home = mkdtempSync(join(tmpdir(), 'klv-init-'));
   roots.push(home);
   const stdin = new PassThrough();

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { emulatorOptionsFrom } from '../../src/cli/commands/emulator.js';
+import type { EmulatorFlags } from '../../src/cli/flags.js';
 import { UsageError } from '../../src/core/errors.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 
@@ -171,8 +172,8 @@ describe('scopes', () => {
 });
 
 describe('klv emulator --scopes', () => {
-  const parse = (options: Record<string, unknown>) => emulatorOptionsFrom(options, process.cwd());
-  const usage = (options: Record<string, unknown>): UsageError => {
+  const parse = (options: Partial<EmulatorFlags>) => emulatorOptionsFrom(options, process.cwd());
+  const usage = (options: Partial<EmulatorFlags>): UsageError => {
     try {
       parse(options);
     } catch (err) {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { emulatorOptionsFrom } from '../../src/cli/commands/emulator.js';
+import type { EmulatorFlags } from '../../src/cli/flags.js';
 import { UsageError } from '../../src/core/errors.js';
 import { FAULT_KINDS } from '../../src/emulator/http/faults.js';
 import { runKlv } from '../helpers/cli.js';
@@ -293,8 +294,8 @@ describe('GET and POST /_emulator/faults', () => {
 });
 
 describe('klv emulator flags', () => {
-  const parse = (options: Record<string, unknown>) => emulatorOptionsFrom(options, process.cwd());
-  const usage = (options: Record<string, unknown>): string => {
+  const parse = (options: Partial<EmulatorFlags>) => emulatorOptionsFrom(options, process.cwd());
+  const usage = (options: Partial<EmulatorFlags>): string => {
     try {
       parse(options);
     } catch (err) {

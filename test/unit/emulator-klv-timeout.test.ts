@@ -1,7 +1,8 @@
 /**
  * KLV_TIMEOUT against the emulator's `slow` fault: a response held back longer than the timeout
  * is a timed-out request to klv, classified as "maybe sent" (a GET is retried, a create is an
- * unknown outcome), for both the clients commands build (ctx.client() and the import's own).
+ * unknown outcome), for both kinds of client commands build (ctx.client(), and the writes' one
+ * whose requests survive the first Ctrl-C).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,6 @@ import { PassThrough } from 'node:stream';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { CommandContext, requestTimeoutMsFromEnv } from '../../src/cli/context.js';
 import { IO } from '../../src/cli/io.js';
-import { writeClient } from '../../src/pipeline/import/setup.js';
 import { UsageError } from '../../src/core/errors.js';
 import { KlaviyoNetworkError, UnknownOutcomeError } from '../../src/klaviyo/errors.js';
 import { cleanEnv, runKlv } from '../helpers/cli.js';
@@ -116,10 +116,10 @@ describe('KLV_TIMEOUT', () => {
     }
   });
 
-  it("reaches the import's own client: a create that outlasts it has an unknown outcome, not a retry", async () => {
+  it("reaches the writes' client: a create that outlasts it has an unknown outcome, not a retry", async () => {
     const ctx = context({ KLV_TIMEOUT: '0.2' });
     const before = await slowFaults();
-    const client = await writeClient(ctx, 1);
+    const client = await ctx.client({ concurrency: 1, interruptible: false });
     const error = await client
       .request('create_profile', { body: { data: { type: 'profile', attributes: { email: 'timeout@example.com' } } } })
       .then(
@@ -136,7 +136,7 @@ describe('KLV_TIMEOUT', () => {
 
   it('an invalid value refuses to build either client', async () => {
     await expect(context({ KLV_TIMEOUT: 'abc' }).client()).rejects.toThrow(UsageError);
-    await expect(writeClient(context({ KLV_TIMEOUT: '-2' }), 1)).rejects.toThrow(/KLV_TIMEOUT/);
+    await expect(context({ KLV_TIMEOUT: '-2' }).client({ concurrency: 1, interruptible: false })).rejects.toThrow(/KLV_TIMEOUT/);
   });
 
   it('klv exits 2 on KLV_TIMEOUT=abc, naming it', async () => {

@@ -103,7 +103,7 @@ const COLUMNS: ColumnDef[] = [
   { name: 'Email', type: 'email', description: 'email', path: 'email' },
 ];
 
-function harness(globals: GlobalOptions = {}) {
+function harness(globals: Partial<GlobalOptions> = {}) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM script without type declarations.
-import { generate, render, OUTPUT } from '../../scripts/gen-api.mjs';
+import { generate, render, renderResponses, OUTPUT, RESPONSES_OUTPUT } from '../../scripts/gen-api.mjs';
 import { OPERATIONS, RESOURCES, SPEC_REVISION } from '../../src/klaviyo/generated/api-metadata.js';
 import { loadSpec } from '../helpers/spec.js';
 
@@ -37,6 +37,25 @@ describe('generated API metadata', () => {
       );
     }
     expect(SPEC_REVISION).toBe(spec!.info.version);
+  });
+
+  it.skipIf(!spec)('and so do the response shapes (src/klaviyo/generated/api-responses.ts)', () => {
+    const generated: string = renderResponses(generate(spec));
+    const committed = readFileSync(RESPONSES_OUTPUT, 'utf8');
+    if (generated !== committed) {
+      expect.fail(`src/klaviyo/generated/api-responses.ts is out of date; run \`npm run gen:api\`.\nFirst difference at ${firstDifference(generated, committed)}`);
+    }
+  });
+
+  it('sorts the operations by the shape of their answer, as the spec gives it', () => {
+    const shapes: string = readFileSync(RESPONSES_OUTPUT, 'utf8');
+    const shapeOf = (id: string) => [...shapes.matchAll(/export type (\w+) =[^;]*/g)].find((m) => m[0].includes(`"${id}"`))?.[1];
+    expect(shapeOf('get_profiles')).toBe('ManyOperation');
+    expect(shapeOf('get_list')).toBe('OneOperation');
+    expect(shapeOf('get_template_id_for_campaign_message')).toBe('OneOrNullOperation');
+    expect(shapeOf('delete_list')).toBe('NoDocumentOperation');
+    expect(OPERATIONS.get_template_id_for_campaign_message.responseIsNullable).toBe(true);
+    expect(OPERATIONS.get_list.responseIsNullable).toBe(false);
   });
 
   it('carries the page sizes, rate limits and filters of get_profiles', () => {

@@ -54,7 +54,7 @@ interface Harness {
   profileAsked(): boolean;
 }
 
-function harness(o: { json?: boolean; noProfile?: boolean; tty?: boolean } = {}): Harness {
+function harness(o: { json?: true; noProfile?: boolean; tty?: boolean } = {}): Harness {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = new PassThrough();

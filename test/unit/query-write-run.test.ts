@@ -17,6 +17,7 @@ import type { ResolvedProfile } from '../../src/config/profile.js';
 import type { Condition, ObjectDefinition, Operation, ReadRequest, Row } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler } from '../../src/objects/write/types.js';
 import { formatReport, runWriteStatement } from '../../src/query/write.js';
+import { writeOptions } from '../../src/cli/commands/query.js';
 
 const require = createRequire(import.meta.url);
 const { Parser } = require('node-sql-parser') as { Parser: new () => { astify(sql: string, o: { database: string }): unknown } };
@@ -88,7 +89,7 @@ function fakeObject() {
   return { def, sent, reads };
 }
 
-function harness(o: { json?: boolean; tty?: boolean } = {}) {
+function harness(o: { json?: true; tty?: boolean } = {}) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = new PassThrough();
@@ -107,7 +108,7 @@ function harness(o: { json?: boolean; tty?: boolean } = {}) {
   return { ctx, stdin, stdout: () => out, stderr: () => err, profileAsked: () => asked };
 }
 
-async function run(sql: string, o: { json?: boolean; tty?: boolean; yes?: boolean; answer?: string } = {}) {
+async function run(sql: string, o: { json?: true; tty?: boolean; yes?: boolean; answer?: string } = {}) {
   const fake = fakeObject();
   const h = harness(o);
   if (o.answer !== undefined) {
@@ -120,7 +121,7 @@ async function run(sql: string, o: { json?: boolean; tty?: boolean; yes?: boolea
     }, 1);
   }
   try {
-    const code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), { ctx: h.ctx, yes: Boolean(o.yes), sql, findObject: () => fake.def });
+    const code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), { ...writeOptions(h.ctx, { yes: Boolean(o.yes), sql }), findObject: () => fake.def });
     return { code, ...fake, h };
   } finally {
     await h.ctx.dispose();
@@ -181,7 +182,7 @@ describe('runWriteStatement', () => {
   it('DELETE without --yes off a terminal is refused before the profile is read', async () => {
     const fake = fakeObject();
     const h = harness();
-    const p = runWriteStatement(parser.astify("DELETE FROM Fakes WHERE Id = 'F1'", { database: 'sqlite' }), { ctx: h.ctx, yes: false, sql: '', findObject: () => fake.def });
+    const p = runWriteStatement(parser.astify("DELETE FROM Fakes WHERE Id = 'F1'", { database: 'sqlite' }), { ...writeOptions(h.ctx, { yes: false, sql: '' }), findObject: () => fake.def });
     await expect(p).rejects.toThrow(UsageError);
     await expect(p).rejects.toThrow('DELETE FROM Fakes changes Klaviyo and cannot be undone: it needs confirmation, and there is no terminal to ask on.');
     expect(h.profileAsked()).toBe(false);

@@ -8,6 +8,7 @@ import { createInterface, type Interface } from 'node:readline/promises';
 import { access } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { ConfigInitFlags } from '../flags.js';
 import { ConfigError, InterruptedError, UsageError } from '../../core/errors.js';
 import { redactKey } from '../../core/secret.js';
 import { homeDirFor, resolveUserPath, userConfigPath } from '../../config/paths.js';
@@ -15,25 +16,13 @@ import { DEFAULT_PROFILE_NAME, ENV } from '../../config/profile.js';
 import { hasProfile, readConfigText, upsertProfile, writeConfigFile, type ProfileSettings } from '../../config/config-writer.js';
 import { checkBaseUrl, checkPrivateKey, checkPublicKey, checkRevision, isEnvVarName } from '../../config/validate.js';
 
-interface InitOptions {
-  path?: string;
-  privateKeyEnv?: string;
-  privateKeyFile?: string;
-  privateKeyStdin?: boolean;
-  publicKey?: string;
-  revision?: string;
-  baseUrl?: string;
-  force?: boolean;
-}
-
 const KEY_FLAGS_HELP =
   '  --private-key-env VAR     read the key from an environment variable when klv runs (recommended)\n' +
   '  --private-key-file PATH   read the key from a file only you can read\n' +
   '  --private-key-stdin       read the key from standard input now and store it in the config file\n' +
   'Optional: --public-key SITE_ID, --revision YYYY-MM-DD, --base-url URL, --path FILE, --force, --profile NAME.';
 
-export async function run(ctx: CommandContext, _args: string[], options: Record<string, unknown>): Promise<number> {
-  const o = options as InitOptions;
+export async function run(ctx: CommandContext, _args: string[], o: ConfigInitFlags): Promise<number> {
   const io = ctx.io;
   const homeDir = homeDirFor(io.env);
   const requested = o.path ?? ctx.globals.config;

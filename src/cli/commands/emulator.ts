@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { EmulatorFlags } from '../flags.js';
 import { UsageError } from '../../core/errors.js';
 import { looksLikePrivateKey, redactKey } from '../../core/secret.js';
 import { isLoopbackHost } from '../../emulator/http/loopback.js';
@@ -14,9 +15,12 @@ import { FAULT_KINDS, FaultSettingError, MAX_FAULT_MS, parseFaultKinds } from '.
 import { QuirkSettingError, quirkRatesFrom, validQuirksHint, type QuirkRates } from '../../emulator/http/quirks.js';
 import { SPEC_SCOPES, unknownScopes } from '../../emulator/http/scopes.js';
 
-/** Turns the command's flags (strings from commander) into emulator options; UsageError on bad values. */
-export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: string): EmulatorOptions & { port: number; quirks: QuirkRates } {
-  const host = String(options.host ?? '127.0.0.1');
+/**
+ * Turns the command's flags (strings from commander) into emulator options; UsageError on bad
+ * values. Flags left out take the defaults they have on the command line.
+ */
+export function emulatorOptionsFrom(options: Partial<EmulatorFlags>, cwd: string): EmulatorOptions & { port: number; quirks: QuirkRates } {
+  const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
     throw new UsageError(
       `--host ${host} is not a loopback address: the emulator accepts any API key, so it only listens on this machine.`,
@@ -31,27 +35,24 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
   const jobFailRate = fraction(options.jobFaults ?? '0', '--job-faults', 'For example --job-faults 0.2 cancels one profile bulk import job in five half-way.');
   let faultKinds;
   try {
-    faultKinds = parseFaultKinds(String(options.faultKinds ?? '500,502,503,drop'));
+    faultKinds = parseFaultKinds(options.faultKinds ?? '500,502,503,drop');
   } catch (err) {
     if (!(err instanceof FaultSettingError)) throw err;
-    throw new UsageError(`--fault-kinds '${String(options.faultKinds)}': ${err.message}.`, `Give a comma list of ${FAULT_KINDS.join(',')}, or all.`);
+    throw new UsageError(`--fault-kinds '${options.faultKinds}': ${err.message}.`, `Give a comma list of ${FAULT_KINDS.join(',')}, or all.`);
   }
   const slowMs = wholeNumber(options.slowMs ?? '1500', '--slow-ms', 0, MAX_FAULT_MS);
   const stormMs = wholeNumber(options.stormMs ?? '2000', '--storm-ms', 0, MAX_FAULT_MS);
   const quirks = quirksFrom(options.quirks);
-  const rateLimits = String(options.rateLimits ?? 'spec');
-  if (rateLimits !== 'spec' && rateLimits !== 'off') {
-    throw new UsageError(`--rate-limits must be 'spec' or 'off', got '${rateLimits}'.`);
-  }
-  let key: string | undefined;
-  if (options.key !== undefined) {
-    key = String(options.key);
+  // commander refuses any other value (the option's choices).
+  const rateLimits = options.rateLimits ?? 'spec';
+  const key = options.key;
+  if (key !== undefined) {
     if (!looksLikePrivateKey(key)) {
       throw new UsageError(`--key ${redactKey(key)} is not a private API key.`, 'Private keys start with pk_ followed by at least 6 letters, digits or underscores.');
     }
   }
-  const scopes = options.scopes === undefined ? undefined : scopesFrom(String(options.scopes), key);
-  let data = String(options.data ?? 'demo');
+  const scopes = options.scopes === undefined ? undefined : scopesFrom(options.scopes, key);
+  let data = options.data ?? 'demo';
   if (data !== 'demo' && data !== 'empty') {
     data = resolve(cwd, data);
     if (!existsSync(data)) {
@@ -62,9 +63,8 @@ export function emulatorOptionsFrom(options: Record<string, unknown>, cwd: strin
 }
 
 /** --quirks LIST as rates (only the quirks switched on); UsageError naming the valid quirks. */
-function quirksFrom(value: unknown): QuirkRates {
-  if (value === undefined) return {};
-  const text = String(value);
+function quirksFrom(text: string | undefined): QuirkRates {
+  if (text === undefined) return {};
   try {
     return quirkRatesFrom(text);
   } catch (err) {
@@ -88,21 +88,21 @@ function scopesFrom(text: string, key: string | undefined): string[] {
   return scopes;
 }
 
-function fraction(value: unknown, flag: string, hint: string): number {
-  const text = String(value).trim();
+function fraction(value: string, flag: string, hint: string): number {
+  const text = value.trim();
   const n = text === '' ? NaN : Number(text);
   if (!(n >= 0 && n <= 1)) throw new UsageError(`${flag} must be a fraction from 0 to 1, got '${text}'.`, hint);
   return n;
 }
 
-function wholeNumber(value: unknown, flag: string, min: number, max: number): number {
-  const text = String(value).trim();
+function wholeNumber(value: string, flag: string, min: number, max: number): number {
+  const text = value.trim();
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(n >= min && n <= max)) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${text}'.`);
   return n;
 }
 
-export async function run(ctx: CommandContext, _args: string[], options: Record<string, unknown>): Promise<number> {
+export async function run(ctx: CommandContext, _args: string[], options: EmulatorFlags): Promise<number> {
   const emulatorOptions = emulatorOptionsFrom(options, ctx.io.cwd);
   const { startEmulator } = await import('../../emulator/server.js');
   let emulator;

@@ -11,28 +11,12 @@
  * is then free for it), else as one line on stderr, so that stdout holds nothing but rows.
  */
 import type { CommandContext } from '../context.js';
+import type { ExportFlags } from '../flags.js';
 import { KlvError, InterruptedError, UsageError } from '../../core/errors.js';
 import type { ObjectDefinition, ReadPlan, ReadRequest } from '../../objects/types.js';
 import { DEFAULT_CSV, parseDelimiter, resolveFormat, type CsvOptions, type ExportFormat } from '../../pipeline/export/formats.js';
 import { exportNow, parseSince } from '../../pipeline/export/since.js';
 import { PARTITIONED_READ_CONCURRENCY } from '../../objects/read/partitioned.js';
-
-export interface ExportFlags {
-  output?: string;
-  format?: string;
-  delimiter?: string;
-  bom?: boolean;
-  /** False with --no-header. */
-  header?: boolean;
-  columns?: string[];
-  where?: string[];
-  since?: string;
-  limit?: string;
-  properties?: string[];
-  includeArchived?: boolean;
-  safeCsv?: boolean;
-  explain?: boolean;
-}
 
 export interface ExportSettings {
   output: string | undefined;
@@ -69,8 +53,11 @@ export function parseLimit(text: string | undefined): number | undefined {
   return Number(t);
 }
 
-/** The flags checked and normalized; pure (no I/O), so every usage error comes before a request. */
-export function exportSettings(flags: ExportFlags): ExportSettings {
+/**
+ * The flags checked and normalized; pure (no I/O), so every usage error comes before a request.
+ * Flags left out take their defaults (a test or a caller may give only some).
+ */
+export function exportSettings(flags: Partial<ExportFlags>): ExportSettings {
   const { format, delimiter: impliedDelimiter } = resolveFormat(flags.format, flags.output);
   if (format !== 'csv') {
     const csvOnly = [
@@ -141,11 +128,11 @@ export async function buildReadRequest(
   };
 }
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
+export async function run(ctx: CommandContext, args: string[], flags: ExportFlags): Promise<number> {
   const io = ctx.io;
   const objectName = args[0];
   if (!objectName) throw new UsageError('Which object? klv export <object>.', `'klv objects' lists them.`);
-  const settings = exportSettings(options as ExportFlags);
+  const settings = exportSettings(flags);
   const { def, request } = await buildReadRequest(objectName, settings, io.env);
   const plan = def.plan(request);
 

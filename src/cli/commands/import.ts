@@ -7,14 +7,15 @@
  * before the file is opened; the header, the mapping, --resume's records and the profile before
  * the logs are touched; the logs are opened (exit 2 if they cannot be) before the first request.
  *
- * Ctrl-C stops the reading and lets the batches in flight finish, which is why the import makes
- * its own client rather than ctx.client(): that one aborts every request on the first Ctrl-C, and
- * an aborted write is a row whose outcome nobody knows. A second Ctrl-C exits at once (main.ts);
- * the write-ahead journal then tells --resume which rows were in flight.
+ * Ctrl-C stops the reading and lets the batches in flight finish, which is why the import's client
+ * is not interruptible (ctx.client({ interruptible: false })): an aborted write is a row whose
+ * outcome nobody knows. A second Ctrl-C exits at once (main.ts); the write-ahead journal then
+ * tells --resume which rows were in flight.
  */
 import { existsSync, createReadStream, openSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { ImportFlags } from '../flags.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
 import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
@@ -22,29 +23,13 @@ import { systemClock } from '../../core/clock.js';
 import type { ObjectDefinition, Operation } from '../../objects/types.js';
 import type { ImportOptions, OperationHandler, WriteContext } from '../../objects/write/types.js';
 import { parseDelimiter } from '../../pipeline/export/formats.js';
-import { confirm, neverAborted, writeClient } from '../../pipeline/import/setup.js';
+import { neverAborted } from '../../pipeline/import/setup.js';
+import { canAsk as terminalToAsk, confirm } from '../confirm.js';
 import { splitList } from './export.js';
 
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'upsert', 'delete'];
 
-export interface ImportFlags {
-  op?: string;
-  map?: string[];
-  set?: string[];
-  nullValue?: string;
-  strict?: boolean;
-  successLog?: string;
-  errorLog?: string;
-  batchSize?: string;
-  dryRun?: boolean;
-  yes?: boolean;
-  resume?: boolean;
-  list?: string;
-  allowGlobalUnsubscribe?: boolean;
-  uniqueBy?: string[];
-  historicalImport?: boolean;
-  delimiter?: string;
-}
+export type { ImportFlags };
 
 export interface ImportSettings {
   operation: Operation;
@@ -142,7 +127,7 @@ export function checkObjectFlags(def: ObjectDefinition, flags: ImportFlags): voi
 
 function canAsk(ctx: CommandContext, input: string): boolean {
   // The answer comes from the terminal on stdin: impossible when stdin is the data.
-  return input !== '-' && ctx.io.stdinIsTTY && ctx.io.stderrIsTTY;
+  return input !== '-' && terminalToAsk(ctx.io);
 }
 
 /** `--map file.yaml` or `--map "CSV Header=Column"`, in any mix; later ones win (a pair can correct a shared file). */
@@ -175,12 +160,10 @@ function resumeArgs(objectName: string, input: string, s: ImportSettings, paths:
   return a;
 }
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
-  const io = ctx.io;
+export async function run(ctx: CommandContext, args: string[], flags: ImportFlags): Promise<number> {
   const [objectName, input] = args;
   if (!objectName) throw new UsageError('Which object? klv import <object> <file|-> --op <operation>.', `'klv objects' lists them.`);
   if (!input) throw new UsageError(`Which file? klv import ${objectName} <file|-> --op <operation> (- reads standard input).`);
-  const flags = options as ImportFlags;
   const s = importSettings(flags);
   const { findObject } = await import('../../objects/registry.js');
   return importInto(ctx, findObject(objectName), input, flags, s, objectName);
@@ -340,7 +323,7 @@ export async function importInto(
   // The delete question, once everything that could go wrong without asking has been checked.
   if (writes && s.operation === 'delete' && !s.yes) {
     const what = handler.description ? `${handler.description.trim().replace(/\.$/, '')}.\n` : '';
-    const ok = await confirm(ctx, `${what}--op delete changes ${def.name} in Klaviyo for every row of ${source}, and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was sent.');
+    const ok = await confirm(io, ctx.signal, `${what}--op delete changes ${def.name} in Klaviyo for every row of ${source}, and cannot be undone. Continue? [y/N] `, 'Interrupted: nothing was sent.');
     if (!ok) throw new UsageError('Not confirmed: nothing was sent.', 'Add --yes to skip the question.');
   }
 
@@ -351,7 +334,7 @@ export async function importInto(
   if (s.batchSize !== undefined && s.batchSize > handler.maxBatchSize && !dry) {
     io.info(`--batch-size ${s.batchSize} is above what Klaviyo takes at once for ${def.name} ${s.operation} (${handler.maxBatchSize}): batches of ${handler.maxBatchSize}.`);
   }
-  const client = writes || dry?.reads ? await writeClient(ctx, concurrency) : undefined;
+  const client = writes || dry?.reads ? await ctx.client({ concurrency, interruptible: false }) : undefined;
   const writeContext = (): WriteContext => ({
     client: client!,
     signal: neverAborted,

@@ -10,14 +10,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { QueryFlags } from '../flags.js';
+import { canAsk, confirm } from '../confirm.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
-
-export interface QueryFlags {
-  file?: string;
-  format?: string;
-  explain?: boolean;
-  yes?: boolean;
-}
+import type { WriteOptions } from '../../query/write.js';
 
 async function readStdin(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -44,9 +40,22 @@ export async function querySql(ctx: CommandContext, args: string[], flags: Query
   return readStdin(ctx.io.stdin);
 }
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
+/**
+ * What an INSERT, UPDATE or DELETE gets from the command: the IO for its report, a client whose
+ * writes in flight survive the first Ctrl-C, the Ctrl-C signal, and the terminal to confirm on.
+ */
+export function writeOptions(ctx: CommandContext, o: Pick<WriteOptions, 'yes' | 'sql' | 'format'>): WriteOptions {
+  return {
+    ...o,
+    output: ctx.io,
+    client: (concurrency) => ctx.client({ concurrency, interruptible: false }),
+    signal: ctx.signal,
+    confirm: canAsk(ctx.io) ? (question, interrupted) => confirm(ctx.io, ctx.signal, question, interrupted) : undefined,
+  };
+}
+
+export async function run(ctx: CommandContext, args: string[], flags: QueryFlags): Promise<number> {
   const io = ctx.io;
-  const flags = options as QueryFlags;
   const { QUERY_FORMATS } = await import('../../query/output.js');
   const format = (flags.format ?? (io.stdoutIsTTY ? 'table' : 'csv')).toLowerCase();
   if (!(QUERY_FORMATS as readonly string[]).includes(format)) {
@@ -60,7 +69,7 @@ export async function run(ctx: CommandContext, args: string[], options: Record<s
   if (kind === 'insert' || kind === 'update' || kind === 'delete' || kind === 'replace') {
     if (flags.explain) throw new UsageError(`--explain shows the plan of a SELECT; ${kind.toUpperCase()} has none to show.`, 'Try the change on the demo emulator first: klv --demo query ...');
     const { runWriteStatement } = await import('../../query/write.js');
-    return runWriteStatement(ast, { ctx, yes: Boolean(flags.yes), sql, format: flags.format as string | undefined });
+    return runWriteStatement(ast, writeOptions(ctx, { yes: Boolean(flags.yes), sql, format: flags.format }));
   }
   if (kind !== 'select') throw new UsageError(`klv query does not support ${kind.toUpperCase() || 'this'} statements.`, 'It runs SELECT, INSERT, UPDATE and DELETE.');
 

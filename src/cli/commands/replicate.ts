@@ -7,22 +7,12 @@
  * `--json` summary, and the state table.
  */
 import type { CommandContext } from '../context.js';
+import type { ReplicateFlags } from '../flags.js';
 import { KlvError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
 import type { ObjectDefinition } from '../../objects/types.js';
 import type { Destination, ReplicationState } from '../../replicate/destination.js';
 import type { ObjectResult } from '../../replicate/engine.js';
-
-export interface ReplicateFlags {
-  to?: string;
-  schema?: string;
-  tablePrefix?: string;
-  sweepDeletes?: string;
-  hardDeletes?: boolean;
-  allowMassDeletes?: boolean;
-  lookback?: string;
-  batchSize?: string;
-}
 
 async function openDest(ctx: CommandContext, flags: ReplicateFlags): Promise<Destination> {
   const { openDestination, DEFAULT_DESTINATION } = await import('../../replicate/destinations/index.js');
@@ -32,8 +22,7 @@ async function openDest(ctx: CommandContext, flags: ReplicateFlags): Promise<Des
   return dest;
 }
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
-  const flags = options as ReplicateFlags;
+export async function run(ctx: CommandContext, args: string[], flags: ReplicateFlags): Promise<number> {
   if (args[0]?.toLowerCase() === 'state') return stateCommand(ctx, args.slice(1), flags);
   return replicateCommand(ctx, args, flags);
 }

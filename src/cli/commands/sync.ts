@@ -7,20 +7,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
+import type { SyncFlags } from '../flags.js';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
 import { systemClock } from '../../core/clock.js';
 import { csvLine } from '../../pipeline/import/logs.js';
 import type { SyncResult } from '../../sync/outcome.js';
-
-interface SyncFlags {
-  with?: string;
-  table?: string;
-  schema?: string;
-  conflict?: string;
-  dryRun?: boolean;
-  logDir?: string;
-}
 
 function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace('.', '');
@@ -32,9 +24,8 @@ function cell(v: unknown): string {
 
 const EVENT_HEADER = ['Side', 'Action', 'RowKey', 'Id', 'Columns'];
 
-export async function run(ctx: CommandContext, args: string[], options: Record<string, unknown>): Promise<number> {
+export async function run(ctx: CommandContext, args: string[], flags: SyncFlags): Promise<number> {
   const io = ctx.io;
-  const flags = options as SyncFlags;
   const { findObject } = await import('../../objects/registry.js');
   const { syncSpec, CONFLICT_POLICIES } = await import('../../sync/spec.js');
   const def = findObject(args[0] ?? '');

@@ -91,7 +91,26 @@ export function blankProfileAttributes(now: string): Record<string, unknown> {
   };
 }
 
-export function blankSubscriptions(): Record<string, unknown> {
+/** One consent of a profile (email marketing, sms transactional...), as the API shows it. */
+export interface ConsentState {
+  consent?: string;
+  consent_timestamp?: string | null;
+  last_updated?: string | null;
+  /** Email marketing only: global suppressions, and per-list ones. */
+  suppression?: Array<{ reason: string; timestamp: string }>;
+  list_suppressions?: Array<Record<string, unknown>>;
+  [attribute: string]: unknown;
+}
+
+/** A profile's `subscriptions`: channel (email, sms, mobile_push), then kind (marketing...), then its state. */
+export type Subscriptions = Record<string, Record<string, ConsentState>>;
+
+/** Subscriptions with every channel and kind present, and email marketing's two suppression lists. */
+export type CompleteSubscriptions = Subscriptions & {
+  email: { marketing: ConsentState & Required<Pick<ConsentState, 'suppression' | 'list_suppressions'>> };
+};
+
+export function blankSubscriptions(): Subscriptions {
   const never = { consent: 'NEVER_SUBSCRIBED', consent_timestamp: null, last_updated: null, method: null, method_detail: null };
   return {
     email: {
@@ -275,10 +294,10 @@ export function findOrCreateProfile(store: AccountStore, identifiers: { id?: str
 }
 
 /** A deep copy of a profile's subscriptions, ready to change and write back. */
-export function subscriptionsOf(profile: StoredResource): Record<string, any> {
+export function subscriptionsOf(profile: StoredResource): CompleteSubscriptions {
   const current = profile.attributes.subscriptions;
-  const copy = isPlainObject(current) ? (structuredClone(current) as Record<string, any>) : blankSubscriptions();
-  const blank = blankSubscriptions() as Record<string, any>;
+  const copy = isPlainObject(current) ? (structuredClone(current) as Subscriptions) : blankSubscriptions();
+  const blank = blankSubscriptions();
   // Profiles written by older snapshots may lack a channel: give it its "never subscribed" state.
   for (const channel of Object.keys(blank)) {
     if (!isPlainObject(copy[channel])) copy[channel] = blank[channel];
@@ -287,12 +306,12 @@ export function subscriptionsOf(profile: StoredResource): Record<string, any> {
   const marketing = copy.email.marketing;
   if (!Array.isArray(marketing.suppression)) marketing.suppression = [];
   if (!Array.isArray(marketing.list_suppressions)) marketing.list_suppressions = [];
-  return copy;
+  return copy as CompleteSubscriptions; // every channel, kind and list filled in above
 }
 
-export function writeSubscriptions(store: AccountStore, profile: StoredResource, subscriptions: Record<string, unknown>): StoredResource {
-  const marketing = (subscriptions.email as Record<string, any>).marketing;
+export function writeSubscriptions(store: AccountStore, profile: StoredResource, subscriptions: Subscriptions): StoredResource {
+  const marketing = subscriptions.email.marketing;
   // "True if the profile does not have any global suppressions" (the spec's words).
-  marketing.can_receive_email_marketing = marketing.suppression.length === 0;
+  marketing.can_receive_email_marketing = (marketing.suppression ?? []).length === 0;
   return store.collection('profile').update(profile.id, { attributes: { subscriptions, updated: nowIso(store) } }) ?? profile;
 }

@@ -32,6 +32,7 @@ import {
   resolveProfile,
   subscriptionsOf,
   writeSubscriptions,
+  type Subscriptions,
 } from './write-profile-core.js';
 import { WriteRefusal, validateRequestBody, type Problem } from './write-schema.js';
 import type { Handler } from './types.js';
@@ -149,7 +150,7 @@ function validateProfiles(store: AccountStore, profiles: SubscriptionProfile[], 
 
 function lastUnsubscribeMs(profile: StoredResource | null, r: Requested): number | null {
   if (!profile) return null;
-  const state = (profile.attributes.subscriptions as Record<string, any> | null | undefined)?.[profileChannel(r.channel)]?.[r.kind];
+  const state = (profile.attributes.subscriptions as Subscriptions | null | undefined)?.[profileChannel(r.channel)]?.[r.kind];
   if (!state || state.consent !== 'UNSUBSCRIBED') return null;
   const at = Date.parse(state.last_updated ?? state.consent_timestamp ?? '');
   return Number.isNaN(at) ? null : at;
@@ -229,7 +230,7 @@ function profileFor(store: AccountStore, p: SubscriptionProfile): StoredResource
 /** A member of the list whose requested consents are all SUBSCRIBED already: nothing to confirm. */
 function alreadySubscribed(store: AccountStore, profile: StoredResource, requested: Requested[], listId: string): boolean {
   if (!store.listMembers.get(listId)?.has(profile.id)) return false;
-  const subscriptions = profile.attributes.subscriptions as Record<string, any> | null | undefined;
+  const subscriptions = profile.attributes.subscriptions as Subscriptions | null | undefined;
   return requested.every((r) => subscriptions?.[profileChannel(r.channel)]?.[r.kind]?.consent === 'SUBSCRIBED');
 }
 

@@ -12,7 +12,7 @@
  */
 import type { AccountStore, ResourceIdentifier, StoredResource } from '../store/types.js';
 import { checkCount, createJob, jobGetHandler, jobListHandler, nowIso, resourceDocument, writeHandler } from './write-common.js';
-import { findOrCreateProfile, identifierProblems, subscriptionsOf, writeSubscriptions } from './write-profile-core.js';
+import { findOrCreateProfile, identifierProblems, subscriptionsOf, writeSubscriptions, type Subscriptions } from './write-profile-core.js';
 import { WriteRefusal, invalid, validateRequestBody, type Problem } from './write-schema.js';
 import type { Handler } from './types.js';
 
@@ -76,7 +76,7 @@ function asProfile(result: ReturnType<typeof findOrCreateProfile>): StoredResour
   return 'profile' in result ? result.profile : undefined;
 }
 
-function suppressionsOf(profile: StoredResource): { subscriptions: Record<string, any>; suppression: Array<{ reason: string; timestamp: string }> } {
+function suppressionsOf(profile: StoredResource): { subscriptions: Subscriptions; suppression: Array<{ reason: string; timestamp: string }> } {
   const subscriptions = subscriptionsOf(profile);
   return { subscriptions, suppression: subscriptions.email.marketing.suppression };
 }

@@ -51,7 +51,7 @@ export class FilterSyntaxError extends Error {
 }
 
 const COMBINATORS = new Set(['and', 'or', 'not']);
-const NAME = /[A-Za-z_$][A-Za-z0-9_$.\-]*/y;
+const NAME = /[A-Za-z_$][A-Za-z0-9_$.-]*/y;
 const DATETIME = /\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?/y;
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 

@@ -154,7 +154,7 @@ export class SortedIndex {
       return;
     }
     // Position `skip` of the descending order: find its group of equal keys.
-    let top = hi - 1 - skip;
+    const top = hi - 1 - skip;
     if (top < lo) return;
     let start = this.groupStart(top, lo);
     let end = this.groupEnd(top, hi);

@@ -246,7 +246,7 @@ async function completeCampaign(client: KlaviyoClient, campaign: JsonApiResource
   const ids = relationshipIds(campaign, 'campaign-messages');
   if (messages === undefined && ids !== undefined && ids.length === 0) messages = [];
   if (messages === undefined || (ids !== undefined && messages.length < ids.length)) {
-    const res = await client.request<{ data: JsonApiResource[] }>('get_messages_for_campaign', {
+    const res = await client.request('get_messages_for_campaign', {
       pathParams: { id: campaign.id },
       query: { 'fields[campaign-message]': needs.content ? 'definition' : 'definition.channel' },
       signal,
@@ -258,7 +258,7 @@ async function completeCampaign(client: KlaviyoClient, campaign: JsonApiResource
   for (const message of needs.templates === 'first' ? messages.slice(0, 1) : messages) {
     // Only email messages have templates; `data: null` is an answer, a missing `data` is not.
     if (channelOf(message) !== 'email' || message.relationships?.template?.data !== undefined) continue;
-    const res = await client.request<{ data: { type: string; id: string } | null }>('get_template_id_for_campaign_message', {
+    const res = await client.request('get_template_id_for_campaign_message', {
       pathParams: { id: message.id },
       signal,
     });
@@ -309,7 +309,7 @@ function plan(request: ReadRequest): ReadPlan {
         if (request.limit !== undefined && request.limit <= 0) return;
         let campaign: JsonApiResource;
         try {
-          const res = await client.request<{ data: JsonApiResource; included?: JsonApiResource[] }>('get_campaign', { pathParams: { id }, query, signal });
+          const res = await client.request('get_campaign', { pathParams: { id }, query, signal });
           campaign = joinIncluded([res.body.data], res.body.included)[0];
         } catch (err) {
           if (isNotFound(err)) return; // no such id: no row

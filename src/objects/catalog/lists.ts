@@ -64,7 +64,7 @@ function plan(def: ObjectDefinition, request: ReadRequest): ReadPlan {
     async *execute(client: KlaviyoClient, signal?: AbortSignal, report?: ReadReport) {
       let count = 0;
       for await (const row of base.execute(client, signal, report)) {
-        const res = await client.request<{ data: { attributes?: { profile_count?: number } } }>('get_list', {
+        const res = await client.request('get_list', {
           pathParams: { id: String(row.Id) },
           query: { 'additional-fields[list]': 'profile_count' },
           signal,

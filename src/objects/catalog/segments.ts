@@ -7,9 +7,7 @@
  * Also home of planWithPerRecordRead, the "read the collection, then one request per record for
  * the expensive columns" plan that Segments.ProfileCount and Flows.Definition share.
  */
-import type { KlaviyoClient } from '../../klaviyo/client.js';
-import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
-import type { JsonApiResource } from '../../klaviyo/json-api.js';
+import type { KlaviyoClient, OneOperation } from '../../klaviyo/client.js';
 import { columnMap, planCollectionRead, project, type CollectionSource } from '../read/collection-reader.js';
 import { plannedRequest } from '../read/query.js';
 import { columnValue, matchesAll } from '../read/values.js';
@@ -21,7 +19,7 @@ export interface PerRecordRead {
   /** The on-demand columns the per-record request fills. */
   columns: readonly ColumnDef[];
   /** The by-id endpoint (`get_segment`), called with `{id}` = the record's Id. */
-  operationId: OperationId;
+  operationId: OneOperation;
   /** Its query (`additional-fields[segment]=profile_count`). */
   query: Record<string, string>;
   /** For --explain (`the profile count of each segment (1/s, 15/m)`). */
@@ -69,7 +67,7 @@ export function planWithPerRecordRead(
       if (request.limit !== undefined && request.limit <= 0) return;
       let count = 0;
       for await (const row of base.execute(client, signal, report)) {
-        const res = await client.request<{ data: JsonApiResource }>(extra.operationId, {
+        const res = await client.request(extra.operationId, {
           pathParams: { id: String(row.Id) },
           query: extra.query,
           signal,

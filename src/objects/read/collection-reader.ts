@@ -4,7 +4,7 @@
  * filters where the endpoint allows, the rest checked locally; `Id = '...'` read by id; sparse
  * fieldsets and additional fields from the selected columns; rows streamed page by page.
  */
-import type { KlaviyoClient } from '../../klaviyo/client.js';
+import type { KlaviyoClient, ManyOperation, OneOperation, OneOrNullOperation } from '../../klaviyo/client.js';
 import { isNotFound } from '../../klaviyo/errors.js';
 import type { FilterCondition } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
@@ -21,9 +21,9 @@ export interface CollectionSource {
   /** JSON:API type of the records (`profile`). */
   resourceType: string;
   /** The collection endpoint (`get_profiles`). */
-  list: OperationId;
+  list: ManyOperation;
   /** Read one record by id (`get_profile`), used for `Id = '...'`. */
-  byId?: OperationId;
+  byId?: OneOperation | OneOrNullOperation;
   /** Path parameters of the list endpoint (`/api/lists/{id}/profiles`). */
   pathParams?: Record<string, string>;
   /** Query parameters always sent (`include`, `fields[metric]`). */
@@ -116,12 +116,14 @@ export function planCollectionRead(def: ObjectDefinition, source: CollectionSour
       async *execute(client: KlaviyoClient, signal?: AbortSignal) {
         let resource: JsonApiResource | undefined;
         try {
-          const res = await client.request<{ data: JsonApiResource; included?: JsonApiResource[] }>(byId, {
+          const res = await client.request(byId, {
             pathParams: { id },
             query,
             signal,
           });
-          resource = joinIncluded([res.body.data], res.body.included)[0];
+          // The spec lets some by-id reads (get_coupon) answer `data: null`: no such record either.
+          const data = res.body.data;
+          resource = data ? joinIncluded([data], res.body.included)[0] : undefined;
         } catch (err) {
           if (isNotFound(err)) return; // no such id: no row, as a filter that matches nothing
           throw err;

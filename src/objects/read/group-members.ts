@@ -6,9 +6,8 @@
  * the sort, the incremental column, and what a large group is sliced by to be read with several
  * cursors at once.
  */
-import type { KlaviyoClient } from '../../klaviyo/client.js';
+import type { KlaviyoClient, ManyOperation } from '../../klaviyo/client.js';
 import { isNotFound } from '../../klaviyo/errors.js';
-import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
 import type { JsonApiResource } from '../../klaviyo/json-api.js';
 import { columnMap, columnsNeeded, readQuery, sinceCondition } from './collection-reader.js';
 import { pushdown } from './pushdown.js';
@@ -54,7 +53,7 @@ export function memberRow(resource: JsonApiResource, needed: readonly ColumnDef[
 export interface MembersSource {
   kind: GroupKind;
   /** get_profiles_for_list / get_profiles_for_segment. */
-  membersOp: OperationId;
+  membersOp: ManyOperation;
   /** Query parameters always sent (additional-fields for ListSubscribe). */
   fixedQuery?: Record<string, string>;
   /** `members of each list`, for --explain. */

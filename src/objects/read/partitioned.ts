@@ -42,7 +42,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { epochMsFloor, instantOf } from '../../core/timestamps.js';
-import type { KlaviyoClient } from '../../klaviyo/client.js';
+import type { KlaviyoClient, ManyOperation } from '../../klaviyo/client.js';
 import { formatFilter, type FilterCondition } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
 import { joinIncluded, resourcesOf, type JsonApiResource } from '../../klaviyo/json-api.js';
@@ -93,7 +93,7 @@ export const PARTITIONED_READ_CONCURRENCY = DEFAULT_PARALLELISM;
 // --- planning -------------------------------------------------------------------------------
 
 interface PartitionContext {
-  list: OperationId;
+  list: ManyOperation;
   pathParams?: Record<string, string>;
   spec: PartitionSpec;
   partitionColumn: ColumnDef;
@@ -229,12 +229,12 @@ interface Page {
 }
 
 async function fetchPage(client: KlaviyoClient, ctx: PartitionContext, descending: boolean, signal: AbortSignal): Promise<Page> {
-  const res = await client.request<{ data?: unknown; included?: JsonApiResource[]; links?: { next?: string | null } }>(ctx.list, {
+  const res = await client.request(ctx.list, {
     pathParams: ctx.pathParams,
     query: { ...endQuery(ctx, descending), ...(OPERATIONS[ctx.list].pageSize?.max ? { 'page[size]': String(ctx.pageSize) } : {}) },
     signal,
   });
-  return { resources: joinIncluded(resourcesOf(res.body), res.body?.included), hasMore: Boolean(res.body?.links?.next) };
+  return { resources: joinIncluded(resourcesOf(res.body), res.body.included), hasMore: Boolean(res.body.links?.next) };
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { Clock } from '../../core/clock.js';
 import { InterruptedError, KlvError } from '../../core/errors.js';
 import type { KlaviyoClient, JsonApiResource } from '../../klaviyo/client.js';
-import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
+import type { OneOperation } from '../../klaviyo/generated/api-responses.js';
 
 /** Delays before each poll, in ms; the last one repeats. */
 export const DEFAULT_POLL_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000, 3000, 5000];
@@ -24,7 +24,7 @@ export const FINAL_JOB_STATUSES: ReadonlySet<string> = new Set(['complete', 'can
 export interface PollJobOptions {
   client: KlaviyoClient;
   /** The job's GET operation, e.g. get_bulk_import_profiles_job. */
-  operationId: OperationId;
+  operationId: OneOperation;
   /** Path parameters naming the job, e.g. { job_id: '...' }. */
   pathParams: Record<string, string>;
   clock: Clock;

@@ -9,7 +9,7 @@
  */
 import { InterruptedError, KlvError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
-import type { ImportRow, RowFailure, RowOutcome } from '../../objects/write/types.js';
+import type { ImportRow, RowFailure } from '../../objects/write/types.js';
 
 /** Batches in flight at once when the handler does not say (the rate governor paces requests anyway). */
 export const DEFAULT_HANDLER_CONCURRENCY = 4;
