@@ -19,7 +19,7 @@ import { QUIRK_NAMES, type QuirkName } from '../../src/emulator/http/quirks.js';
 import type { AccountSnapshot } from '../../src/emulator/store/types.js';
 import { cleanEnv, REPO_ROOT, runKlv, type RunResult } from './cli.js';
 import { spawnEmulator, type EmulatorProcess } from './emulator.js';
-import { waitUntil } from './faults.js';
+import { waitUntil } from './midway.js';
 import type { Outcome, Verdict } from './quirk-checks.js';
 
 // ---------------------------------------------------------------------------------------------
