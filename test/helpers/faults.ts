@@ -63,3 +63,29 @@ export function addFaults(total: FaultCounts, more: FaultCounts): FaultCounts {
 export function kindsMissing(counts: FaultCounts, kinds: readonly string[]): string[] {
   return kinds.filter((kind) => !((counts[kind] ?? 0) > 0));
 }
+
+/**
+ * What the runs of a fault matrix met, each run measured by its own test (faultsDuring), for the
+ * claims about the matrix as a whole that no single run can promise (a 429 storm catching
+ * requests in flight depends on what else was in flight). The file checks them in its afterAll
+ * once every scenario has added its counts, in whatever order they ran; when a filter ran only
+ * some of them, there is no matrix to make a claim about.
+ */
+export class FaultTally {
+  readonly counts: FaultCounts = {};
+  readonly #added = new Set<string>();
+
+  constructor(readonly scenarios: readonly string[]) {}
+
+  /** Adds one scenario's counts (its own runs' delta; extra counters of the file's own allowed). */
+  add(scenario: string, counts: FaultCounts): void {
+    if (!this.scenarios.includes(scenario)) throw new Error(`unknown scenario '${scenario}': the tally expects ${this.scenarios.join(', ')}`);
+    addFaults(this.counts, counts);
+    this.#added.add(scenario);
+  }
+
+  /** Whether every scenario added its counts. */
+  get complete(): boolean {
+    return this.scenarios.every((s) => this.#added.has(s));
+  }
+}

@@ -8,10 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
-import { IO } from '../../src/cli/io.js';
-import { CommandContext } from '../../src/cli/context.js';
+import type { CommandContext } from '../../src/cli/context.js';
 import { importInto, type ImportFlags } from '../../src/cli/commands/import.js';
 import { exitCodeFor } from '../../src/cli/error-report.js';
 import { KlvError } from '../../src/core/errors.js';
@@ -21,6 +19,7 @@ import type { ResolvedProfile } from '../../src/config/profile.js';
 import { KlaviyoApiError } from '../../src/klaviyo/errors.js';
 import type { ObjectDefinition, Operation } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
+import { testContext, type TestIO } from '../helpers/io.js';
 
 let root: string;
 let work: string;
@@ -50,29 +49,20 @@ interface Harness {
   ctx: CommandContext;
   stdout(): string;
   stderr(): string;
-  stdin: PassThrough;
+  stdin: TestIO['stdin'];
   profileAsked(): boolean;
 }
 
 function harness(o: { json?: boolean; noProfile?: boolean; tty?: boolean } = {}): Harness {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const tty = Boolean(o.tty);
   // CI=true keeps the progress spinner off the fake terminal.
-  const io = new IO({ stdin, stdout, stderr, stdinIsTTY: tty, stderrIsTTY: tty, stdoutIsTTY: false, env: { NO_COLOR: '1', CI: 'true' }, cwd: work, color: false, json: o.json });
-  const ctx = new CommandContext(io, { json: o.json });
+  const { ctx, stdin, stdout, stderr } = testContext({ cwd: work, env: { CI: 'true' }, tty: o.tty, globals: { json: o.json } });
   let asked = false;
   ctx.profile = async () => {
     asked = true;
     if (o.noProfile) throw new KlvError('no profile in this test', { exitCode: ExitCode.Usage });
     return PROFILE;
   };
-  return { ctx, stdout: () => out, stderr: () => err, stdin, profileAsked: () => asked };
+  return { ctx, stdout, stderr, stdin, profileAsked: () => asked };
 }
 
 interface FakeHandlerOptions {

@@ -6,17 +6,15 @@
  * without --yes off a terminal before anything is read, asked on a terminal with the row count.
  */
 import { createRequire } from 'node:module';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { CommandContext } from '../../src/cli/context.js';
-import { IO } from '../../src/cli/io.js';
 import { UsageError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import type { ResolvedProfile } from '../../src/config/profile.js';
 import type { Condition, ObjectDefinition, Operation, ReadRequest, Row } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler } from '../../src/objects/write/types.js';
 import { formatReport, runWriteStatement } from '../../src/query/write.js';
+import { testContext } from '../helpers/io.js';
 
 const require = createRequire(import.meta.url);
 const { Parser } = require('node-sql-parser') as { Parser: new () => { astify(sql: string, o: { database: string }): unknown } };
@@ -89,22 +87,13 @@ function fakeObject() {
 }
 
 function harness(o: { json?: boolean; tty?: boolean } = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  stderr.setEncoding('utf8').on('data', (d) => (err += d));
-  const tty = Boolean(o.tty);
-  const io = new IO({ stdin, stdout, stderr, stdinIsTTY: tty, stderrIsTTY: tty, stdoutIsTTY: false, env: { NO_COLOR: '1', CI: 'true' }, cwd: '/', color: false, json: o.json });
-  const ctx = new CommandContext(io, { json: o.json });
+  const { ctx, stdin, stdout, stderr, answer } = testContext({ cwd: '/', env: { CI: 'true' }, tty: o.tty, globals: { json: o.json } });
   let asked = false;
   ctx.profile = async () => {
     asked = true;
     return PROFILE;
   };
-  return { ctx, stdin, stdout: () => out, stderr: () => err, profileAsked: () => asked };
+  return { ctx, stdin, stdout, stderr, answer, profileAsked: () => asked };
 }
 
 async function run(sql: string, o: { json?: boolean; tty?: boolean; yes?: boolean; answer?: string } = {}) {
@@ -112,12 +101,7 @@ async function run(sql: string, o: { json?: boolean; tty?: boolean; yes?: boolea
   const h = harness(o);
   if (o.answer !== undefined) {
     // Answer once the question is on stderr, as a person would.
-    const timer = setInterval(() => {
-      if (h.stderr().includes('[y/N]')) {
-        clearInterval(timer);
-        h.stdin.write(`${o.answer}\n`);
-      }
-    }, 1);
+    h.answer([['[y/N]', `${o.answer}\n`]]);
   }
   try {
     const code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), { ctx: h.ctx, yes: Boolean(o.yes), sql, findObject: () => fake.def });
