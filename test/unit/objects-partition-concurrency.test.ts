@@ -7,8 +7,8 @@
  * came); a client allowing more opens more connections than that, each for a request it sent at
  * once, before any answer (undici sends one request per connection at a time).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,16 +16,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CommandContext } from '../../src/cli/context.js';
 import { PARTITIONED_READ_CONCURRENCY } from '../../src/objects/read/partitioned.js';
 import { testContext } from '../helpers/io.js';
+import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
 
-let server: Server | undefined;
+let server: LoopbackServer | undefined;
 let ctx: CommandContext | undefined;
 let dir: string | undefined;
 
 afterEach(async () => {
-  // Connections first: a failed test leaves requests held, which the client would wait for.
-  server?.closeAllConnections();
+  // The server first: a failed test leaves requests held, which the client would wait for.
+  await server?.close();
   await ctx?.dispose();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   if (dir) rmSync(dir, { recursive: true, force: true });
   server = ctx = dir = undefined;
 });
@@ -52,7 +52,7 @@ async function holdingServer(expected: number, total: number): Promise<HoldingSe
   let max = 0;
   let arrived = 0;
   const sockets = new Set<Socket>();
-  server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+  server = await startLoopbackServer((_req, res) => {
     arrived += 1;
     waiting.push(res);
     max = Math.max(max, waiting.length);
@@ -63,9 +63,8 @@ async function holdingServer(expected: number, total: number): Promise<HoldingSe
     }
     waiting = [];
   });
-  server.on('connection', (socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, expected, total, maxInFlight: () => max, connections: () => sockets.size, arrived: () => arrived };
+  server.server.on('connection', (socket: Socket) => sockets.add(socket));
+  return { url: server.url, expected, total, maxInFlight: () => max, connections: () => sockets.size, arrived: () => arrived };
 }
 
 function context(env: NodeJS.ProcessEnv): CommandContext {

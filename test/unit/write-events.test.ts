@@ -4,18 +4,15 @@
  * runs or versions: importing a file twice must not duplicate events), batches of 1,000,
  * repeated rows caught before sending, and refusals isolated to the bad row.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Events } from '../../src/objects/catalog/events.js';
 import { findColumn } from '../../src/objects/columns.js';
 import { canonicalJson, eventInsert, eventsBody, rowsAtPointer, uniqueIdOf, validateEventRow } from '../../src/objects/write/events.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
-import { FakeKlaviyo, refusal, row } from './write-profiles-fake.js';
+import { FakeKlaviyo, refusal } from '../helpers/fake-klaviyo.js';
+import { row } from '../helpers/handlers.js';
 
 let fake: FakeKlaviyo;
-afterEach(async () => {
-  await fake?.close();
-  fake = undefined!;
-});
 
 function byRow(outcomes: RowOutcome[]): Record<number, RowOutcome> {
   return Object.fromEntries(outcomes.map((o) => [o.rowNumber, o]));
