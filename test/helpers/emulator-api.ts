@@ -1,12 +1,16 @@
 /**
- * Calling an emulator's /api as klv would (key, revision, JSON:API types), and the in-process
- * emulator the emulator's handler tests share: it serves a fixture account on a clock the tests
- * move, and goes back to the fixture, to its time and to its rate-limit mode before each test.
+ * In-process emulators for tests: calling /api as klv would (key, revision, JSON:API types); the
+ * emulator the emulator's handler tests share, serving a fixture account on a clock the tests move
+ * and going back to the fixture, its time and its rate-limit mode before each test; and an
+ * emulator with klv's client pointed at it.
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { Secret } from '../../src/core/secret.js';
+import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/server.js';
 import { storeFromSnapshot } from '../../src/emulator/store/account-store.js';
 import type { AccountSnapshot, StoredResource } from '../../src/emulator/store/types.js';
+import { KlaviyoClient, type KlaviyoClientOptions } from '../../src/klaviyo/client.js';
 
 const JSON_API = 'application/vnd.api+json';
 
@@ -94,4 +98,25 @@ export function useFixtureEmulator(fixture: () => AccountSnapshot, o: { key: str
     },
     api: (method, path, body, base, h) => callApi(base ?? emu!.url, method, path, body, h ?? headers),
   };
+}
+
+export interface EmulatorWithClient {
+  emulator: RunningEmulator;
+  /** klv's own client on it (rate limits off unless the options say otherwise). */
+  client: KlaviyoClient;
+  /** Closes the client, then the emulator; once, however often it is called. */
+  close: () => Promise<void>;
+}
+
+/** An in-process emulator and klv's client pointed at it, for tests that drive the client or the catalog directly. */
+export async function emulatorWithClient(emulatorOptions: EmulatorOptions, clientOptions: Partial<KlaviyoClientOptions> = {}): Promise<EmulatorWithClient> {
+  const emulator = await startEmulator(emulatorOptions);
+  const client = new KlaviyoClient({ baseUrl: emulator.url, apiKey: new Secret(DEMO_PRIVATE_KEY), userAgent: 'klv/test', rateLimits: 'off', ...clientOptions });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await client.close();
+      await emulator.close();
+    })());
+  return { emulator, client, close };
 }

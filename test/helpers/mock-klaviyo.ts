@@ -10,7 +10,7 @@
  */
 import { MockAgent, type MockCallHistoryLog } from 'undici';
 import { onTestFinished } from 'vitest';
-import { FakeClock } from '../../src/core/clock.js';
+import { FakeClock, type Clock } from '../../src/core/clock.js';
 import { Secret } from '../../src/core/secret.js';
 import { KlaviyoClient, type KlaviyoClientOptions } from '../../src/klaviyo/client.js';
 import type { ImportOptions, WriteContext } from '../../src/objects/write/types.js';
@@ -74,7 +74,7 @@ export function mockKlaviyo(o: MockKlaviyoOptions = {}): MockKlaviyo {
 /** The context the import handlers run in, over `client`; `lines` collects their debug lines. */
 export function writeContext(
   client: KlaviyoClient,
-  clock: FakeClock,
+  clock: Clock,
   options: ImportOptions = {},
   signal: AbortSignal = new AbortController().signal,
 ): WriteContext & { lines: string[] } {
