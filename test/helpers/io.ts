@@ -5,6 +5,8 @@
 import { PassThrough } from 'node:stream';
 import { CommandContext, type GlobalOptions } from '../../src/cli/context.js';
 import { IO } from '../../src/cli/io.js';
+import { Secret } from '../../src/core/secret.js';
+import type { ResolvedProfile } from '../../src/config/profile.js';
 
 export interface TestIOOptions {
   /** The command's working folder. */
@@ -77,4 +79,31 @@ export function testContext(o: TestIOOptions & { globals?: GlobalOptions }): Tes
   const globals = o.globals ?? {};
   const t = testIO({ ...o, json: o.json ?? globals.json, quiet: o.quiet ?? globals.quiet });
   return { ...t, ctx: new CommandContext(t.io, globals) };
+}
+
+/** A resolved profile whose base URL nothing listens on, for commands whose client the test replaces. */
+export function testProfile(): ResolvedProfile {
+  return {
+    name: 'test',
+    privateKey: new Secret('pk_test_profile_0123456789'),
+    revision: '2026-07-15',
+    baseUrl: 'http://127.0.0.1:9',
+    concurrency: 4,
+    sources: { concurrency: 'default' },
+    files: [],
+    warnings: [],
+  };
+}
+
+/**
+ * Answers the context's profile() with `resolve()` (which may throw, as a missing profile does)
+ * instead of reading the configuration; the result says whether the command asked for it.
+ */
+export function stubProfile(ctx: CommandContext, resolve: () => ResolvedProfile = testProfile): () => boolean {
+  let asked = false;
+  ctx.profile = async () => {
+    asked = true;
+    return resolve();
+  };
+  return () => asked;
 }

@@ -14,12 +14,10 @@ import { importInto, type ImportFlags } from '../../src/cli/commands/import.js';
 import { exitCodeFor } from '../../src/cli/error-report.js';
 import { KlvError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-code.js';
-import { Secret } from '../../src/core/secret.js';
-import type { ResolvedProfile } from '../../src/config/profile.js';
 import { KlaviyoApiError } from '../../src/klaviyo/errors.js';
 import type { ObjectDefinition, Operation } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
-import { testContext, type TestIO } from '../helpers/io.js';
+import { stubProfile, testContext, testProfile, type TestIO } from '../helpers/io.js';
 
 let root: string;
 let work: string;
@@ -34,17 +32,6 @@ beforeEach(() => {
   mkdirSync(work);
 });
 
-const PROFILE: ResolvedProfile = {
-  name: 'test',
-  privateKey: new Secret('pk_import_cmd_test_0123456789'),
-  revision: '2026-07-15',
-  baseUrl: 'http://127.0.0.1:9',
-  concurrency: 4,
-  sources: { concurrency: 'default' },
-  files: [],
-  warnings: [],
-};
-
 interface Harness {
   ctx: CommandContext;
   stdout(): string;
@@ -56,13 +43,11 @@ interface Harness {
 function harness(o: { json?: boolean; noProfile?: boolean; tty?: boolean } = {}): Harness {
   // CI=true keeps the progress spinner off the fake terminal.
   const { ctx, stdin, stdout, stderr } = testContext({ cwd: work, env: { CI: 'true' }, tty: o.tty, globals: { json: o.json } });
-  let asked = false;
-  ctx.profile = async () => {
-    asked = true;
+  const profileAsked = stubProfile(ctx, () => {
     if (o.noProfile) throw new KlvError('no profile in this test', { exitCode: ExitCode.Usage });
-    return PROFILE;
-  };
-  return { ctx, stdout, stderr, stdin, profileAsked: () => asked };
+    return testProfile();
+  });
+  return { ctx, stdout, stderr, stdin, profileAsked };
 }
 
 interface FakeHandlerOptions {

@@ -9,27 +9,14 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../../src/core/errors.js';
-import { Secret } from '../../src/core/secret.js';
-import type { ResolvedProfile } from '../../src/config/profile.js';
 import type { Condition, ObjectDefinition, Operation, ReadRequest, Row } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler } from '../../src/objects/write/types.js';
 import { formatReport, runWriteStatement } from '../../src/query/write.js';
-import { testContext } from '../helpers/io.js';
+import { stubProfile, testContext } from '../helpers/io.js';
 
 const require = createRequire(import.meta.url);
 const { Parser } = require('node-sql-parser') as { Parser: new () => { astify(sql: string, o: { database: string }): unknown } };
 const parser = new Parser();
-
-const PROFILE: ResolvedProfile = {
-  name: 'test',
-  privateKey: new Secret('pk_query_write_test_0123456789'),
-  revision: '2026-07-15',
-  baseUrl: 'http://127.0.0.1:9',
-  concurrency: 4,
-  sources: { concurrency: 'default' },
-  files: [],
-  warnings: [],
-};
 
 /** A Lists-like object whose handlers record what they are sent; its plan serves RECORDS. */
 function fakeObject() {
@@ -88,12 +75,7 @@ function fakeObject() {
 
 function harness(o: { json?: boolean; tty?: boolean } = {}) {
   const { ctx, stdin, stdout, stderr, answer } = testContext({ cwd: '/', env: { CI: 'true' }, tty: o.tty, globals: { json: o.json } });
-  let asked = false;
-  ctx.profile = async () => {
-    asked = true;
-    return PROFILE;
-  };
-  return { ctx, stdin, stdout, stderr, answer, profileAsked: () => asked };
+  return { ctx, stdin, stdout, stderr, answer, profileAsked: stubProfile(ctx) };
 }
 
 async function run(sql: string, o: { json?: boolean; tty?: boolean; yes?: boolean; answer?: string } = {}) {
