@@ -24,7 +24,7 @@ import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
 import { SpawnedEmulators } from '../helpers/emulator.js';
 import { runAndInterrupt } from '../helpers/midway.js';
 import { withRecording } from '../helpers/recording.js';
-import { describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
+import { adminQuery, describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
 
 const KEY = 'pk_replicate_e2e_0123456789abcdef01';
 /** A demo account larger than the default, so that the first run's cost is that of a real account. */
@@ -339,30 +339,11 @@ describe('klv replicate killed mid-run', () => {
 /** Live rows per table in a PostgreSQL schema or a MySQL database. */
 async function serverCounts(url: string, schema: string, tablesWanted: string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  if (/^postgres/i.test(url)) {
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      for (const t of tablesWanted) {
-        const r = await client.query(`SELECT COUNT(*)::int AS n FROM "${schema}"."${t}" WHERE _klv_deleted_at IS NULL`);
-        out[t] = r.rows[0].n;
-      }
-    } finally {
-      await client.end();
-    }
-    return out;
-  }
-  const mysql = (await import('mysql2/promise')).default;
-  const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
-  const c = await mysql.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) || undefined });
-  try {
-    for (const t of tablesWanted) {
-      const [rows] = await c.query(`SELECT COUNT(*) AS n FROM \`${schema}\`.\`${t}\` WHERE _klv_deleted_at IS NULL`);
-      out[t] = Number((rows as Array<{ n: number }>)[0]!.n);
-    }
-  } finally {
-    await c.end();
+  const postgres = /^postgres/i.test(url);
+  for (const t of tablesWanted) {
+    const table = postgres ? `"${schema}"."${t}"` : `\`${schema}\`.\`${t}\``;
+    const [row] = await adminQuery(url, `SELECT COUNT(*) AS n FROM ${table} WHERE _klv_deleted_at IS NULL`);
+    out[t] = Number(row!.n);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * ListMembers insert and delete against a fake Klaviyo (undici MockAgent, write-members-fake.ts):
+ * ListMembers insert and delete against a fake Klaviyo (test/helpers/fake-klaviyo.ts):
  * a member already in the list is not added twice, a PhoneNumber or PushToken updates it instead,
  * people without a profile are created in the list by a bulk import job (its import errors
  * mapped back to their rows), lists and ids in batches of at most 1,000, lookups of at most 100
