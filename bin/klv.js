@@ -15,12 +15,14 @@ process.stdout.on('error', (err) => {
   process.exit(1);
 });
 
-main(process.argv).then(
+// lastResort: an error nobody caught ends as one scrubbed klv error and exit 1, never a raw stack.
+main(process.argv, undefined, { lastResort: true }).then(
   (code) => {
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`klv: internal error: ${err && err.stack ? err.stack : err}\n`);
+    // main() reports its own errors; this is only reached if that reporting itself failed.
+    process.stderr.write(`error: unexpected failure: ${err && err.message ? err.message.replace(/pk_[A-Za-z0-9_]{6,}/g, 'pk_…') : 'unknown'}\n`);
     process.exitCode = 1;
   },
 );

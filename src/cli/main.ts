@@ -8,6 +8,7 @@ import { COMMANDS, HELP_TOPICS } from './commands.js';
 import { formatExamples, type CommandSpec } from './command-spec.js';
 import { CommandContext, KLV_VERSION, type GlobalOptions } from './context.js';
 import { exitCodeFor, reportError } from './error-report.js';
+import { installLastResort } from './last-resort.js';
 import { ExitCode } from '../core/exit-code.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { scrubSecrets, type Secret } from '../core/secret.js';
@@ -21,10 +22,21 @@ const ROOT_EXAMPLES: CommandSpec['examples'] = [
   ['klv emulator --port 8787', 'run the Klaviyo emulator for your own tests'],
 ];
 
-export async function main(argv: string[], io: IO = IO.fromProcess()): Promise<number> {
+export interface MainOptions {
+  /**
+   * Install the process-wide handlers for errors nobody caught (last-resort.ts). bin/klv.js
+   * does; tests that call main() in their own process do not.
+   */
+  lastResort?: boolean;
+}
+
+export async function main(argv: string[], io: IO = IO.fromProcess(), options: MainOptions = {}): Promise<number> {
   let ctx: CommandContext | undefined;
   let exitCode: number = ExitCode.Ok;
   const secrets: Secret[] = [];
+  if (options.lastResort) {
+    installLastResort({ stderr: io.stderr, env: io.env, secrets: () => secrets, exit: (code) => process.exit(code) });
+  }
   const program = buildProgram(io, async (spec, cmd, args) => {
     const globals = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
     io.quiet = Boolean(globals.quiet);

@@ -3,6 +3,7 @@
  * without judging the values (validate.ts does that for the one profile in use). Pure.
  */
 import { ConfigError } from '../core/errors.js';
+import { isPlainObject } from '../core/json.js';
 import { FILE_KEYS, PROFILE_KEYS } from './profile.js';
 import { safeEcho } from './redact.js';
 
@@ -12,10 +13,6 @@ export interface ConfigFileData {
   profiles: Record<string, RawProfile>;
   /** Top-level keys other than `profiles`. */
   unknownTopLevel: string[];
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const EXAMPLE = 'profiles:\n  default:\n    privateKeyEnv: KLAVIYO_PRIVATE_API_KEY';

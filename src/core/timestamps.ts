@@ -16,7 +16,9 @@
  *   truncated to 6 (`storageInstant`), the same way on every path, so comparisons with what they
  *   give back stay exact.
  * - No zone means UTC (Klaviyo's convention), never the machine's zone. Zones: `Z`, `+HH:MM`,
- *   `+HHMM`, and `+HH` (PostgreSQL prints `+00`).
+ *   `+HHMM`, and `+HH` (PostgreSQL prints `+00`), at most 14 hours (the world's widest, Kiribati's
+ *   +14:00), maybe after a space (`10:00:00 +02:00`, as Ruby and some spreadsheets write it).
+ * - The fraction is 1 to 9 digits after a dot or a comma (ISO 8601 allows both).
  * - A date alone (`2024-05-13`) is a calendar date, not an instant: `parseDatetime` says so and the
  *   caller decides (the export keeps it as it is; a --where comparison takes midnight UTC).
  * - Years 0000-9999 only (what ISO text with four digits can spell); anything else is invalid.
@@ -35,7 +37,10 @@ export type ParsedDatetime = { kind: 'instant'; instant: Instant } | { kind: 'da
 export const STORAGE_DIGITS = 6;
 
 const DATETIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
+
+/** The widest offset of any time zone (UTC+14:00, Kiribati). */
+const MAX_OFFSET_HOURS = 14;
 
 const DAY_SECONDS = 86_400;
 const MIN_EPOCH_SECONDS = daysFromCivil(0, 1, 1) * DAY_SECONDS;
@@ -72,36 +77,48 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
+/** Why a text that looks like an ISO 8601 datetime is none (undefined: it does not even look like one). */
+export type DatetimeProblem = 'no such day' | 'no such time' | 'no such time zone offset' | 'out of range';
+
+export type DatetimeReading = ParsedDatetime | { kind: 'invalid'; problem?: DatetimeProblem };
+
 /**
- * Reads Klaviyo's datetime text: `YYYY-MM-DD`, then optionally `T` or a space, `HH:MM[:SS[.f]]`
- * (1 to 9 fraction digits) and a zone. Surrounding blanks are ignored. Undefined for anything
- * else, impossible dates (February 30) and times (25:00) included.
+ * Reads Klaviyo's (and a person's) datetime text: `YYYY-MM-DD`, then optionally `T` or a space,
+ * `HH:MM[:SS[.f]]` (1 to 9 fraction digits) and a zone. Surrounding blanks are ignored. Anything
+ * else is invalid, saying why when the text has the shape but names a day, a time or an offset
+ * that does not exist (February 30, 25:00, +15:00): those are refused, never rolled over.
  */
-export function parseDatetime(text: string): ParsedDatetime | undefined {
+export function readDatetime(text: string): DatetimeReading {
   const m = DATETIME.exec(text.trim());
-  if (!m) return undefined;
+  if (!m) return { kind: 'invalid' };
   const [, ys, mos, ds, hs, mis, ss, frac, z, sign, ohs, oms] = m;
   const year = Number(ys);
   const month = Number(mos);
   const day = Number(ds);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return { kind: 'invalid', problem: 'no such day' };
   if (hs === undefined) {
     return { kind: 'date', date: `${ys}-${mos}-${ds}` };
   }
   const hour = Number(hs);
   const minute = Number(mis);
   const second = ss === undefined ? 0 : Number(ss);
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return { kind: 'invalid', problem: 'no such time' };
   let offsetSeconds = 0;
   if (sign !== undefined && z === undefined) {
     const oh = Number(ohs);
     const om = oms === undefined ? 0 : Number(oms);
-    if (oh > 23 || om > 59) return undefined;
+    if (oh > MAX_OFFSET_HOURS || om > 59) return { kind: 'invalid', problem: 'no such time zone offset' };
     offsetSeconds = (sign === '-' ? -1 : 1) * (oh * 3600 + om * 60);
   }
   const epochSeconds = daysFromCivil(year, month, day) * DAY_SECONDS + hour * 3600 + minute * 60 + second - offsetSeconds;
-  if (epochSeconds < MIN_EPOCH_SECONDS || epochSeconds > MAX_EPOCH_SECONDS) return undefined;
+  if (epochSeconds < MIN_EPOCH_SECONDS || epochSeconds > MAX_EPOCH_SECONDS) return { kind: 'invalid', problem: 'out of range' };
   return { kind: 'instant', instant: { epochSeconds, fraction: frac ?? '' } };
+}
+
+/** As readDatetime, undefined for anything that is no datetime. */
+export function parseDatetime(text: string): ParsedDatetime | undefined {
+  const reading = readDatetime(text);
+  return reading.kind === 'invalid' ? undefined : reading;
 }
 
 /** The instant of a datetime text; a date alone is midnight UTC only when `dateAsMidnight`. */

@@ -195,6 +195,10 @@ class Emulator implements EmulatorControl {
     return this.#faults.report();
   }
 
+  endStorm(): void {
+    this.#faults.endStorm();
+  }
+
   updateFaults(settings: Partial<FaultSettings>): void {
     this.#faults.update(settings);
   }

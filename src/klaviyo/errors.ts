@@ -190,6 +190,14 @@ export class KlaviyoApiError extends KlvError {
   }
 }
 
+/**
+ * Klaviyo answered 404 Not Found: no record with that id (a wrong id, or one deleted since it was
+ * listed). Readers read it as "no row", write handlers as the row's `not_found`.
+ */
+export function isNotFound(err: unknown): err is KlaviyoApiError {
+  return err instanceof KlaviyoApiError && err.status === 404;
+}
+
 export class KlaviyoNetworkError extends KlvError {
   override readonly name = 'KlaviyoNetworkError';
   readonly operationId: string;

@@ -14,6 +14,7 @@
  * request is sent.
  */
 import { UsageError } from '../core/errors.js';
+import { epochMsFloor, parseInstant } from '../core/timestamps.js';
 import type { FilterFieldMeta, FilterOperator } from './api-metadata-types.js';
 import { OPERATIONS, type OperationId } from './generated/api-metadata.js';
 
@@ -66,41 +67,40 @@ export function quoteString(text: string): string {
 }
 
 /** `2024-01-01T00:00:00Z`: UTC, milliseconds only when there are some. */
-export function formatDateTime(date: Date): string {
+export function formatFilterDatetime(date: Date): string {
   if (Number.isNaN(date.getTime())) throw new UsageError('Invalid date in a filter');
   const iso = date.toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
 
-const HAS_ZONE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
-
-/** Reads a datetime a person typed; without a zone it is taken as UTC (never the machine's zone). */
-export function parseDateTime(text: string, field: string): Date {
-  const trimmed = text.trim();
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(trimmed);
-  const normalised = dateOnly ? `${trimmed}T00:00:00Z` : HAS_ZONE.test(trimmed) ? trimmed : `${trimmed}Z`;
-  const ms = Date.parse(normalised);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(trimmed) || Number.isNaN(ms)) {
+/**
+ * Reads a datetime a person typed (core/timestamps): without a zone it is taken as UTC (never the
+ * machine's zone), a date alone as midnight UTC, and a day or time that does not exist (February
+ * 30, 24:00) is refused rather than rolled over into the next month.
+ */
+export function parseFilterDatetime(text: string, field: string): Date {
+  const instant = parseInstant(text, { dateAsMidnight: true });
+  if (!instant) {
     throw new UsageError(
       `'${text}' is not a date-time for the filter field '${field}'`,
       'Use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00:00Z (times without a zone are read as UTC).',
     );
   }
-  return new Date(ms);
+  return new Date(epochMsFloor(instant));
 }
 
-function isDateTimeField(meta: FilterFieldMeta | undefined): boolean {
+function isDatetimeField(meta: FilterFieldMeta | undefined): boolean {
   return meta?.format === 'date-time' || meta?.format === 'date';
 }
 
 /** One value, typed by the field's metadata when known. */
 export function formatScalar(value: FilterScalar, field: string, meta?: FilterFieldMeta): string {
-  if (value instanceof Date) return formatDateTime(value);
-  if (isDateTimeField(meta)) {
+  if (value instanceof Date) return formatFilterDatetime(value);
+  if (isDatetimeField(meta)) {
     if (typeof value !== 'string') {
       throw new UsageError(`The filter field '${field}' takes a date-time, not ${JSON.stringify(value)}`);
     }
-    return formatDateTime(parseDateTime(value, field));
+    return formatFilterDatetime(parseFilterDatetime(value, field));
   }
   switch (meta?.type) {
     case 'boolean': {

@@ -1,27 +1,25 @@
 /**
  * `--where "Column op value"`: one condition per flag, AND-ed. Parsed here into a typed
  * Condition on a canonical column, with the value coerced to the column's type, so that a typo
- * or a bad value fails before any request.
+ * or a bad value fails before any request. The values and operators follow the rules SQL
+ * conditions follow too (conditions/), so `--where` and `klv query` select the same rows.
  *
  *   Email = 'ann@example.com'        Created >= 2026-01-01        Channel in ('email','sms')
  *   Name contains 'Sale'             Archived = true              Properties.tier = 'gold'
  */
 import { UsageError } from '../core/errors.js';
-import { formatInstant, parseInstant } from '../core/timestamps.js';
 import { requireColumn } from './columns.js';
+import { comparison, isTextOperator, textOperatorProblem } from './conditions/operators.js';
+import { coerceLiteral, literalText, type Literal } from './conditions/values.js';
 import type { ColumnDef, Condition, ObjectDefinition, ScalarValue, WhereOperator } from './types.js';
 
-const OPERATORS: Array<[RegExp, WhereOperator]> = [
-  [/^(?:!=|<>)/, '!='],
-  [/^>=/, '>='],
-  [/^<=/, '<='],
-  [/^==?/, '='],
-  [/^>/, '>'],
-  [/^</, '<'],
-  [/^in\b/i, 'in'],
-  [/^contains\b/i, 'contains'],
-  [/^starts[-_ ]?with\b/i, 'starts-with'],
-  [/^ends[-_ ]?with\b/i, 'ends-with'],
+/** The operators as written: symbols (see comparison()) and words. */
+const OPERATORS: Array<[RegExp, (written: string) => WhereOperator]> = [
+  [/^(?:!=|<>|>=|<=|==?|>|<)/, (symbol) => comparison(symbol)!],
+  [/^in\b/i, () => 'in'],
+  [/^contains\b/i, () => 'contains'],
+  [/^starts[-_ ]?with\b/i, () => 'starts-with'],
+  [/^ends[-_ ]?with\b/i, () => 'ends-with'],
 ];
 
 const SYNTAX_HINT =
@@ -34,7 +32,7 @@ interface Cursor {
 }
 
 function skipSpace(c: Cursor): void {
-  while (c.pos < c.text.length && /\s/.test(c.text[c.pos])) c.pos++;
+  while (c.pos < c.text.length && /\s/.test(c.text[c.pos]!)) c.pos++;
 }
 
 function fail(c: Cursor, message: string): never {
@@ -47,8 +45,11 @@ function readQuoted(c: Cursor): string {
   c.pos++;
   while (c.pos < c.text.length) {
     const ch = c.text[c.pos];
-    if (ch === '\\' && c.pos + 1 < c.text.length) {
-      out += c.text[c.pos + 1];
+    // A backslash escapes a quote or itself (shells make `''` awkward); any other is text, as in
+    // SQL: 'C:\temp' is C:\temp.
+    const next = c.text[c.pos + 1];
+    if (ch === '\\' && (next === "'" || next === '"' || next === '\\')) {
+      out += next;
       c.pos += 2;
       continue;
     }
@@ -68,65 +69,34 @@ function readQuoted(c: Cursor): string {
   fail(c, `the ${quote} quote is not closed`);
 }
 
-/** A raw value token: quoted text (kept as text) or a bare word (typed later). */
-interface RawValue {
-  text: string;
-  quoted: boolean;
-}
-
-function readValue(c: Cursor, stopAt: RegExp): RawValue {
+/** A value: quoted text (kept as text), bare `null`, or a bare word (typed by the column). */
+function readValue(c: Cursor, stopAt: RegExp): Literal {
   skipSpace(c);
   const ch = c.text[c.pos];
-  if (ch === "'" || ch === '"') return { text: readQuoted(c), quoted: true };
+  if (ch === "'" || ch === '"') return { kind: 'text', text: readQuoted(c) };
   const start = c.pos;
-  while (c.pos < c.text.length && !stopAt.test(c.text[c.pos])) c.pos++;
+  while (c.pos < c.text.length && !stopAt.test(c.text[c.pos]!)) c.pos++;
   const text = c.text.slice(start, c.pos).trim();
   if (text === '') fail(c, 'a value is missing');
-  return { text, quoted: false };
+  return /^null$/i.test(text) ? { kind: 'null' } : { kind: 'word', text };
 }
 
-function coerce(raw: RawValue, column: ColumnDef, source: string): ScalarValue {
-  const bad = (what: string): never => {
-    throw new UsageError(`--where "${source}": '${raw.text}' is not ${what} (column ${column.name} is ${column.type}).`, SYNTAX_HINT);
+function coerce(literal: Literal, column: ColumnDef, op: WhereOperator, source: string): ScalarValue {
+  const bad = (problem: string): never => {
+    throw new UsageError(`--where "${source}": ${problem}.`, SYNTAX_HINT);
   };
-  if (!raw.quoted && /^null$/i.test(raw.text)) return null;
-  switch (column.type) {
-    case 'integer':
-    case 'number': {
-      const n = Number(raw.text);
-      if (raw.text.trim() === '' || !Number.isFinite(n) || (column.type === 'integer' && !Number.isInteger(n))) {
-        bad(column.type === 'integer' ? 'a whole number' : 'a number');
-      }
-      return n;
-    }
-    case 'boolean': {
-      if (/^(true|yes|1)$/i.test(raw.text)) return true;
-      if (/^(false|no|0)$/i.test(raw.text)) return false;
-      return bad('true or false');
-    }
-    case 'datetime': {
-      const iso = normalizeDateTime(raw.text);
-      if (!iso) bad('a date or date-time (ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z)');
-      return iso;
-    }
-    default:
-      if (column.enum && !column.enum.includes(raw.text)) {
-        const match = column.enum.find((e) => e.toLowerCase() === raw.text.toLowerCase());
-        if (match) return match;
-        return bad(`one of ${column.enum.join(', ')}`);
-      }
-      return raw.text;
+  if (literal.kind === 'null') {
+    if (op !== '=' && op !== '!=') bad('null can only be compared with = or !=');
+    return null;
   }
-}
-
-/**
- * ISO 8601 date or date-time to a canonical UTC string, every fraction digit kept (a condition on
- * Klaviyo's microseconds must stay exact); dates are midnight UTC; no zone = UTC. Impossible
- * days (2026-02-30) are refused, not rolled over.
- */
-export function normalizeDateTime(text: string): string | null {
-  const instant = parseInstant(text, { dateAsMidnight: true });
-  return instant ? formatInstant(instant) : null;
+  if (isTextOperator(op)) {
+    const problem = textOperatorProblem(op, column);
+    if (problem) bad(problem);
+    // Matched as text, whatever the column's values look like (contains 4 finds '1.45').
+    return literalText(literal);
+  }
+  const coerced = coerceLiteral(literal, column);
+  return 'value' in coerced ? coerced.value : bad(coerced.problem);
 }
 
 export function parseWhere(text: string, def: ObjectDefinition): Condition {
@@ -137,17 +107,18 @@ export function parseWhere(text: string, def: ObjectDefinition): Condition {
   if (c.text[c.pos] === '"' || c.text[c.pos] === '`') {
     columnName = readQuoted(c);
   } else {
-    while (c.pos < c.text.length && /[A-Za-z0-9_.$:]/.test(c.text[c.pos])) c.pos++;
+    while (c.pos < c.text.length && /[A-Za-z0-9_.$:]/.test(c.text[c.pos]!)) c.pos++;
     columnName = c.text.slice(start, c.pos);
   }
   if (!columnName) fail(c, 'it should start with a column name');
   const column = requireColumn(def, columnName);
   skipSpace(c);
   const rest = c.text.slice(c.pos);
-  const found = OPERATORS.find(([re]) => re.test(rest));
+  const found = OPERATORS.map(([re, op]) => [re.exec(rest), op] as const).find(([m]) => m !== null);
   if (!found) fail(c, 'an operator is missing or unknown');
-  const [re, op] = found;
-  c.pos += re.exec(rest)![0].length;
+  const written = found[0]![0];
+  const op = found[1](written);
+  c.pos += written.length;
   let value: ScalarValue | ScalarValue[];
   if (op === 'in') {
     skipSpace(c);
@@ -155,7 +126,8 @@ export function parseWhere(text: string, def: ObjectDefinition): Condition {
     c.pos++;
     const values: ScalarValue[] = [];
     for (;;) {
-      values.push(coerce(readValue(c, /[,)]/), column, text));
+      // In --where, null means "no value": `in (null, 'a')` is absent or 'a'.
+      values.push(coerce(readValue(c, /[,)]/), column, '=', text));
       skipSpace(c);
       if (c.text[c.pos] === ',') {
         c.pos++;
@@ -169,15 +141,9 @@ export function parseWhere(text: string, def: ObjectDefinition): Condition {
     }
     value = values;
   } else {
-    value = coerce(readValue(c, /$^/), column, text);
+    value = coerce(readValue(c, /$^/), column, op, text);
   }
   skipSpace(c);
   if (c.pos < c.text.length) fail(c, `unexpected text '${c.text.slice(c.pos)}' (one condition per --where; repeat the flag to AND them)`);
-  if (value === null && op !== '=' && op !== '!=') {
-    throw new UsageError(`--where "${text}": null can only be compared with = or !=.`, SYNTAX_HINT);
-  }
-  if ((op === 'contains' || op === 'starts-with' || op === 'ends-with') && typeof value !== 'string') {
-    throw new UsageError(`--where "${text}": ${op} needs a text value.`, SYNTAX_HINT);
-  }
   return { column: column.name, op, value };
 }

@@ -8,8 +8,9 @@
  *   subqueries), resolved the same way, renamed to the canonical name: only these are read
  *   (sparse fieldsets);
  * - the top-level WHERE conjuncts of the form `col op literal`, `col IN (...)`, `col LIKE 'x%'`
- *   and `col BETWEEN a AND b` on one object, as catalog Conditions for the object's planner,
- *   which pushes what the endpoint can filter and checks the rest on each row. SQLite evaluates
+ *   and `col BETWEEN a AND b` on one object, as catalog Conditions for the object's planner
+ *   (conditions.ts: the ones --where gives for the same text), which pushes what the endpoint
+ *   can filter and checks the rest on each row. SQLite evaluates
  *   the whole WHERE again on what is loaded, so correctness never depends on push-down: a
  *   condition is pushed only when it can only remove rows SQL would remove too. String literals
  *   compared with a datetime column are rewritten to the form SQLite stores datetimes in
@@ -23,11 +24,12 @@ import { UsageError } from '../core/errors.js';
 import { findColumn } from '../objects/columns.js';
 import { nearestNames } from '../objects/names.js';
 import { findObject } from '../objects/registry.js';
-import { normalizeDateTime } from '../objects/where.js';
-import type { ColumnDef, Condition, ObjectDefinition, ScalarValue, WhereOperator } from '../objects/types.js';
+import type { ColumnDef, Condition, ObjectDefinition } from '../objects/types.js';
+import { conjunctConditions, conjuncts, sqlLiteral } from './conditions.js';
 import { rewriteDatetimeLiterals } from './datetimes.js';
-import { exprSql, type AstNode } from './parse.js';
+import { exprSql } from './parse.js';
 import { hasPropertiesColumn, isPropertyColumnName, noPropertiesError } from './properties.js';
+import { columnRefName, isColumnRef, isNode, isSelect, setColumnRefName, subquery, type AST, type ColumnRefItem, type Select, type SqlNode } from './sql-ast.js';
 
 export interface TableUse {
   def: ObjectDefinition;
@@ -47,7 +49,7 @@ export interface OutputColumn {
 
 export interface Analysis {
   /** The statement with canonical object and column names (run by SQLite). */
-  ast: AstNode;
+  ast: Select;
   tables: Map<string, TableUse>;
   /** Top-level WHERE conjuncts that could not become conditions (SQLite checks them). */
   residual: number;
@@ -76,16 +78,10 @@ interface Scope {
 
 const lower = (s: string) => s.toLowerCase();
 
-function columnName(ref: AstNode): string | undefined {
-  const c = ref.column;
-  if (typeof c === 'string') return c;
-  if (c && typeof c === 'object' && c.expr && typeof c.expr.value === 'string') return c.expr.value;
-  return undefined;
-}
-
-function setColumnName(ref: AstNode, name: string): void {
-  if (typeof ref.column === 'string') ref.column = name;
-  else if (ref.column?.expr) ref.column.expr.value = name;
+/** A SELECT's FROM entries (tables, joins, subqueries), as nodes to read and rename. */
+function fromEntries(sel: Select): SqlNode[] {
+  const from: unknown = sel.from;
+  return (Array.isArray(from) ? from : from ? [from] : []).filter(isNode);
 }
 
 function unsupported(what: string, hint = 'Rewrite the query without it, or export the objects and query the files.'): UsageError {
@@ -108,13 +104,18 @@ export class Analyzer {
     return u;
   }
 
-  select(sel: AstNode, outer: Scope[]): Scope {
+  select(sel: Select, outer: Scope[]): Scope {
     this.selects += 1;
+    // Keys the library's Select type does not name (INTO) are read through SqlNode.
+    const node: SqlNode = sel as unknown as SqlNode;
     if (sel.with) throw unsupported('WITH (common table expressions)', 'Use a subquery in FROM instead: SELECT ... FROM (SELECT ...) AS t.');
     if (sel._next || sel.set_op) throw unsupported(`${String(sel.set_op ?? 'UNION').toUpperCase()} (compound SELECT)`);
-    if (sel.into?.expr || sel.into?.type) throw unsupported('SELECT ... INTO');
+    if (isNode(node.into) && (node.into.expr || node.into.type)) throw unsupported('SELECT ... INTO');
     const scope: Scope = { entries: [], outputAliases: new Set() };
-    for (const f of (sel.from ?? []) as AstNode[]) {
+    const from = fromEntries(sel);
+    for (const f of from) {
+      const inner = isNode(f.expr) ? subquery(f.expr) : undefined;
+      const alias = typeof f.as === 'string' ? f.as : undefined;
       if (typeof f.table === 'string' && !f.expr) {
         let def: ObjectDefinition;
         try {
@@ -123,28 +124,28 @@ export class Analyzer {
           if (err instanceof UsageError) throw new UsageError(`Unknown object '${f.table}' in the query.`, err.hint);
           throw err;
         }
-        const written: string = f.table;
+        const written = f.table;
         f.table = def.name;
-        if (f.db) throw unsupported(`the schema-qualified name ${f.db}.${written}`, `Name the object alone: ${def.name}.`);
+        if (f.db) throw unsupported(`the schema-qualified name ${String(f.db)}.${written}`, `Name the object alone: ${def.name}.`);
         // Columns qualified with the name as written (list_members.Email) must still resolve in SQLite.
-        if (!f.as && written !== def.name) f.as = written;
+        if (!alias && written !== def.name) f.as = written;
         const use = this.use(def);
         use.occurrences += 1;
-        scope.entries.push({ names: [f.as ?? def.name, def.name, written].map(lower), use });
-      } else if (f.expr?.ast) {
-        this.select(f.expr.ast, outer);
-        scope.entries.push({ names: f.as ? [lower(f.as)] : [], derived: true });
+        scope.entries.push({ names: [alias ?? written, def.name, written].map(lower), use });
+      } else if (inner) {
+        this.select(inner, outer);
+        scope.entries.push({ names: alias ? [lower(alias)] : [], derived: true });
       } else if (f.expr) {
         throw unsupported('a table function or VALUES in FROM');
       }
     }
-    for (const c of (sel.columns ?? []) as AstNode[]) if (c && typeof c.as === 'string') scope.outputAliases.add(lower(c.as));
+    for (const c of sel.columns ?? []) if (isNode(c) && typeof c.as === 'string') scope.outputAliases.add(lower(c.as));
     const chain = [scope, ...outer];
-    for (const f of (sel.from ?? []) as AstNode[]) {
+    for (const f of from) {
       if (f.on) this.expr(f.on, chain);
       if (Array.isArray(f.using)) {
-        for (const u of f.using as AstNode[]) {
-          const name = typeof u === 'string' ? u : u?.value ?? u?.column;
+        for (const u of f.using as unknown[]) {
+          const name = typeof u === 'string' ? u : isNode(u) ? (u.value ?? u.column) : undefined;
           if (typeof name === 'string') for (const e of scope.entries) if (e.use) this.addColumn(e.use, name, false);
         }
       }
@@ -157,30 +158,29 @@ export class Analyzer {
     return scope;
   }
 
-  expr(node: AstNode, chain: Scope[]): void {
+  expr(node: unknown, chain: Scope[]): void {
     if (node === null || typeof node !== 'object') return;
     if (Array.isArray(node)) {
       for (const n of node) this.expr(n, chain);
       return;
     }
-    if (node.type === 'column_ref') {
+    if (!isNode(node)) return;
+    if (isColumnRef(node)) {
       this.columnRef(node, chain);
       return;
     }
     if (node.type === 'double_quote_string' && typeof node.value === 'string' && this.namesColumn(node.value, chain)) {
       // Standard SQL (and SQLite, when the name is a column): "Properties.tier" is an identifier.
-      const name: string = node.value;
+      const name = node.value;
       for (const k of Object.keys(node)) delete node[k];
-      Object.assign(node, { type: 'column_ref', table: null, column: name });
-      this.columnRef(node, chain);
+      const ref: ColumnRefItem = { type: 'column_ref', table: null, column: name };
+      Object.assign(node, ref);
+      this.columnRef(node as unknown as ColumnRefItem, chain);
       return;
     }
-    if (node.ast && typeof node.ast === 'object' && node.ast.type === 'select') {
-      this.select(node.ast, chain);
-      return;
-    }
-    if (node.type === 'select') {
-      this.select(node, chain);
+    const inner = subquery(node);
+    if (inner) {
+      this.select(inner, chain);
       return;
     }
     if (node.type === 'aggr_func') this.aggregates = true;
@@ -236,8 +236,8 @@ export class Analyzer {
     for (const c of use.def.columns) if (!c.onDemand && !use.columns.has(c.name)) use.columns.set(c.name, c);
   }
 
-  columnRef(ref: AstNode, chain: Scope[]): void {
-    let name = columnName(ref);
+  columnRef(ref: ColumnRefItem, chain: Scope[]): void {
+    let name = columnRefName(ref);
     if (name === undefined) return;
     let qualifier: string | null = typeof ref.table === 'string' ? ref.table : null;
     // `Properties.tier` the parse step left as table.column (it does when the statement also uses
@@ -246,7 +246,7 @@ export class Analyzer {
       name = `Properties.${name}`;
       qualifier = null;
       ref.table = null;
-      setColumnName(ref, name);
+      setColumnRefName(ref, name);
     }
     if (qualifier !== null) {
       for (const scope of chain) {
@@ -255,7 +255,7 @@ export class Analyzer {
         if (!entry.use) return; // a column of a subquery in FROM: SQLite resolves it
         if (name === '*') return this.allColumns(entry.use);
         const col = this.addColumn(entry.use, name)!;
-        setColumnName(ref, col.name);
+        setColumnRefName(ref, col.name);
         if (col.type === 'datetime') this.datetimeRefs.add(ref);
         return;
       }
@@ -277,7 +277,7 @@ export class Analyzer {
         let canonical: ColumnDef | undefined;
         for (const h of hits) canonical = this.addColumn(h.use!, name)!;
         if (hits.length === 1) {
-          setColumnName(ref, canonical!.name);
+          setColumnRefName(ref, canonical!.name);
           if (canonical!.type === 'datetime') this.datetimeRefs.add(ref);
         }
         return;
@@ -299,134 +299,8 @@ export class Analyzer {
   }
 }
 
-/** The AND-ed parts of a WHERE: `a AND (b AND c)` -> [a, b, c]; parenthesized ORs stay whole. */
-export function conjuncts(where: AstNode): AstNode[] {
-  if (!where) return [];
-  if (where.type === 'binary_expr' && String(where.operator).toUpperCase() === 'AND') return [...conjuncts(where.left), ...conjuncts(where.right)];
-  return [where];
-}
-
-/** A literal's value, or undefined when the node is not a plain literal. */
-export function literal(node: AstNode): ScalarValue | undefined {
-  if (!node || typeof node !== 'object') return undefined;
-  switch (node.type) {
-    case 'number':
-      return typeof node.value === 'number' ? node.value : Number(node.value);
-    case 'single_quote_string':
-    case 'string':
-      return String(node.value);
-    case 'bool':
-      return Boolean(node.value);
-    case 'null':
-      return null;
-    default:
-      return undefined;
-  }
-}
-
-/** `'abc%'` -> starts-with abc, `'%abc%'` -> contains, `'%abc'` -> ends-with, `'abc'` -> =; other patterns stay local. */
-export function likeCondition(pattern: string): { op: WhereOperator; value: string } | undefined {
-  const inner = pattern.replace(/^%/, '').replace(/%$/, '');
-  if (inner === '' || /[%_\\]/.test(inner)) return undefined;
-  const lead = pattern.startsWith('%');
-  const trail = pattern.length > 1 && pattern.endsWith('%');
-  if (lead && trail) return { op: 'contains', value: inner };
-  if (trail) return { op: 'starts-with', value: inner };
-  if (lead) return { op: 'ends-with', value: inner };
-  return { op: '=', value: inner };
-}
-
-const FLIP: Record<string, WhereOperator> = { '=': '=', '!=': '!=', '<>': '!=', '>': '<', '>=': '<=', '<': '>', '<=': '>=' };
-const SAME: Record<string, WhereOperator> = { '=': '=', '==': '=', '!=': '!=', '<>': '!=', '>': '>', '>=': '>=', '<': '<', '<=': '<=' };
-
-/** The literal in the column's type, or undefined when pushing it could disagree with SQL. */
-function typed(value: ScalarValue, col: ColumnDef): ScalarValue | undefined {
-  if (value === null) return undefined;
-  switch (col.type) {
-    case 'integer':
-    case 'number':
-      return typeof value === 'number' ? value : undefined;
-    case 'boolean':
-      if (typeof value === 'boolean') return value;
-      if (value === 1 || value === 0) return value === 1;
-      return undefined;
-    case 'datetime':
-      return typeof value === 'string' ? normalizeDateTime(value) ?? undefined : undefined;
-    case 'json':
-      return undefined;
-    default:
-      if (typeof value !== 'string') return undefined;
-      // A value outside the enum matches nothing in SQL; sent to Klaviyo it would be refused.
-      if (col.enum && !col.enum.includes(value)) return undefined;
-      return value;
-  }
-}
-
-/** One WHERE conjunct as conditions on one object, or undefined when it is not of a pushable form. */
-export function conjunctConditions(node: AstNode, resolve: (ref: AstNode) => { table: string; column: ColumnDef } | undefined): { table: string; conditions: Condition[] } | undefined {
-  if (!node || node.type !== 'binary_expr') return undefined;
-  const op = String(node.operator).toUpperCase();
-  const colRef = (n: AstNode) => (n?.type === 'column_ref' ? resolve(n) : undefined);
-  if (op in SAME || op === '==') {
-    let target = colRef(node.left);
-    let value = literal(node.right);
-    let mapped = SAME[op];
-    if (!target || value === undefined) {
-      target = colRef(node.right);
-      value = literal(node.left);
-      mapped = FLIP[op === '==' ? '=' : op];
-    }
-    if (!target || value === undefined) return undefined;
-    const v = typed(value, target.column);
-    if (v === undefined) return undefined;
-    return { table: target.table, conditions: [{ column: target.column.name, op: mapped, value: v }] };
-  }
-  if (op === 'IN') {
-    const target = colRef(node.left);
-    const items: AstNode[] | undefined = node.right?.type === 'expr_list' && Array.isArray(node.right.value) ? node.right.value : undefined;
-    if (!target || !items || items.length === 0) return undefined;
-    const values: ScalarValue[] = [];
-    for (const item of items) {
-      const raw = literal(item);
-      if (raw === undefined || raw === null) return undefined;
-      const v = typed(raw, target.column);
-      if (v === undefined) return undefined;
-      values.push(v);
-    }
-    return { table: target.table, conditions: [{ column: target.column.name, op: 'in', value: values }] };
-  }
-  if (op === 'LIKE') {
-    const target = colRef(node.left);
-    const pattern = literal(node.right);
-    if (!target || typeof pattern !== 'string' || node.escape) return undefined;
-    if (!['string', 'email', 'phone', 'id'].includes(target.column.type) || target.column.enum) return undefined;
-    const like = likeCondition(pattern);
-    if (!like) return undefined;
-    return { table: target.table, conditions: [{ column: target.column.name, op: like.op, value: like.value }] };
-  }
-  if (op === 'BETWEEN') {
-    const target = colRef(node.left);
-    const bounds: AstNode[] | undefined = node.right?.type === 'expr_list' ? node.right.value : undefined;
-    if (!target || !bounds || bounds.length !== 2) return undefined;
-    const lo = literal(bounds[0]);
-    const hi = literal(bounds[1]);
-    if (lo === undefined || hi === undefined) return undefined;
-    const a = typed(lo, target.column);
-    const b = typed(hi, target.column);
-    if (a === undefined || b === undefined) return undefined;
-    return {
-      table: target.table,
-      conditions: [
-        { column: target.column.name, op: '>=', value: a },
-        { column: target.column.name, op: '<=', value: b },
-      ],
-    };
-  }
-  return undefined;
-}
-
 /** A WHERE conjunct as SQL, saying why a custom property condition cannot go to Klaviyo. */
-function conditionText(node: AstNode): string {
+function conditionText(node: SqlNode): string {
   let text: string;
   try {
     text = exprSql(node);
@@ -434,29 +308,32 @@ function conditionText(node: AstNode): string {
     text = 'a condition';
   }
   let onProperty = false;
-  const visit = (n: AstNode): void => {
+  const visit = (n: unknown): void => {
     if (!n || typeof n !== 'object' || onProperty) return;
-    if (n.type === 'column_ref' && isPropertyColumnName(columnName(n) ?? '')) onProperty = true;
+    if (isColumnRef(n) && isPropertyColumnName(columnRefName(n) ?? '')) onProperty = true;
     else for (const v of Object.values(n)) visit(v);
   };
   visit(node);
   return onProperty ? `${text}   (a custom property: no Klaviyo endpoint filters on custom properties)` : text;
 }
 
-function limitOf(sel: AstNode): { limit?: number; offset: number } {
-  const values: AstNode[] = sel.limit?.value ?? [];
+function limitOf(sel: Select): { limit?: number; offset: number } {
+  const values: unknown[] = sel.limit?.value ?? [];
   if (values.length === 0) return { offset: 0 };
-  const nums = values.map((v) => literal(v));
+  const nums = values.map((v) => {
+    const l = sqlLiteral(v);
+    return l?.kind === 'number' ? Number(l.text) : undefined;
+  });
   if (nums.some((n) => typeof n !== 'number' || !Number.isInteger(n) || n < 0)) return { offset: 0, limit: undefined };
   // `LIMIT a, b` (MySQL order: offset first) vs `LIMIT a OFFSET b`.
   if (values.length === 2) {
-    return sel.limit.seperator === 'offset' ? { limit: nums[0] as number, offset: nums[1] as number } : { limit: nums[1] as number, offset: nums[0] as number };
+    return sel.limit?.seperator === 'offset' ? { limit: nums[0] as number, offset: nums[1] as number } : { limit: nums[1] as number, offset: nums[0] as number };
   }
   return { limit: nums[0] as number, offset: 0 };
 }
 
-export function analyzeSelect(ast: AstNode): Analysis {
-  if (!ast || ast.type !== 'select') throw unsupported(`the statement ${String(ast?.type ?? '').toUpperCase()}`);
+export function analyzeSelect(ast: AST): Analysis {
+  if (!isSelect(ast)) throw unsupported(`the statement ${String(ast?.type ?? '').toUpperCase()}`);
   const a = new Analyzer();
   const top = a.select(ast, []);
   if (a.tables.size === 0) throw unsupported('a SELECT without an object in FROM', "Name an object: SELECT * FROM Lists. 'klv objects' lists them.");
@@ -464,8 +341,9 @@ export function analyzeSelect(ast: AstNode): Analysis {
   // Conditions for the planner: top-level WHERE conjuncts on an object that appears once.
   const byQualifier = new Map<string, TableUse>();
   for (const e of top.entries) if (e.use) for (const n of e.names) byQualifier.set(n, e.use);
-  const resolve = (ref: AstNode): { table: string; column: ColumnDef } | undefined => {
-    const name = columnName(ref);
+  const resolve = (ref: unknown): { table: string; column: ColumnDef } | undefined => {
+    if (!isColumnRef(ref)) return undefined;
+    const name = columnRefName(ref);
     if (!name || name === '*') return undefined;
     let use: TableUse | undefined;
     if (typeof ref.table === 'string') use = byQualifier.get(lower(ref.table));
@@ -481,8 +359,8 @@ export function analyzeSelect(ast: AstNode): Analysis {
   let residual = 0;
   const residualSql: string[] = [];
   for (const c of conjuncts(ast.where)) {
-    const found = conjunctConditions(c, resolve);
-    if (found) a.tables.get(found.table)!.where.push(...found.conditions);
+    const found = conjunctConditions(c, resolve, 'exact');
+    if ('conditions' in found) a.tables.get(found.table)!.where.push(...found.conditions);
     else {
       residual += 1;
       residualSql.push(conditionText(c));
@@ -510,13 +388,13 @@ export function analyzeSelect(ast: AstNode): Analysis {
     const use = top.entries[0].use!;
     const output: OutputColumn[] = [];
     let plain = true;
-    for (const c of ast.columns as AstNode[]) {
-      const e = c?.expr;
-      if (e?.type !== 'column_ref') {
+    for (const c of ast.columns) {
+      const e: unknown = isNode(c) ? c.expr : undefined;
+      if (!isColumnRef(e)) {
         plain = false;
         break;
       }
-      const name = columnName(e);
+      const name = columnRefName(e);
       if (name === '*') {
         for (const col of use.def.columns) if (!col.onDemand) output.push({ name: col.name, column: col });
       } else {
@@ -531,6 +409,6 @@ export function analyzeSelect(ast: AstNode): Analysis {
     if (plain) simple = { table: use.def.name, output, limit, offset };
   }
   // Last, so that the conditions and --explain show the literals as written.
-  rewriteDatetimeLiterals(ast, (ref) => ref !== null && typeof ref === 'object' && a.datetimeRefs.has(ref));
+  rewriteDatetimeLiterals(ast, (ref) => isNode(ref) && a.datetimeRefs.has(ref));
   return { ast, tables: a.tables, residual, residualSql, simple, pushLimit, localWork };
 }

@@ -15,7 +15,8 @@
  *   MAX(Created) whose column type SQLite does not report.
  */
 import { formatInstant, instantOf, parseDatetime, parseInstant } from '../core/timestamps.js';
-import type { AstNode } from './parse.js';
+import { comparison } from '../objects/conditions/operators.js';
+import { isBinary, isExprList, isNode, operatorOf } from './sql-ast.js';
 
 const DIGITS = 9;
 const STORED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/;
@@ -37,11 +38,12 @@ export function outputDatetime(value: unknown): unknown {
   return instant ? formatInstant(instant, { digits: 'groups' }) : value;
 }
 
-const COMPARISONS = new Set(['=', '==', '!=', '<>', '<', '<=', '>', '>=', 'IS', 'IS NOT']);
+/** Comparisons whose other side is compared as a datetime: the condition symbols, and IS [NOT]. */
+const isComparison = (op: string) => comparison(op) !== undefined || op === 'IS' || op === 'IS NOT';
 const LISTS = new Set(['IN', 'NOT IN', 'BETWEEN', 'NOT BETWEEN']);
 
-function rewriteLiteral(node: AstNode): void {
-  if (!node || (node.type !== 'single_quote_string' && node.type !== 'string') || typeof node.value !== 'string') return;
+function rewriteLiteral(node: unknown): void {
+  if (!isNode(node) || (node.type !== 'single_quote_string' && node.type !== 'string') || typeof node.value !== 'string') return;
   const instant = parseInstant(node.value, { dateAsMidnight: true });
   if (instant) node.value = formatInstant(instant, { digits: DIGITS });
 }
@@ -50,18 +52,18 @@ function rewriteLiteral(node: AstNode): void {
  * Rewrites, in place, the string literals compared with a datetime column anywhere in the
  * statement. `isDatetimeColumn` says which column_ref nodes the analysis resolved to one.
  */
-export function rewriteDatetimeLiterals(node: AstNode, isDatetimeColumn: (ref: AstNode) => boolean): void {
+export function rewriteDatetimeLiterals(node: unknown, isDatetimeColumn: (ref: unknown) => boolean): void {
   if (node === null || typeof node !== 'object') return;
   if (Array.isArray(node)) {
     for (const n of node) rewriteDatetimeLiterals(n, isDatetimeColumn);
     return;
   }
-  if (node.type === 'binary_expr') {
-    const op = String(node.operator).toUpperCase();
-    if (COMPARISONS.has(op)) {
+  if (isBinary(node)) {
+    const op = operatorOf(node);
+    if (isComparison(op)) {
       if (isDatetimeColumn(node.left)) rewriteLiteral(node.right);
       if (isDatetimeColumn(node.right)) rewriteLiteral(node.left);
-    } else if (LISTS.has(op) && isDatetimeColumn(node.left) && node.right?.type === 'expr_list' && Array.isArray(node.right.value)) {
+    } else if (LISTS.has(op) && isDatetimeColumn(node.left) && isExprList(node.right)) {
       for (const item of node.right.value) rewriteLiteral(item);
     }
   }

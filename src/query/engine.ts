@@ -16,10 +16,9 @@
  * (TRUE and FALSE in SQL); JSON as JSON text. LIKE is made case-sensitive, as Klaviyo's filters
  * are, so push-down and SQLite agree.
  */
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { quoteIdent, sqlType } from '../db/dialect.js';
+import { openScratchSqlite } from '../db/scratch.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ColumnDef, ColumnType, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../objects/types.js';
 import type { ValueColumn } from '../pipeline/export/values.js';
@@ -29,20 +28,6 @@ import { toSql } from './parse.js';
 import { isPropertyColumnName } from './properties.js';
 
 export const BATCH_ROWS = 2_000;
-
-interface Statement {
-  run(...params: unknown[]): unknown;
-  raw(on?: boolean): Statement;
-  iterate(...params: unknown[]): IterableIterator<unknown[]>;
-  columns(): Array<{ name: string; column: string | null; table: string | null; type: string | null }>;
-}
-interface Database {
-  prepare(sql: string): Statement;
-  pragma(sql: string): unknown;
-  exec(sql: string): void;
-  transaction<T extends (...args: never[]) => unknown>(fn: T): T;
-  close(): void;
-}
 
 export interface PlannedTable {
   def: ObjectDefinition;
@@ -73,7 +58,7 @@ export function planTables(analysis: Analysis): PlannedTable[] {
   return out;
 }
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const quote = (name: string) => quoteIdent('sqlite', name);
 
 /**
  * The declared SQLite type. A custom property has no type of its own (a number on one profile,
@@ -82,11 +67,7 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * column would have compared '10' < '5' as text.
  */
 function sqliteType(c: ColumnDef): string {
-  if (isPropertyColumnName(c.name)) return '';
-  const t = c.type;
-  if (t === 'integer' || t === 'boolean') return 'INTEGER';
-  if (t === 'number') return 'REAL';
-  return 'TEXT';
+  return isPropertyColumnName(c.name) ? '' : sqlType('sqlite', c.type, false);
 }
 
 /** A row value as SQLite stores it. */
@@ -117,32 +98,6 @@ export function outputValue(value: unknown, type: ColumnType | undefined): unkno
   return value;
 }
 
-function openSqlite(): { db: Database; dispose: () => void } {
-  const require = createRequire(import.meta.url);
-  const BetterSqlite = require('better-sqlite3') as new (file: string) => Database;
-  const dir = mkdtempSync(join(tmpdir(), 'klv-query-'));
-  const db = new BetterSqlite(join(dir, 'query.sqlite'));
-  db.pragma('journal_mode = OFF');
-  db.pragma('synchronous = OFF');
-  // Pages spill to the file beyond this (KiB, negative): the cache, not the data, is in memory.
-  db.pragma('cache_size = -32000');
-  db.pragma('temp_store = FILE');
-  db.pragma('case_sensitive_like = ON');
-  let closed = false;
-  return {
-    db,
-    dispose: () => {
-      if (closed) return;
-      closed = true;
-      try {
-        db.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
 /**
  * Custom property columns whose every value was true or false: SQLite keeps them as 1 and 0, and
  * the output turns them back into booleans, as `klv export --properties` writes them.
@@ -168,7 +123,7 @@ class BooleanProperties {
   }
 }
 
-async function load(db: Database, t: PlannedTable, client: KlaviyoClient, signal: AbortSignal | undefined, onRows?: (n: number) => void, booleans?: BooleanProperties): Promise<number> {
+async function load(db: BetterSqlite3.Database, t: PlannedTable, client: KlaviyoClient, signal: AbortSignal | undefined, onRows?: (n: number) => void, booleans?: BooleanProperties): Promise<number> {
   const cols = t.request.columns;
   db.exec(`CREATE TABLE ${quote(t.def.name)} (${cols.map((c) => `${quote(c.name)} ${sqliteType(c)}`.trimEnd()).join(', ')})`);
   const insert = db.prepare(`INSERT INTO ${quote(t.def.name)} VALUES (${cols.map(() => '?').join(', ')})`);
@@ -182,12 +137,12 @@ async function load(db: Database, t: PlannedTable, client: KlaviyoClient, signal
     batch.push(cols.map((c) => sqliteValue(row[c.name], c)));
     n += 1;
     if (batch.length >= BATCH_ROWS) {
-      flush(batch as never);
+      flush(batch);
       batch = [];
       onRows?.(n);
     }
   }
-  if (batch.length > 0) flush(batch as never);
+  if (batch.length > 0) flush(batch);
   onRows?.(n);
   return n;
 }
@@ -235,7 +190,7 @@ export async function runSelect(analysis: Analysis, tables: PlannedTable[], clie
     return { columns, rows: rows(), dispose: () => {} };
   }
 
-  const { db, dispose } = openSqlite();
+  const { db, dispose } = openScratchSqlite({ caseSensitiveLike: true });
   try {
     const booleanProperties = new Map<string, Set<string>>();
     for (const t of tables) {
@@ -244,7 +199,8 @@ export async function runSelect(analysis: Analysis, tables: PlannedTable[], clie
       booleanProperties.set(t.def.name, new Set(booleans.names()));
       onLoaded?.(t.def.name, n);
     }
-    const stmt = db.prepare(toSql(analysis.ast));
+    // Raw mode: each row an array of values in column order.
+    const stmt = db.prepare<unknown[], unknown[]>(toSql(analysis.ast));
     stmt.raw(true);
     const meta = stmt.columns();
     const types = meta.map((m): ColumnType | undefined => {

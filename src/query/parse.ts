@@ -4,26 +4,20 @@
  * user sees where, not only what.
  */
 import { createRequire } from 'node:module';
+import type { Parser } from 'node-sql-parser';
 import { UsageError } from '../core/errors.js';
-import { lineColumnAt, rewritePropertyReferences } from './properties.js';
+import { propertyReferenceEdits } from './properties.js';
+import type { AST } from './sql-ast.js';
+import { applyEdits, lineColumnAt, tokenize } from './sql-text.js';
+import { backslashEdits, restoreBackslashes } from './string-literals.js';
 
-/** node-sql-parser's AST is loosely typed; the analysis checks shapes as it walks. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AstNode = any;
-
-interface ParserLike {
-  astify(sql: string, opt: { database: string }): AstNode;
-  sqlify(ast: AstNode, opt: { database: string }): string;
-  exprToSQL(ast: AstNode, opt: { database: string }): string;
-}
-
-let parser: ParserLike | undefined;
+let parser: Parser | undefined;
 
 /** The parser, loaded on first use (it is large: commands other than query never pay for it). */
-export function sqlParser(): ParserLike {
+export function sqlParser(): Parser {
   if (!parser) {
     const require = createRequire(import.meta.url);
-    const { Parser } = require('node-sql-parser') as { Parser: new () => ParserLike };
+    const { Parser } = require('node-sql-parser') as typeof import('node-sql-parser');
     parser = new Parser();
   }
   return parser;
@@ -44,37 +38,40 @@ export function caretAt(sql: string, line: number, column: number): string {
 }
 
 /** One statement (a trailing semicolon is fine); several are a usage error. */
-export function parseSql(sql: string): AstNode {
+export function parseSql(sql: string): AST {
   const text = sql.trim();
   if (text === '') throw new UsageError('The query is empty.', `Give the SQL as an argument, with -f FILE, or on standard input: klv query "SELECT * FROM Lists".`);
-  // `Properties.tier` and `p.Properties.tier` become one quoted name the parser keeps whole.
-  const rewritten = rewritePropertyReferences(text);
-  let ast: AstNode;
+  // `Properties.tier` and `p.Properties.tier` become one quoted name the parser keeps whole, and
+  // backslashes in '...' stay backslashes (string-literals.ts).
+  const tokens = tokenize(text);
+  const rewritten = applyEdits(text, [...propertyReferenceEdits(tokens), ...backslashEdits(tokens, text)]);
+  let ast: AST | AST[];
   try {
     ast = sqlParser().astify(rewritten.sql, { database: DIALECT });
   } catch (err) {
     const e = err as ParserError;
     if (e.location?.start) {
-      // Where the parser stopped, in the SQL as written (the rewrite added backquotes).
+      // Where the parser stopped, in the SQL as written (the rewrites added characters).
       const { line, column } = rewritten.rewrites === 0 ? e.location.start : lineColumnAt(text, rewritten.toOriginal(e.location.start.offset));
       const found = e.found === null ? 'the end of the query' : e.found !== undefined ? `'${e.found}'` : 'this';
       throw new UsageError(`SQL syntax error at line ${line}, column ${column}: unexpected ${found}.\n${caretAt(text, line, column)}`, 'Check the SQL near the caret. klv reads SQLite\'s dialect.');
     }
     throw new UsageError(`Cannot read the SQL: ${e.message}`, 'klv reads SQLite\'s dialect.');
   }
-  const statements = Array.isArray(ast) ? ast.filter((s: AstNode) => s) : [ast];
+  restoreBackslashes(ast);
+  const statements = Array.isArray(ast) ? ast.filter((s) => s) : [ast];
   if (statements.length !== 1) {
     throw new UsageError(`The query holds ${statements.length} statements; klv query runs one at a time.`, 'Run each statement with its own klv query.');
   }
-  return statements[0];
+  return statements[0]!;
 }
 
 /** The tree back to SQL for SQLite (after the analysis renamed objects and columns to their canonical names). */
-export function toSql(ast: AstNode): string {
+export function toSql(ast: AST): string {
   return sqlParser().sqlify(ast, { database: DIALECT });
 }
 
 /** One expression back to SQL (for --explain's list of conditions SQLite checks). */
-export function exprSql(node: AstNode): string {
+export function exprSql(node: unknown): string {
   return sqlParser().exprToSQL(node, { database: DIALECT });
 }

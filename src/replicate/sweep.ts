@@ -35,6 +35,7 @@
  * sweep time where it was, so the next run looks again.
  */
 import { KlvError, UsageError } from '../core/errors.js';
+import { epochMsFloor, instantOf } from '../core/timestamps.js';
 import type { KlaviyoClient } from '../klaviyo/client.js';
 import type { ObjectDefinition, ReadReport, Row } from '../objects/types.js';
 import type { ReplicationState, SweepCascade, SweepCheck } from './destination.js';
@@ -73,8 +74,10 @@ export function sweepPolicy(def: ObjectDefinition): SweepPolicy {
 export function sweepDue(def: ObjectDefinition, setting: SweepSetting, state: ReplicationState | null, now: Date): boolean {
   if (setting === 'never') return false;
   if (setting === 'always') return true;
-  const last = state?.lastSweepAt ? Date.parse(state.lastSweepAt) : undefined;
-  const olderThan = (hours: number) => last === undefined || Number.isNaN(last) || now.getTime() - last >= hours * 3_600_000;
+  // Zoneless text is UTC (core/timestamps.ts), never the machine's zone; unreadable means never.
+  const lastSweep = instantOf(state?.lastSweepAt);
+  const last = lastSweep === undefined ? undefined : epochMsFloor(lastSweep);
+  const olderThan = (hours: number) => last === undefined || now.getTime() - last >= hours * 3_600_000;
   if (setting !== undefined) return olderThan(setting.hours);
   switch (sweepPolicy(def)) {
     case 'from-read':

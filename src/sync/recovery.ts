@@ -13,6 +13,7 @@
  * and is not tied to any other row. One such record is adopted (its Id written back), none means
  * the create never happened, several are not guessed between: the row is reported and waits.
  */
+import { epochMsFloor, instantOf } from '../core/timestamps.js';
 import type { Norm, Values } from './spec.js';
 
 export const PENDING_TABLE = '_klv_sync_pending';
@@ -66,10 +67,11 @@ export type Recovery =
 export function couldBe(intent: PendingCreate, record: UntiedRecord, skewMs = CLOCK_SKEW_MS): boolean {
   if (intent.name === null || record.name !== intent.name) return false;
   if (record.created === null) return true;
-  const created = Date.parse(record.created);
-  const since = Date.parse(intent.since);
-  if (Number.isNaN(created) || Number.isNaN(since)) return true;
-  return created >= since - skewMs;
+  // Zoneless text is UTC (core/timestamps.ts), never the machine's zone.
+  const created = instantOf(record.created);
+  const since = instantOf(intent.since);
+  if (created === undefined || since === undefined) return true;
+  return epochMsFloor(created) >= epochMsFloor(since) - skewMs;
 }
 
 /**

@@ -57,6 +57,8 @@ export interface FakeRequest {
 export interface Reply {
   status: number;
   body?: unknown;
+  /** Headers beside the JSON:API content type (a 429's Retry-After, say). */
+  headers?: Record<string, string>;
 }
 
 export interface JobError {
@@ -157,7 +159,7 @@ export class FakeKlaviyo {
         this.requests.push(req);
         if (this.#checked) this.#check(req, opts.headers as Record<string, string>);
         const reply = this.override?.(req) ?? this.handle(req);
-        return { statusCode: reply.status, data: reply.body === undefined ? '' : JSON.stringify(reply.body), responseOptions: { headers: JSON_API } };
+        return { statusCode: reply.status, data: reply.body === undefined ? '' : JSON.stringify(reply.body), responseOptions: { headers: { ...JSON_API, ...reply.headers } } };
       })
       .persist();
     onTestFinished(() => expect(this.violations, "requests that break Klaviyo's spec").toEqual([]));

@@ -224,11 +224,10 @@ const STORM_MS = 2_000;
 
 function conditionsOf(c: MatrixCase): Conditions {
   if (c.behaviour === 'retry-after-ceiling') {
-    // Retry-After is at least 1 s (the storm's seconds left, rounded up), past a ceiling of 0:
-    // klv must stop and say when to come back, as with a daily cap's hours against 300 s. The
-    // storm outlasts klv's start-up on a busy machine (its first request must meet it); klv
-    // stops at the first 429, so only calm() waits for the rest.
-    return { quirks: {}, stormMs: 4_000, env: { KLV_MAX_RETRY_AFTER: '0' } };
+    // A storm far longer than klv's start-up, however loaded the machine: its Retry-After (the
+    // storm's seconds left) is past a ceiling of 5 s, so klv must stop and say when to come back,
+    // as with a daily cap's hours against 300 s. calm() ends the storm at once afterwards.
+    return { quirks: {}, stormMs: 60_000, env: { KLV_MAX_RETRY_AFTER: '5' } };
   }
   if (c.behaviour === 'no-retry-after') return { quirks: { 'no-retry-after': true }, stormMs: STORM_MS };
   return { quirks: { [c.behaviour]: c.rate ?? true } };
@@ -267,7 +266,7 @@ export class MatrixEmulator {
     return this.#process.stop();
   }
 
-  async #admin<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async #admin<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const send = () => fetch(`${this.url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     // One retry covers a kept-alive connection the emulator closed just as it was reused.
     const res = await send().catch(() => send());
@@ -357,6 +356,7 @@ export class MatrixEmulator {
   async calm(): Promise<void> {
     await this.#admin('POST', '/_emulator/quirks', ALL_QUIRKS_OFF);
     await this.#admin('POST', '/_emulator/faults', { rate: 0 });
+    await this.#admin('DELETE', '/_emulator/storm');
     await waitUntil(async () => (await this.api('/api/accounts')).status !== 429, 'the 429 storm to end', 15_000);
   }
 }

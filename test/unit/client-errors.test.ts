@@ -7,6 +7,7 @@ import {
   UnknownOutcomeError,
   apiErrorHint,
   errorObjectsOf,
+  isNotFound,
   scrubbedCause,
 } from '../../src/klaviyo/errors.js';
 import { exitCodeFor } from '../../src/cli/error-report.js';
@@ -96,6 +97,13 @@ describe('KlaviyoApiError', () => {
     expect(e.message).toBe('GET /api/profiles/XYZ failed: 404 Not Found');
     expect(e.hint).toContain('does not exist');
     expect(exitCodeFor(e)).toBe(ExitCode.Failure);
+  });
+
+  it('isNotFound: the one test for "404 means no such record", by class, not by a name someone can spell', () => {
+    expect(isNotFound(new KlaviyoApiError({ ...getProfiles, status: 404, errors: [] }))).toBe(true);
+    expect(isNotFound(new KlaviyoApiError({ ...getProfiles, status: 400, errors: [] }))).toBe(false);
+    expect(isNotFound({ name: 'KlaviyoApiError', status: 404 })).toBe(false);
+    expect(isNotFound(new Error('404'))).toBe(false);
   });
 
   it('429 after retries: lower concurrency', () => {

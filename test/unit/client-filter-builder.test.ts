@@ -3,9 +3,9 @@ import { UsageError } from '../../src/core/errors.js';
 import {
   buildFilter,
   filter,
-  formatDateTime,
+  formatFilterDatetime,
   formatFilter,
-  parseDateTime,
+  parseFilterDatetime,
   quoteString,
   validateFilter,
 } from '../../src/klaviyo/filter-builder.js';
@@ -25,17 +25,25 @@ describe('quoteString', () => {
 
 describe('datetimes', () => {
   it('are ISO UTC with Z, milliseconds only when present', () => {
-    expect(formatDateTime(new Date(Date.UTC(2024, 0, 1)))).toBe('2024-01-01T00:00:00Z');
-    expect(formatDateTime(new Date(Date.UTC(2024, 0, 1, 0, 0, 0, 5)))).toBe('2024-01-01T00:00:00.005Z');
+    expect(formatFilterDatetime(new Date(Date.UTC(2024, 0, 1)))).toBe('2024-01-01T00:00:00Z');
+    expect(formatFilterDatetime(new Date(Date.UTC(2024, 0, 1, 0, 0, 0, 5)))).toBe('2024-01-01T00:00:00.005Z');
   });
   it('typed text without a zone is read as UTC, with a zone converted to UTC', () => {
-    expect(parseDateTime('2024-03-05', 'updated').toISOString()).toBe('2024-03-05T00:00:00.000Z');
-    expect(parseDateTime('2024-03-05T10:00:00', 'updated').toISOString()).toBe('2024-03-05T10:00:00.000Z');
-    expect(parseDateTime('2024-03-05T10:00:00+02:00', 'updated').toISOString()).toBe('2024-03-05T08:00:00.000Z');
+    expect(parseFilterDatetime('2024-03-05', 'updated').toISOString()).toBe('2024-03-05T00:00:00.000Z');
+    expect(parseFilterDatetime('2024-03-05T10:00:00', 'updated').toISOString()).toBe('2024-03-05T10:00:00.000Z');
+    expect(parseFilterDatetime('2024-03-05T10:00:00+02:00', 'updated').toISOString()).toBe('2024-03-05T08:00:00.000Z');
   });
   it('refuses text that is not a date', () => {
-    expect(() => parseDateTime('yesterday', 'updated')).toThrow(UsageError);
-    expect(() => parseDateTime('2024-13-45', 'updated')).toThrow(/not a date-time/);
+    expect(() => parseFilterDatetime('yesterday', 'updated')).toThrow(UsageError);
+    expect(() => parseFilterDatetime('2024-13-45', 'updated')).toThrow(/not a date-time/);
+  });
+  it('refuses days and times that do not exist instead of rolling them over (2026-02-30 is not March 2)', () => {
+    const updated = { updated: { operators: ['greater-than'], type: 'string', format: 'date-time' } };
+    for (const text of ['2026-02-30', '2026-02-29T10:00:00Z', '2026-04-31T00:00:00', '2026-07-15T24:00:00Z', '2026-07-15T10:00:60Z']) {
+      expect(() => parseFilterDatetime(text, 'updated'), text).toThrow(/not a date-time for the filter field 'updated'/);
+      expect(() => formatFilter(filter.greaterThan('updated', text), updated), text).toThrow(UsageError);
+    }
+    expect(formatFilter(filter.greaterThan('updated', '2024-02-29'), updated)).toBe('greater-than(updated,2024-02-29T00:00:00Z)');
   });
 });
 

@@ -15,6 +15,7 @@ import {
   normalizeDatetimeText,
   parseDatetime,
   parseInstant,
+  readDatetime,
   storageInstant,
   type Instant,
 } from '../../src/core/timestamps.js';
@@ -42,6 +43,10 @@ describe('parseDatetime and formatInstant', () => {
     ['2024-02-29T12:00:00Z', '2024-02-29T12:00:00Z'],
     ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z'],
     ['1969-12-31T23:59:59.999999Z', '1969-12-31T23:59:59.999999Z'],
+    ['2024-05-13T08:01:45,276362Z', '2024-05-13T08:01:45.276362Z'],
+    ['2024-05-13 10:01:45 +02:00', '2024-05-13T08:01:45Z'],
+    ['2024-05-13T22:01:45+14:00', '2024-05-13T08:01:45Z'],
+    ['2024-05-12T20:01:45-12:00', '2024-05-13T08:01:45Z'],
   ])('%s -> %s', (input, expected) => {
     expect(formatInstant(at(input))).toBe(expected);
   });
@@ -77,12 +82,24 @@ describe('parseDatetime and formatInstant', () => {
     '2024-05-13T08:01:45.1234567890Z',
     '2024-05-13T08:01:45.Z',
     '2024-05-13T08:01:45+25:00',
+    '2024-05-13T08:01:45+15:00',
+    '2024-05-13T08:01:45-14:60',
     '2024-05-13Z',
     '2024-05-13T08:01:45 UTC',
     '20240513T080145Z',
     '0000-01-01T00:00:00+01:00',
   ])('refuses %j', (input) => {
     expect(parseDatetime(input)).toBeUndefined();
+  });
+
+  it('says why text shaped like a datetime is none', () => {
+    expect(readDatetime('2026-02-30')).toEqual({ kind: 'invalid', problem: 'no such day' });
+    expect(readDatetime('2026-13-01T00:00:00Z')).toEqual({ kind: 'invalid', problem: 'no such day' });
+    expect(readDatetime('2026-07-15T24:00:00Z')).toEqual({ kind: 'invalid', problem: 'no such time' });
+    expect(readDatetime('2026-07-15T10:00:00+15:00')).toEqual({ kind: 'invalid', problem: 'no such time zone offset' });
+    expect(readDatetime('0000-01-01T00:00:00+01:00')).toEqual({ kind: 'invalid', problem: 'out of range' });
+    expect(readDatetime('07/15/2026')).toEqual({ kind: 'invalid' });
+    expect(readDatetime('2026-07-15')).toEqual({ kind: 'date', date: '2026-07-15' });
   });
 
   it('normalizes text, leaving dates and non-datetimes alone', () => {

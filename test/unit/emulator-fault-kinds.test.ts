@@ -175,6 +175,15 @@ describe('429 storms (the emulator clock)', () => {
     expect(after.throttled - before.throttled).toBe(2);
   });
 
+  it('DELETE /_emulator/storm ends a storm under way at once', async () => {
+    await admin('POST', '/_emulator/faults', { rate: 1, kinds: ['429'], stormMs: 60_000 });
+    expect((await api('GET', '/api/lists', undefined, HEADERS)).status).toBe(429);
+    await admin('POST', '/_emulator/faults', { rate: 0 });
+    expect((await api('GET', '/api/lists', undefined, HEADERS)).status).toBe(429);
+    expect((await admin('DELETE', '/_emulator/storm')).status).toBe(200);
+    expect((await api('GET', '/api/lists', undefined, HEADERS)).status).toBe(200);
+  });
+
   it('leaves the admin endpoints alone during a storm', async () => {
     await admin('POST', '/_emulator/faults', { rate: 1, kinds: ['429'], stormMs: 60_000 });
     expect((await api('GET', '/api/lists', undefined, HEADERS)).status).toBe(429);

@@ -3,7 +3,7 @@
  * or the injected clock.
  */
 import { describe, expect, it } from 'vitest';
-import { exportNow, parseInstant, parseSince } from '../../src/pipeline/export/since.js';
+import { exportNow, parseSince } from '../../src/pipeline/export/since.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { UsageError } from '../../src/core/errors.js';
 
@@ -50,11 +50,12 @@ describe('parseSince', () => {
   });
 });
 
-describe('parseInstant', () => {
-  it('checks that the date exists (no roll-over into the next month)', () => {
-    expect(parseInstant('2028-02-29')?.toISOString()).toBe('2028-02-29T00:00:00.000Z');
-    expect(parseInstant('2026-02-29')).toBeUndefined();
-    expect(parseInstant('2026-04-31T00:00:00Z')).toBeUndefined();
+describe('dates that do not exist', () => {
+  it('are refused, not rolled over into the next month', () => {
+    expect(parseSince('2028-02-29', NOW).toISOString()).toBe('2028-02-29T00:00:00.000Z');
+    expect(() => parseSince('2026-02-29', NOW)).toThrow(UsageError);
+    expect(() => parseSince('2026-04-31T00:00:00Z', NOW)).toThrow(UsageError);
+    expect(() => exportNow({ KLV_NOW: '2026-02-30' })).toThrow(/KLV_NOW '2026-02-30' is not an ISO date/);
   });
 });
 

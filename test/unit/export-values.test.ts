@@ -3,7 +3,7 @@
  * nested values in CSV and native types in JSON; --safe-csv against spreadsheet formulas.
  */
 import { describe, expect, it } from 'vitest';
-import { csvCell, defuseFormula, jsonValue, normalizeDatetime } from '../../src/pipeline/export/values.js';
+import { csvCell, defuseFormula, jsonValue, exportDatetimeText } from '../../src/pipeline/export/values.js';
 
 const text = { name: 'Name', type: 'string' } as const;
 const when = { name: 'Created', type: 'datetime' } as const;
@@ -11,7 +11,7 @@ const num = { name: 'Count', type: 'integer' } as const;
 const json = { name: 'Properties', type: 'json' } as const;
 const flag = { name: 'Archived', type: 'boolean' } as const;
 
-describe('normalizeDatetime', () => {
+describe('exportDatetimeText', () => {
   it.each([
     ['2026-07-15T10:00:00+00:00', '2026-07-15T10:00:00Z'],
     ['2026-07-15T12:00:00+02:00', '2026-07-15T10:00:00Z'],
@@ -21,18 +21,18 @@ describe('normalizeDatetime', () => {
     ['2026-07-15 10:00:00', '2026-07-15T10:00:00Z'],
     ['2026-07-15T10:00', '2026-07-15T10:00:00Z'],
   ])('%s -> %s', (input, expected) => {
-    expect(normalizeDatetime(input)).toBe(expected);
+    expect(exportDatetimeText(input)).toBe(expected);
   });
 
   it('keeps a date alone and text that is no datetime as they are', () => {
-    expect(normalizeDatetime('2026-07-15')).toBe('2026-07-15');
-    expect(normalizeDatetime('yesterday')).toBe('yesterday');
-    expect(normalizeDatetime('2026-13-45T99:00:00Z')).toBe('2026-13-45T99:00:00Z');
+    expect(exportDatetimeText('2026-07-15')).toBe('2026-07-15');
+    expect(exportDatetimeText('yesterday')).toBe('yesterday');
+    expect(exportDatetimeText('2026-13-45T99:00:00Z')).toBe('2026-13-45T99:00:00Z');
   });
 
   it('formats Date objects and epoch milliseconds in UTC', () => {
-    expect(normalizeDatetime(new Date(Date.UTC(2026, 6, 15, 10)))).toBe('2026-07-15T10:00:00Z');
-    expect(normalizeDatetime(Date.UTC(2026, 0, 1))).toBe('2026-01-01T00:00:00Z');
+    expect(exportDatetimeText(new Date(Date.UTC(2026, 6, 15, 10)))).toBe('2026-07-15T10:00:00Z');
+    expect(exportDatetimeText(Date.UTC(2026, 0, 1))).toBe('2026-01-01T00:00:00Z');
   });
 
   it.each([
@@ -46,7 +46,7 @@ describe('normalizeDatetime', () => {
     ['2024-05-13T08:01:45.000000+00:00', '2024-05-13T08:01:45Z'],
     ['2024-05-13T08:01:45.123456789Z', '2024-05-13T08:01:45.123456789Z'],
   ])('keeps every digit: %s -> %s', (input, expected) => {
-    expect(normalizeDatetime(input)).toBe(expected);
+    expect(exportDatetimeText(input)).toBe(expected);
   });
 });
 

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-code.js';
-import { normalizeDateTime, parseWhere } from '../../src/objects/where.js';
+import { conditionDatetime } from '../../src/objects/conditions/values.js';
+import { parseWhere } from '../../src/objects/where.js';
 import type { ColumnDef, ObjectDefinition } from '../../src/objects/types.js';
 
 const col = (name: string, type: ColumnDef['type'], extra: Partial<ColumnDef> = {}): ColumnDef => ({
@@ -163,9 +164,9 @@ describe('parseWhere types', () => {
   });
 
   it('impossible calendar days are refused, not rolled over into the next month', () => {
-    expect(normalizeDateTime('2026-02-30')).toBeNull();
-    expect(normalizeDateTime('2026-04-31T00:00:00Z')).toBeNull();
-    expect(normalizeDateTime('2028-02-29')).toBe('2028-02-29T00:00:00Z');
+    expect(conditionDatetime('2026-02-30')).toBeNull();
+    expect(conditionDatetime('2026-04-31T00:00:00Z')).toBeNull();
+    expect(conditionDatetime('2028-02-29')).toBe('2028-02-29T00:00:00Z');
     expect(usageError('Created = 2026-02-30').message).toMatch(/is not a date/);
   });
 
@@ -181,8 +182,8 @@ describe('parseWhere types', () => {
     expect(usageError('Count > null').message).toMatch(/null can only be compared with = or !=/);
   });
 
-  it('contains, starts-with and ends-with need text', () => {
-    expect(usageError('Count contains 4').message).toMatch(/contains needs a text value/);
+  it('contains, starts-with and ends-with need a text column', () => {
+    expect(usageError('Count contains 4').message).toMatch(/contains needs a text column \(column Count is integer\)/);
     expect(where("Properties contains 'gold'")).toEqual({ column: 'Properties', op: 'contains', value: 'gold' });
   });
 });

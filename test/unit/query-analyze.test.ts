@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { analyzeSelect, likeCondition } from '../../src/query/analyze.js';
+import { likeOperator } from '../../src/objects/conditions/operators.js';
+import { analyzeSelect } from '../../src/query/analyze.js';
 import { caretAt, parseSql, toSql } from '../../src/query/parse.js';
 
 const analyze = (sql: string) => analyzeSelect(parseSql(sql));
@@ -18,13 +19,15 @@ function usageError(fn: () => unknown): UsageError {
 
 describe('LIKE patterns', () => {
   it('map to starts-with, contains, ends-with and =', () => {
-    expect(likeCondition('ab%')).toEqual({ op: 'starts-with', value: 'ab' });
-    expect(likeCondition('%ab%')).toEqual({ op: 'contains', value: 'ab' });
-    expect(likeCondition('%ab')).toEqual({ op: 'ends-with', value: 'ab' });
-    expect(likeCondition('ab')).toEqual({ op: '=', value: 'ab' });
+    expect(likeOperator('ab%')).toEqual({ op: 'starts-with', value: 'ab' });
+    expect(likeOperator('%ab%')).toEqual({ op: 'contains', value: 'ab' });
+    expect(likeOperator('%ab')).toEqual({ op: 'ends-with', value: 'ab' });
+    expect(likeOperator('ab')).toEqual({ op: '=', value: 'ab' });
+    // A backslash is plain text in SQLite's LIKE.
+    expect(likeOperator('a\\%')).toEqual({ op: 'starts-with', value: 'a\\' });
   });
-  it('other patterns stay local', () => {
-    for (const p of ['a%b', 'a_b', '%', '%%', 'a\\%']) expect(likeCondition(p)).toBeUndefined();
+  it('other patterns have no Klaviyo equivalent', () => {
+    for (const p of ['a%b', 'a_b', '%', '%%', '']) expect(likeOperator(p)).toHaveProperty('problem');
   });
 });
 

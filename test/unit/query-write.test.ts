@@ -133,7 +133,7 @@ describe('UPDATE', () => {
     expect(refusal("UPDATE Lists SET Id = 'x' WHERE Name = 'a'").message).toContain('Id identifies the record and cannot be changed');
     expect(refusal("UPDATE Lists SET Name = '' WHERE Id = 'A'").message).toBe("UPDATE Lists SET Name = '' gives Name no value.");
     expect(refusal("UPDATE Lists SET Nme = 'x' WHERE Id = 'A'").hint).toContain("Did you mean 'Name'");
-    expect(refusal("UPDATE Lists SET Name = 'x' WHERE Created > 'yesterday'").message).toContain("yesterday is not a date");
+    expect(refusal("UPDATE Lists SET Name = 'x' WHERE Created > 'yesterday'").message).toContain("'yesterday' is not a date");
   });
 });
 

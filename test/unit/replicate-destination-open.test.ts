@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KlvError, UsageError } from '../../src/core/errors.js';
-import { destinationKind, openDestination } from '../../src/replicate/destinations/index.js';
-import { sqlitePath } from '../../src/replicate/destinations/sqlite.js';
-import { sqlIdentifier, sqlType, toSqlValue } from '../../src/replicate/destinations/sql-types.js';
-import { redactUrl } from '../../src/replicate/destinations/url.js';
+import { sqlIdentifier, sqlType } from '../../src/db/dialect.js';
+import { redactUrl } from '../../src/db/errors.js';
+import { databaseKind as destinationKind } from '../../src/db/open.js';
+import { sqlitePath } from '../../src/db/sqlite.js';
+import { toSqlValue } from '../../src/db/values.js';
+import { openDestination } from '../../src/replicate/destinations/index.js';
 import { unreachableReason } from '../helpers/databases.js';
 
 /** A loopback port nothing listens on (bound, then released). */

@@ -107,6 +107,18 @@ describe('deletion sweeps', () => {
     expect(sweepDue(findObject('Profiles'), parseSweepSetting('6'), st('2026-12-01T07:00:00Z'), NOW)).toBe(false);
     expect(() => parseSweepSetting('sometimes')).toThrow(/always, never/);
   });
+  it('reads a zoneless last sweep time as UTC whatever the machine zone', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const st = { object: 'X', cursor: null, lastCompleteRunAt: null, lastSweepAt: '2026-11-30 10:00:00' };
+      // 26 hours before NOW in UTC (due daily); read in New York's zone it would be 21 hours.
+      expect(sweepDue(findObject('ListMembers'), undefined, st, NOW)).toBe(true);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });
 
 describe('replicate', () => {

@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findObject } from '../../src/objects/registry.js';
 import type { Row } from '../../src/objects/types.js';
-import { SyncEngine, type SyncOptions } from '../../src/sync/engine.js';
 import { syncSpec } from '../../src/sync/spec.js';
+import { SyncStore } from '../../src/sync/store.js';
 import type { TableSpec } from '../../src/replicate/destination.js';
 import { openDestination, type SqlDestination } from '../../src/replicate/destinations/index.js';
-import { type MysqlColumnInfo, planWidening, wideningSql } from '../../src/replicate/destinations/mysql-widen.js';
-import { comparable } from '../../src/replicate/destinations/sql-compare.js';
-import { fromSqlValue, sqlType, toSqlValue } from '../../src/replicate/destinations/sql-types.js';
+import { comparable } from '../../src/db/compare.js';
+import { sqlType } from '../../src/db/dialect.js';
+import { type MysqlColumnInfo, planWidening, wideningSql } from '../../src/db/mysql-widen.js';
+import { fromSqlValue, toSqlValue } from '../../src/db/values.js';
 import { replicate } from '../../src/replicate/engine.js';
 import { adminQuery, describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
 import { fakeClient, fakeObject } from './replicate-engine-fake.js';
@@ -140,7 +141,7 @@ describe('SQLite replica keeps microseconds', () => {
         db.close();
       }
       expect(await dest.upsertRows(s, [{ Id: 'old', Updated: '2024-05-13T08:01:45.276+00:00' }, { Id: 'new', Updated: MICROS }], T0)).toEqual({ inserted: 1, updated: 0, unchanged: 1 });
-      const raw = await dest.query('SELECT "Updated" AS u FROM ts_sqlite WHERE "Id" IN (?, ?) ORDER BY "Updated"', ['space', 'whole']);
+      const raw = await dest.db.query('SELECT "Updated" AS u FROM ts_sqlite WHERE "Id" IN (?, ?) ORDER BY "Updated"', ['space', 'whole']);
       expect(raw.map((r) => r.u)).toEqual(['2024-05-13T08:01:45.000000Z', '2024-05-13T08:01:45.276362Z']);
     } finally {
       await dest.close();
@@ -166,7 +167,7 @@ describe('a replicate run into SQLite with microsecond data', () => {
       expect(first.results[0]).toMatchObject({ inserted: 3, cursor: '2026-11-20T08:01:45.276362Z' });
       const second = await replicate({ objects: [def], destination: dest, client: fakeClient(), now, lookbackMs: 86_400_000 * 30 });
       expect(second.results[0]).toMatchObject({ rowsRead: 3, inserted: 0, updated: 0, unchanged: 3 });
-      const stored = await dest.query('SELECT "Id", "Updated" FROM lists ORDER BY "Updated"');
+      const stored = await dest.db.query('SELECT "Id", "Updated" FROM lists ORDER BY "Updated"');
       expect(stored).toEqual([
         { Id: 'L3', Updated: '2026-11-19T08:01:45.000000Z' },
         { Id: 'L2', Updated: '2026-11-20T08:01:45.276100Z' },
@@ -241,8 +242,8 @@ await describeDb('MySQL/MariaDB replica keeps microseconds', mysqlUrl(), (url) =
         `CREATE TABLE \`${schema}\`.ts_sync_old (\`_klv_row_id\` BIGINT AUTO_INCREMENT PRIMARY KEY, \`Id\` VARCHAR(255) UNIQUE, \`Name\` LONGTEXT, ` +
           `\`OptInProcess\` LONGTEXT, \`Updated\` DATETIME(3), \`_klv_modified_at\` DATETIME(3), \`_klv_synced_at\` DATETIME(3)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       );
-      const engine = new SyncEngine({ spec: syncSpec(findObject('lists')), dest, table: 'ts_sync_old', dryRun: false } as unknown as SyncOptions);
-      expect(await engine.ensureTables()).toEqual({ tableExists: true });
+      const store = new SyncStore({ db: dest.db, spec: syncSpec(findObject('lists')), table: 'ts_sync_old', objectKey: 'Lists:ts_sync_old', now: () => T0.toISOString() });
+      expect(await store.ensureTables({ dryRun: false })).toEqual({ tableExists: true });
       const types = await adminQuery(url, 'SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE = ?', [
         schema,
         'ts_sync_old',

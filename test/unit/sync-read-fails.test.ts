@@ -14,18 +14,20 @@ import type { KlaviyoClient } from '../../src/klaviyo/client.js';
 import { Lists } from '../../src/objects/catalog/lists.js';
 import type { ObjectDefinition, ReadReport, Row } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler, RowOutcome } from '../../src/objects/write/types.js';
-import { openDestination, type SqlDestination } from '../../src/replicate/destinations/index.js';
-import { SyncEngine, type SyncResult } from '../../src/sync/engine.js';
+import type { Database } from '../../src/db/database.js';
+import { openDatabase } from '../../src/db/open.js';
+import { SyncEngine } from '../../src/sync/engine.js';
+import type { SyncResult } from '../../src/sync/outcome.js';
 import { syncSpec } from '../../src/sync/spec.js';
 
 let dir: string;
-let dest: SqlDestination;
+let db: Database;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'klv-sync-read-'));
-  dest = (await openDestination(`sqlite:${join(dir, 'sync.db')}`)) as SqlDestination;
+  db = await openDatabase(`sqlite:${join(dir, 'sync.db')}`);
 });
 afterAll(async () => {
-  await dest?.close();
+  await db?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -78,7 +80,7 @@ const ScriptedLists: ObjectDefinition = {
 function sync(): Promise<SyncResult> {
   return new SyncEngine({
     spec: syncSpec(ScriptedLists),
-    dest,
+    db,
     client: {} as KlaviyoClient,
     table: 'lists',
     policy: 'klaviyo-wins',
@@ -89,8 +91,8 @@ function sync(): Promise<SyncResult> {
   }).run();
 }
 
-const tableIds = async () => (await dest.query('SELECT Id FROM lists ORDER BY Id')).map((r) => r.Id);
-const mapRows = async () => dest.query('SELECT row_key, klaviyo_id, klaviyo_hash, db_hash FROM _klv_sync_map ORDER BY row_key');
+const tableIds = async () => (await db.query('SELECT Id FROM lists ORDER BY Id')).map((r) => r.Id);
+const mapRows = async () => db.query('SELECT row_key, klaviyo_id, klaviyo_hash, db_hash FROM _klv_sync_map ORDER BY row_key');
 
 describe('klv sync when the read of Klaviyo fails part-way', () => {
   it('deletes nothing on either side, and leaves the table and the id map as they were', async () => {
@@ -100,7 +102,7 @@ describe('klv sync when the read of Klaviyo fails part-way', () => {
 
     // Deleted in the table: a complete run deletes L1 in Klaviyo. Klaviyo's read then fails after
     // L1, so L2 and L3 would look deleted in Klaviyo and their rows would go.
-    await dest.execute(`DELETE FROM lists WHERE Id = 'L1'`);
+    await db.run(`DELETE FROM lists WHERE Id = 'L1'`);
     const map = await mapRows();
     klaviyo.failAfter = 1;
     await expect(sync()).rejects.toThrow(/not a JSON:API document/);

@@ -33,6 +33,18 @@ describe('couldBe', () => {
     // Long after (the next run came a week later): still the create's.
     expect(couldBe(intent(1, 'Spring'), record('A', 'Spring', at(7 * 86_400_000)))).toBe(true);
   });
+  it('reads zoneless times as UTC whatever the machine zone', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      // An hour before the intent in UTC: someone else's. Read in New York's zone it would be four hours after.
+      expect(couldBe(intent(1, 'Spring'), record('A', 'Spring', '2026-03-01 11:00:00'))).toBe(false);
+      expect(couldBe(intent(1, 'Spring', '2026-03-01 12:00:00'), record('A', 'Spring', at(-3_600_000)))).toBe(false);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
   it('keeps a record whose creation time is unknown as a candidate', () => {
     expect(couldBe(intent(1, 'Spring'), record('A', 'Spring', null))).toBe(true);
   });

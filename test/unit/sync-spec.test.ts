@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { findObject } from '../../src/objects/registry.js';
 import { hashValues, mergeRow, normalize, syncSpec } from '../../src/sync/spec.js';
 import type { ColumnDef } from '../../src/objects/types.js';
-import { fromSqlValue, toSqlValue } from '../../src/replicate/destinations/sql-types.js';
+import { fromSqlValue, toSqlValue } from '../../src/db/values.js';
 
 const text: ColumnDef = { name: 'Name', type: 'string', description: '' };
 const json: ColumnDef = { name: 'SendOptions', type: 'json', description: '' };

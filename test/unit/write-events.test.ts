@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Events } from '../../src/objects/catalog/events.js';
 import { findColumn } from '../../src/objects/columns.js';
-import { canonicalJson, eventInsert, eventsBody, rowsAtPointer, uniqueIdOf, validateEventRow } from '../../src/objects/write/events.js';
+import { canonicalJson } from '../../src/core/json.js';
+import { eventInsert, eventsBody, rowsAtPointer, uniqueIdOf, validateEventRow } from '../../src/objects/write/events.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
 import { FakeKlaviyo, refusal } from '../helpers/fake-klaviyo.js';
 import { row } from '../helpers/handlers.js';
@@ -130,6 +131,17 @@ describe('the request', () => {
     expect(ids[1]).toEqual(ids[0]);
   });
 
+  it('sends the time with its microseconds, and derives the id klv derived when it rounded them to milliseconds', async () => {
+    fake = new FakeKlaviyo();
+    const micro = row(1, { Email: 'ann@example.com', MetricName: 'Placed Order', Datetime: '2026-07-15T10:00:00.123456Z' });
+    const milli = row(2, { Email: 'bob@example.com', MetricName: 'Placed Order', Datetime: '2026-07-15T10:00:00.123Z' });
+    await eventInsert.processBatch([micro], fake.ctx());
+    const sent = fake.callsTo('POST', '/api/event-bulk-create-jobs')[0].body.data.attributes['events-bulk-create'].data[0].attributes.events.data[0];
+    expect(sent.attributes.time).toBe('2026-07-15T10:00:00.123456Z');
+    expect(uniqueIdOf(micro).id).toBe(uniqueIdOf({ ...milli, values: { ...milli.values, Email: 'ann@example.com' } }).id);
+    expect(sent.attributes.unique_id).toBe(uniqueIdOf(micro).id);
+  });
+
   it('1,500 events: two requests of at most 1,000', async () => {
     fake = new FakeKlaviyo();
     const out = await eventInsert.processBatch(Array.from({ length: 1500 }, (_, i) => order(i + 1, { UniqueId: `u${i}` })), fake.ctx());
@@ -209,5 +221,27 @@ describe('validateRow', () => {
     expect(v({ Email: 'a@example.com', MetricName: 'M', Properties: 'x' })).toMatchObject({ code: 'invalid_value' });
     expect(v({ Email: 'a@example.com', MetricName: 'M', Properties: { big: 'x'.repeat(101 * 1024) } })).toMatchObject({ code: 'too_large' });
     expect(v({ Email: 'a@example.com', MetricName: 'M' }, ['Nope'])).toMatchObject({ code: 'invalid_option', message: expect.stringContaining("'Nope'") });
+  });
+
+  it('reads a time without a zone as UTC, not in the machine zone', async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      // In Tokyo this is 1989-12-31T17:00:00Z; in UTC, where klv reads it, it is 1990.
+      expect(validateEventRow(row(1, { Email: 'a@example.com', MetricName: 'M', Datetime: '1990-01-01T02:00:00' }), {})).toBeNull();
+      expect(validateEventRow(row(2, { Email: 'a@example.com', MetricName: 'M', Datetime: '2024-02-30T02:00:00Z' }), {})).toMatchObject({ code: 'invalid_value' });
+      process.env.TZ = 'America/Los_Angeles';
+      fake = new FakeKlaviyo();
+      // The fake clock says 2026-01-01T12:00:00.500Z: a year ahead is 2027-01-01T12:00:00.500Z.
+      const out = await eventInsert.processBatch([row(3, { Email: 'a@example.com', MetricName: 'M', Datetime: '2027-01-01T06:00:00', UniqueId: 'u3' })], fake.ctx());
+      expect(out).toEqual([{ ok: true, rowNumber: 3, status: 'created', extras: { UniqueId: 'u3' } }]);
+      // Given straight to the handler, the zoneless time goes out as written, which the spec's
+      // date-time refuses; in a real import the mapping layer has already made it UTC ISO ("Z").
+      expect(fake.violations).toEqual([expect.stringMatching(/attributes\/time: must match format "date-time"/)]);
+      fake.violations.length = 0;
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 });

@@ -8,19 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/core/errors.js';
 import { Profiles, PROFILE_COLUMNS } from '../../src/objects/catalog/profiles.js';
 import { findObject } from '../../src/objects/registry.js';
-import {
-  JOB_MAX_PROFILES,
-  JOB_RESENDS,
-  PROFILE_ATTRIBUTE_PATHS,
-  chunkJobs,
-  PROFILE_MAX_BYTES,
-  parseInstant,
-  payloadBytesAtMost,
-  profileInsert,
-  profilePayload,
-  profileUpdate,
-  profileUpsert,
-} from '../../src/objects/write/profiles.js';
+import { JOB_MAX_PROFILES, JOB_RESENDS, chunkJobs } from '../../src/objects/write/profile-bulk-jobs.js';
+import { PROFILE_ATTRIBUTE_PATHS, PROFILE_MAX_BYTES, payloadBytesAtMost, profilePayload } from '../../src/objects/write/profile-payload.js';
+import { profileInsert, profileUpdate, profileUpsert } from '../../src/objects/write/profiles.js';
 import type { RowFailure, RowOutcome } from '../../src/objects/write/types.js';
 import { ResumePlan, RowTable } from '../../src/pipeline/import/resume.js';
 import { runImport, type SourceRow } from '../../src/pipeline/import/run.js';
@@ -558,6 +548,46 @@ describe('update', () => {
   });
 });
 
+describe('rate limits (one rule with the other handlers)', () => {
+  const throttled = (headers?: Record<string, string>) => ({
+    status: 429,
+    body: { errors: [{ id: 't', status: 429, code: 'throttled', title: 'Request was throttled.', detail: 'Request was throttled.' }] },
+    headers,
+  });
+
+  it("a 429 left after the client's retries fails that row (Klaviyo did not process it); the rows written keep their outcome", async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile({ id: 'P1', email: 'a@example.com' });
+    fake.addProfile({ id: 'P2', email: 'b@example.com' });
+    fake.override = (call) => (call.method === 'PATCH' && call.path === '/api/profiles/P2' ? throttled() : undefined);
+    const out = byRow(await profileUpdate.processBatch([row(1, { Id: 'P1', FirstName: 'A' }), row(2, { Id: 'P2', FirstName: 'B' })], fake.ctx()));
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'P1' });
+    expect(out[2]).toEqual({ ok: false, rowNumber: 2, code: 'throttled', message: 'Request was throttled.' });
+  });
+
+  it('the same for a row that clears a field (POST /api/profile-import) and for adding to a list', async () => {
+    fake = new FakeKlaviyo();
+    fake.override = (call) => (call.path === '/api/profile-import' && call.body.data.attributes.email === 'b@example.com' ? throttled() : undefined);
+    const cleared = await profileUpsert.processBatch([row(1, { Email: 'a@example.com', Title: null }), row(2, { Email: 'b@example.com', Title: null })], fake.ctx());
+    expect(byRow(cleared)[1]).toMatchObject({ ok: true, status: 'created' });
+    expect(byRow(cleared)[2]).toEqual({ ok: false, rowNumber: 2, code: 'throttled', message: 'Request was throttled.' });
+
+    fake.override = (call) => (call.path === '/api/lists/L1/relationships/profiles' ? throttled() : undefined);
+    const listed = await profileUpsert.processBatch([row(3, { Email: 'c@example.com', Title: null })], fake.ctx({ listId: 'L1' }));
+    expect(listed).toEqual([{ ok: false, rowNumber: 3, code: 'throttled', message: expect.stringMatching(/^The profile P\d+ was created, but adding it to list L1 failed: Request was throttled\.$/) }]);
+  });
+
+  it('a Retry-After longer than klv waits stops the run (KlaviyoResponseError), as for every handler', async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile({ id: 'P1', email: 'a@example.com' });
+    fake.override = (call) => (call.method === 'PATCH' ? throttled({ 'retry-after': '3600' }) : undefined);
+    await expect(profileUpdate.processBatch([row(1, { Id: 'P1', FirstName: 'A' })], fake.ctx())).rejects.toMatchObject({
+      name: 'KlaviyoResponseError',
+      kind: 'retry-after-too-long',
+    });
+  });
+});
+
 describe('preview (--dry-run)', () => {
   it('upsert: created, updated with the changed columns, or unchanged; reads only', async () => {
     fake = new FakeKlaviyo();
@@ -584,11 +614,20 @@ describe('preview (--dry-run)', () => {
   });
 });
 
-describe('parseInstant', () => {
-  it('reads Klaviyo job times with microseconds and without a zone as UTC', () => {
-    expect(parseInstant('2026-01-01T12:00:00.123456')).toBe(Date.UTC(2026, 0, 1, 12, 0, 0, 123));
-    expect(parseInstant('2026-01-01T12:00:00+00:00')).toBe(Date.UTC(2026, 0, 1, 12));
-    expect(parseInstant('nope')).toBeUndefined();
-    expect(parseInstant(null)).toBeUndefined();
+describe('created or updated', () => {
+  it("compares the profile's created time with the job's to the second, reading microseconds and zoneless times as UTC", async () => {
+    fake = new FakeKlaviyo();
+    fake.addProfile({ id: 'SAME', email: 'same@example.com', created: '2026-01-01T12:00:00.100000' });
+    fake.addProfile({ id: 'BEFORE', email: 'before@example.com', created: '2026-01-01T13:59:59.999999+02:00' });
+    fake.override = (call) => {
+      if (!/^\/api\/profile-bulk-import-jobs(\/JOB\d+)?$/.test(call.path)) return undefined;
+      const reply = fake.handle(call) as { status: number; body: { data: { attributes: Record<string, unknown> } } };
+      reply.body.data.attributes.created_at = '2026-01-01T12:00:00.900000';
+      return reply;
+    };
+    const out = byRow(await profileUpsert.processBatch([row(1, { Email: 'same@example.com', FirstName: 'S' }), row(2, { Email: 'before@example.com', FirstName: 'B' })], fake.ctx()));
+    // Created in the job's second (by the job, or by someone else: the documented inexactness).
+    expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'created', id: 'SAME' });
+    expect(out[2]).toEqual({ ok: true, rowNumber: 2, status: 'updated', id: 'BEFORE' });
   });
 });

@@ -115,6 +115,18 @@ describe('subscribe', () => {
     expect(subscribe.validateRow!(row(5, { ListId: 'L1', Email: 'a@x.com' }), {})).toBeNull();
     expect(subscribe.validateRow!(row(6, { ListId: 'L1' }), {})).toMatchObject({ message: expect.stringContaining('neither Email nor PhoneNumber') });
 
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/Los_Angeles';
+    try {
+      // Two hours ago in UTC, written without a zone: read in Los Angeles it would be hours ahead.
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString().slice(0, 19);
+      expect(subscribe.validateRow!(row(7, { ListId: 'L1', Email: 'a@x.com', ConsentedAt: twoHoursAgo }), historical)).toBeNull();
+      expect(subscribe.validateRow!(row(8, { ListId: 'L1', Email: 'a@x.com', ConsentedAt: '2023-02-29T00:00:00Z' }), historical)).toMatchObject({ message: expect.stringContaining('not a date-time') });
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+
     const { fake, ctx } = setup();
     fake.addList('L1');
     await runHandler(subscribe, [row(1, { ListId: 'L1', Email: 'a@x.com', ConsentedAt: '2020-01-01T00:00:00Z' })], ctx);

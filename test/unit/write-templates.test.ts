@@ -5,10 +5,12 @@
  * Klaviyo's errors on the row, and --dry-run.
  */
 import { describe, expect, it } from 'vitest';
+import { Secret } from '../../src/core/secret.js';
+import { KlaviyoClient } from '../../src/klaviyo/client.js';
 import { EmailTemplates } from '../../src/objects/catalog/email-templates.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
 import { row, runHandler } from '../helpers/handlers.js';
-import { JSON_API, mockKlaviyo, pathIs as path, writeContext, type MockKlaviyo } from '../helpers/mock-klaviyo.js';
+import { JSON_API, mockKlaviyo, ORIGIN, pathIs as path, TEST_KEY, writeContext, type MockKlaviyo } from '../helpers/mock-klaviyo.js';
 
 let mock: MockKlaviyo;
 
@@ -143,6 +145,30 @@ describe('update', () => {
     expect(out[1]).toEqual({ ok: true, rowNumber: 2, status: 'unchanged', id: 'T1', extras: { ChangedColumns: '' } });
     expect(out[2]).toMatchObject({ ok: false, rowNumber: 3, code: 'drag_and_drop_html' });
     expect(calls().every((c) => c.method === 'GET')).toBe(true);
+  });
+});
+
+describe('rate limits and --dry-run comparisons (one rule with the other handlers)', () => {
+  it('--dry-run: clearing a field Klaviyo shows empty changes nothing (null, absent and "" are the same), as for profiles', async () => {
+    const { ctx, pool } = setup();
+    pool
+      .intercept({ path: path('/api/templates/T1'), method: 'GET' })
+      .reply(200, { data: { type: 'template', id: 'T1', attributes: { name: 'A', editor_type: 'CODE', html: '<p>1</p>', text: '', amp: null } } }, { headers: JSON_API });
+    const [out] = await handler('update').preview!([row(1, { Id: 'T1', Text: null, Amp: null })], ctx);
+    expect(out).toEqual({ ok: true, rowNumber: 1, status: 'unchanged', id: 'T1', extras: { ChangedColumns: '' } });
+  });
+
+  it("a 429 left after the client's retries fails the row; a Retry-After longer than klv waits stops the run", async () => {
+    const { ctx, pool } = setup();
+    const throttled = { errors: [{ code: 'throttled', title: 'Request was throttled.', detail: 'Request was throttled.' }] };
+    pool.intercept({ path: path('/api/templates/T1'), method: 'PATCH' }).reply(429, throttled, { headers: JSON_API }).times(20);
+    // A second client on the same mock, without retries: the 429 is what is left after them.
+    const quick = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret(TEST_KEY), userAgent: 'klv/test', dispatcher: mock.agent, clock: mock.clock, random: () => 0.5, maxRetries: 0 });
+    const [out] = await run('update', [row(1, { Id: 'T1', Name: 'B' })], { ...ctx, client: quick });
+    expect(out).toEqual({ ok: false, rowNumber: 1, code: 'throttled', message: 'Request was throttled.' });
+
+    pool.intercept({ path: path('/api/templates/T2'), method: 'PATCH' }).reply(429, throttled, { headers: { ...JSON_API, 'retry-after': '3600' } });
+    await expect(run('update', [row(2, { Id: 'T2', Name: 'B' })], ctx)).rejects.toMatchObject({ name: 'KlaviyoResponseError', kind: 'retry-after-too-long' });
   });
 });
 

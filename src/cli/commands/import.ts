@@ -12,12 +12,12 @@
  * an aborted write is a row whose outcome nobody knows. A second Ctrl-C exits at once (main.ts);
  * the write-ahead journal then tells --resume which rows were in flight.
  */
-import { existsSync, createReadStream, statSync } from 'node:fs';
+import { existsSync, createReadStream, openSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { InterruptedError, KlvError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
-import { FREE_SPACE, isDiskFull } from '../../core/fs-errors.js';
+import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
 import { systemClock } from '../../core/clock.js';
 import type { ObjectDefinition, Operation } from '../../objects/types.js';
 import type { ImportOptions, OperationHandler, WriteContext } from '../../objects/write/types.js';
@@ -220,21 +220,28 @@ export async function importInto(
     s.options.uniqueBy = uniqueBy.map((c) => requireColumn(def, c, 'column for --unique-by').name);
   }
 
-  // The input: a missing file is exit 2 before anything else.
-  let stream: NodeJS.ReadableStream;
+  // The input: a missing or unreadable file is exit 2 before anything else. The file is opened
+  // here, synchronously, so that its failure is this error; the stream over it is made only once
+  // its reader is ready to listen (a stream that fails before anyone listens is an unhandled
+  // 'error' event).
+  let openInput: () => NodeJS.ReadableStream;
   let source: string;
   if (input === '-') {
-    stream = io.stdin;
+    openInput = () => io.stdin;
     source = 'standard input';
   } else {
     const path = resolve(io.cwd, input);
+    let fd: number;
     try {
       if (statSync(path).isDirectory()) throw new UsageError(`${input} is a folder, not a CSV file.`);
+      fd = openSync(path, 'r');
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      throw new UsageError(`Cannot read ${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`, 'Check the path, or give - to read standard input.');
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? `permission denied (${code})` : fsFailureReason(err);
+      throw new UsageError(`Cannot read ${input}: ${reason}.`, code === 'EACCES' || code === 'EPERM' ? 'Check the file\'s permissions (ls -l), or give - to read standard input.' : 'Check the path, or give - to read standard input.');
     }
-    stream = createReadStream(path);
+    openInput = () => createReadStream(path, { fd });
     source = input;
   }
 
@@ -249,6 +256,7 @@ export async function importInto(
     import('../../pipeline/import/batches.js'),
   ]);
 
+  const stream = openInput();
   const records = readCsv(stream, { delimiter: s.delimiter, source });
   let streamOpen = true;
   // Standard input is left open after a normal end (it is the process's), but not after Ctrl-C:

@@ -11,7 +11,7 @@ import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-code.js';
 import { systemClock } from '../../core/clock.js';
 import { csvLine } from '../../pipeline/import/logs.js';
-import type { SyncResult } from '../../sync/engine.js';
+import type { SyncResult } from '../../sync/outcome.js';
 
 interface SyncFlags {
   with?: string;
@@ -42,18 +42,16 @@ export async function run(ctx: CommandContext, args: string[], options: Record<s
   if (!flags.with) throw new UsageError('klv sync needs --with <database url>.', 'e.g. --with sqlite:./klaviyo.db or --with postgres://user@host/db');
   const policy = (flags.conflict ?? 'klaviyo-wins') as (typeof CONFLICT_POLICIES)[number];
   if (!CONFLICT_POLICIES.includes(policy)) throw new UsageError(`--conflict '${flags.conflict}' is not one of ${CONFLICT_POLICIES.join(', ')}.`);
-  const { openDestination } = await import('../../replicate/destinations/index.js');
+  const { openDatabase } = await import('../../db/open.js');
   const { snakeCase } = await import('../../replicate/table-spec.js');
-  const { SqlDestination } = await import('../../replicate/destinations/sql-destination.js');
   const client = await ctx.client({ concurrency: 4 });
-  const dest = await openDestination(flags.with, { schema: flags.schema });
-  ctx.onCleanup(() => dest.close());
-  if (!(dest instanceof SqlDestination)) throw new UsageError('klv sync needs a SQL database.');
+  const db = await openDatabase(flags.with, { schema: flags.schema });
+  ctx.onCleanup(() => db.close());
   const table = flags.table ?? snakeCase(def.name);
   const { SyncEngine } = await import('../../sync/engine.js');
-  io.info(io.style.dim(`${flags.dryRun ? 'Dry run: ' : ''}Synchronizing ${def.name} with ${dest.description}, table ${table} (conflicts: ${policy}).`));
+  io.info(io.style.dim(`${flags.dryRun ? 'Dry run: ' : ''}Synchronizing ${def.name} with ${db.description}, table ${table} (conflicts: ${policy}).`));
   const started = new Date(systemClock.now());
-  const result = await new SyncEngine({ spec, dest, client, table, policy, dryRun: Boolean(flags.dryRun), signal: ctx.signal, clock: systemClock, debug: (l) => io.debug(l) }).run();
+  const result = await new SyncEngine({ spec, db, client, table, policy, dryRun: Boolean(flags.dryRun), signal: ctx.signal, clock: systemClock, debug: (l) => io.debug(l) }).run();
 
   if (flags.dryRun) {
     io.data(csvLine(EVENT_HEADER, ','));

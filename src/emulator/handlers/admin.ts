@@ -30,6 +30,8 @@ export interface EmulatorControl {
   faultReport(): FaultReport;
   /** Changes the settings given; throws a FaultSettingError (nothing changed) when one is invalid. */
   updateFaults(settings: Partial<FaultSettings>): void;
+  /** Ends a 429 storm under way. */
+  endStorm(): void;
   quirkReport(): QuirkReport;
   /** Applies checked changes (quirk name -> new rate, 0 = off). */
   updateQuirks(changes: QuirkRates): void;
@@ -72,6 +74,9 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       control.clearRequests();
       return { status: 200, body: control.requests() };
     case 'GET /_emulator/faults':
+      return { status: 200, body: control.faultReport() };
+    case 'DELETE /_emulator/storm':
+      control.endStorm();
       return { status: 200, body: control.faultReport() };
     case 'POST /_emulator/faults': {
       const settings = faultSettingsFrom(body);
@@ -122,7 +127,7 @@ export function handleAdmin(method: string, path: string, body: unknown, control
       return { status: 200, body: { registered: true, scopes: scopes ?? 'all' } };
     }
     default:
-      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, GET|POST /_emulator/quirks, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits, POST /_emulator/keys.`);
+      throw new ApiError(404, 'not_found', `No emulator endpoint ${route}. Endpoints: POST /_emulator/reset, POST /_emulator/load, GET /_emulator/state, GET|DELETE /_emulator/requests, GET|POST /_emulator/faults, DELETE /_emulator/storm, GET|POST /_emulator/quirks, POST /_emulator/confirm-subscriptions, POST /_emulator/rate-limits, POST /_emulator/keys.`);
   }
 }
 

@@ -9,7 +9,8 @@
  *  - `meta.patch_properties` appends, unappends and unsets custom properties.
  */
 import type { AccountStore, StoredResource } from '../store/types.js';
-import { isPlainObject, type Problem } from './write-schema.js';
+import { isPlainObject } from '../../core/json.js';
+import type { Problem } from './write-schema.js';
 import { nowIso } from './write-common.js';
 
 export const IDENTIFIERS = ['email', 'phone_number', 'external_id'] as const;

@@ -9,6 +9,7 @@
  * resource 'profile'."), so an object with declared properties is closed here. Objects the spec
  * leaves free-form (`properties`, `meta.patch_properties.append`) stay open.
  */
+import { isPlainObject } from '../../core/json.js';
 import { ApiError } from '../http/api-error.js';
 import { WRITE_REQUEST_SCHEMAS } from './write-request-schemas.js';
 
@@ -161,10 +162,6 @@ export function isDateTime(value: string): boolean {
 
 function isDate(value: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function typeName(schema: BodySchema): string {

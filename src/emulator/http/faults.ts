@@ -138,6 +138,11 @@ export class FaultInjector {
     return this.#stormMs;
   }
 
+  /** Ends a 429 storm under way at once (tests that need a long one do not wait it out). */
+  endStorm(): void {
+    this.#stormEndsAt = -Infinity;
+  }
+
   /**
    * Changes the fields given, after checking all of them (nothing changes when one is invalid).
    * New kinds restart the round-robin at the first of them.

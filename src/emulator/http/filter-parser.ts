@@ -163,7 +163,7 @@ class Parser {
     if (dt) {
       const start = this.pos;
       this.pos += dt[0].length;
-      const ms = Date.parse(normalizeDatetime(dt[0]));
+      const ms = Date.parse(zonedForDateParse(dt[0]));
       if (Number.isNaN(ms)) this.fail(`'${dt[0]}' is not a valid datetime`, start);
       return { kind: 'datetime', text: dt[0], ms };
     }
@@ -217,7 +217,7 @@ export function formatFilterValue(value: FilterValue | undefined): string {
 }
 
 /** Date.parse wants `+05:00`, not `+0500`, and reads an offset-less time as local: make it UTC. */
-function normalizeDatetime(text: string): string {
+function zonedForDateParse(text: string): string {
   if (!text.includes('T')) return text;
   const withColon = text.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
   return /(Z|[+-]\d{2}:\d{2})$/.test(withColon) ? withColon : `${withColon}Z`;

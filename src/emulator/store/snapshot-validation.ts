@@ -3,6 +3,7 @@
  * bad `--data FILE` or POST /_emulator/load fails with a message that names the broken field
  * instead of a TypeError deep inside a handler.
  */
+import { isPlainObject } from '../../core/json.js';
 import type { AccountSnapshot } from './types.js';
 
 const MAX_PROBLEMS = 10;
@@ -16,10 +17,6 @@ export class SnapshotError extends Error {
         'segmentMembers: {...}}, as GET /_emulator/state returns it; fix the field named above and load it again.',
     );
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

@@ -14,6 +14,7 @@
  * (GET /api/campaigns/{id}/campaign-messages, GET /api/campaign-messages/{id}/relationships/template).
  */
 import type { KlaviyoClient } from '../../klaviyo/client.js';
+import { isNotFound } from '../../klaviyo/errors.js';
 import { filter as f } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
 import { joinIncluded, type JsonApiResource } from '../../klaviyo/json-api.js';
@@ -311,7 +312,7 @@ function plan(request: ReadRequest): ReadPlan {
           const res = await client.request<{ data: JsonApiResource; included?: JsonApiResource[] }>('get_campaign', { pathParams: { id }, query, signal });
           campaign = joinIncluded([res.body.data], res.body.included)[0];
         } catch (err) {
-          if ((err as { name?: string; status?: number }).name === 'KlaviyoApiError' && (err as { status?: number }).status === 404) return;
+          if (isNotFound(err)) return; // no such id: no row
           throw err;
         }
         await completeCampaign(client, campaign, needs, signal);

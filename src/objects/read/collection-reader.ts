@@ -5,6 +5,7 @@
  * fieldsets and additional fields from the selected columns; rows streamed page by page.
  */
 import type { KlaviyoClient } from '../../klaviyo/client.js';
+import { isNotFound } from '../../klaviyo/errors.js';
 import type { FilterCondition } from '../../klaviyo/filter-builder.js';
 import { OPERATIONS, type OperationId } from '../../klaviyo/generated/api-metadata.js';
 import { joinIncluded, type JsonApiResource } from '../../klaviyo/json-api.js';
@@ -93,11 +94,6 @@ export async function* rowsOf(
     count += 1;
     if (limit !== undefined && count >= limit) return;
   }
-}
-
-/** Klaviyo answered 404 Not Found (no such record, or a list deleted since it was listed). */
-export function isNotFound(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: string; status?: number }).name === 'KlaviyoApiError' && (err as { status?: number }).status === 404;
 }
 
 export function planCollectionRead(def: ObjectDefinition, source: CollectionSource, request: ReadRequest): ReadPlan {

@@ -7,9 +7,10 @@
  * cursors at once.
  */
 import type { KlaviyoClient } from '../../klaviyo/client.js';
+import { isNotFound } from '../../klaviyo/errors.js';
 import type { OperationId } from '../../klaviyo/generated/api-metadata.js';
 import type { JsonApiResource } from '../../klaviyo/json-api.js';
-import { columnMap, columnsNeeded, isNotFound, readQuery, sinceCondition } from './collection-reader.js';
+import { columnMap, columnsNeeded, readQuery, sinceCondition } from './collection-reader.js';
 import { pushdown } from './pushdown.js';
 import { plannedRequest } from './query.js';
 import { groupIds, groupListRequest, readPerGroup, selectGroups, type GroupKind } from './grouped-reader.js';

@@ -26,18 +26,8 @@
  * sends immediately once the campaign is sent.
  */
 import { joinIncluded, type JsonApiRelationship, type JsonApiResource } from '../../klaviyo/json-api.js';
-import {
-  deleteByIdHandler,
-  eachRow,
-  fail,
-  failureFrom,
-  given,
-  has,
-  idOrFailure,
-  sameValue,
-  text,
-  withRowId,
-} from './content-common.js';
+import { sameValue } from './attribute-diff.js';
+import { deleteByIdHandler, eachRow, fail, failureFrom, given, has, idOrFailure, text, withRowId } from './content-common.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
 
 const CHANNELS = ['email', 'sms', 'mobile_push'] as const;

@@ -1,8 +1,8 @@
 /**
- * Helpers shared by the one-row-per-request handlers of Lists, EmailTemplates and Campaigns:
- * reading values out of an ImportRow, building attribute objects by path, comparing current and
- * wanted values for --dry-run, the requests by Id (PATCH, DELETE), and turning a Klaviyo error
- * into the row's failure.
+ * Helpers shared by the write handlers: reading values out of an ImportRow, the requests by Id
+ * (PATCH, DELETE) of the one-row-per-request objects (Lists, EmailTemplates, Campaigns), and
+ * turning a Klaviyo error into the row's failure, the same way for every handler. Building
+ * attributes by path and comparing them for --dry-run: attribute-diff.ts.
  *
  * Errors: a row fails with Klaviyo's own code and detail when Klaviyo refused THAT row (4xx
  * other than 401/403, a 5xx after retries, an unknown outcome). What is not about the row (a
@@ -43,80 +43,20 @@ export function idOrFailure(row: ImportRow, what: string): string | RowFailure {
   return id ?? fail(row, 'missing_value', `Id is empty: an ${what} is updated or deleted by its Klaviyo id (export them with klv export to get the ids).`);
 }
 
-/** Sets `value` at a dotted path (`audiences.included`) inside `target`, creating objects on the way. */
-export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let node = target;
-  for (const part of parts.slice(0, -1)) {
-    const next = node[part];
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[part] = {};
-    node = node[part] as Record<string, unknown>;
-  }
-  node[parts[parts.length - 1]] = value;
-}
-
-export function getPath(source: unknown, path: string): unknown {
-  let node: unknown = source;
-  for (const part of path.split('.')) {
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
-}
-
-export interface AttributeMapping {
-  /** Canonical column name. */
-  column: string;
-  /** Attribute path in the request body (`opt_in_process`, `audiences.included`). */
-  path: string;
-}
-
-/** The attributes the row sets, by path: only the columns it gives (null included: it clears). */
-export function attributesOf(row: ImportRow, mappings: readonly AttributeMapping[]): Record<string, unknown> {
-  const attributes: Record<string, unknown> = {};
-  for (const m of mappings) {
-    if (has(row, m.column)) setPath(attributes, m.path, row.values[m.column]);
-  }
-  return attributes;
-}
-
-/** Equality for --dry-run comparisons: JSON-deep, key order ignored, null equals absent. */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  return canonicalJson(a) === canonicalJson(b);
-}
-
-function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-    }
-    return value;
-  });
-}
-
-/** The columns whose wanted value differs from the current one, in the given order. */
-export function changedColumns(row: ImportRow, mappings: readonly AttributeMapping[], current: unknown): string[] {
-  return mappings.filter((m) => has(row, m.column) && !sameValue(row.values[m.column], getPath(current, m.path))).map((m) => m.column);
-}
-
-/** The dry-run outcome for an update: `updated` with the changed columns, or `unchanged`. */
-export function previewOutcome(row: ImportRow, id: string, changed: readonly string[], extras: Record<string, string> = {}): RowOutcome {
-  return changed.length > 0
-    ? { ok: true, rowNumber: row.rowNumber, status: 'updated', id, extras: { ...extras, ChangedColumns: changed.join(';') } }
-    : { ok: true, rowNumber: row.rowNumber, status: 'unchanged', id, extras: { ...extras, ChangedColumns: '' } };
-}
-
 function describeErrorObject(e: KlaviyoErrorObject): string {
   const text = e.detail ?? e.title ?? 'error';
   const at = e.source?.pointer ?? e.source?.parameter;
   return at ? `${text} (${at})` : text;
 }
 
-/** Klaviyo's detail(s) for a row's error message: every error object, pointer included. */
+/**
+ * Klaviyo's detail(s) for a row's error message: every error object, pointer included, and the
+ * profile a `duplicate_profile` refusal names.
+ */
 export function klaviyoDetail(err: KlaviyoApiError): string {
   if (err.errors.length === 0) return `${err.method} ${err.path} answered ${err.status}`;
-  return err.errors.map(describeErrorObject).join('; ');
+  const duplicate = err.errors[0].meta?.duplicate_profile_id;
+  return `${err.errors.map(describeErrorObject).join('; ')}${typeof duplicate === 'string' ? ` (existing profile ${duplicate})` : ''}`;
 }
 
 /** Klaviyo's code for the row's ErrorCode column; `http_<status>` when Klaviyo gave none. */
@@ -124,12 +64,18 @@ export function klaviyoCode(err: KlaviyoApiError): string {
   return err.code ?? `http_${err.status}`;
 }
 
-/** Not about the row: the pipeline must see it (a refused key stops the run; Ctrl-C too). */
-function isRunFailure(err: unknown, ctx: Pick<WriteContext, 'signal'>): boolean {
+/**
+ * Not about the row: the pipeline must see it (a refused key stops the run; Ctrl-C too). Every
+ * other answer Klaviyo gave is the row's: a 429 still there after the client's retries too
+ * (Klaviyo did not process the request: the row fails with Klaviyo's code and can be sent again;
+ * the rows of the batch that were written keep their outcome). A 429 asking for a longer wait
+ * than klv allows is no KlaviyoApiError but a KlaviyoResponseError: it stops the run, as do
+ * Klaviyo unreachable after retries (KlaviyoNetworkError) and bugs.
+ */
+export function isRunFailure(err: unknown, ctx: Pick<WriteContext, 'signal'>): boolean {
   if (ctx.signal.aborted || err instanceof InterruptedError) return true;
   if (err instanceof KlaviyoApiError) return err.status === 401 || err.status === 403;
   if (err instanceof UnknownOutcomeError) return false;
-  // KlaviyoNetworkError (Klaviyo unreachable after retries), bugs: not the row's fault.
   return true;
 }
 

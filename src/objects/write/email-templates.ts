@@ -12,21 +12,8 @@
  *   which kind the template is when it has one; otherwise klv reads the template first (GET, 75/s).
  *   EditorType itself cannot be changed: it is only used to know the kind.
  */
-import {
-  attributesOf,
-  changedColumns,
-  deleteByIdHandler,
-  eachRow,
-  fail,
-  failureFrom,
-  given,
-  has,
-  patchAttributes,
-  previewOutcome,
-  text,
-  withRowId,
-  type AttributeMapping,
-} from './content-common.js';
+import { attributesOf, changedColumns, previewOutcome, type AttributeMapping } from './attribute-diff.js';
+import { deleteByIdHandler, eachRow, fail, failureFrom, given, has, patchAttributes, text, withRowId } from './content-common.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
 
 const DRAG_AND_DROP = 'SYSTEM_DRAGGABLE';

@@ -9,8 +9,8 @@
  * metric and unique id. The UniqueId column gives it; without one, klv derives it from the row:
  * `klv-` + the first 40 hex digits of SHA-256 over the canonical JSON of the `--unique-by`
  * columns' values (default: every column the row gives), as `[["Column", value], ...]` sorted by
- * column name, values as the mapping layer coerced them (datetimes in UTC ISO form, numbers,
- * parsed JSON with keys sorted). The same row gives the same id on every run and machine, so
+ * column name, values as the mapping layer coerced them (datetimes in UTC ISO form, Datetime to
+ * the millisecond as klv always hashed it, numbers, parsed JSON with keys sorted). The same row gives the same id on every run and machine, so
  * importing a file twice, or resuming, records each event once: the handler is idempotent.
  *
  * Klaviyo refuses a whole bulk request when it holds the same unique id twice for one profile
@@ -21,8 +21,11 @@
  * (status `created`, the unique id in the log's UniqueId column); Klaviyo has no event id yet.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson, isPlainObject } from '../../core/json.js';
+import { epochMsFloor, hasSubMillisecond, parseInstant, type Instant } from '../../core/timestamps.js';
 import { normalizeName } from '../names.js';
 import { sendIsolating } from './bulk-isolate.js';
+import { fail } from './content-common.js';
 import type { ImportOptions, ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
 
 export const EVENTS_MAX_PER_REQUEST = 1_000;
@@ -62,28 +65,25 @@ export function eventColumnName(name: string): string | undefined {
   return EVENT_COLUMNS.find((c) => normalizeName(c.name) === n || c.aliases.some((a) => normalizeName(a) === n))?.name;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** JSON with object keys sorted: the same value always gives the same text. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isPlainObject(v)) {
-    return `{${Object.keys(v)
-      .filter((k) => v[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
 function textOf(row: ImportRow, column: string): string | undefined {
   const v = row.values[column];
   if (v === undefined || v === null) return undefined;
   const s = typeof v === 'string' ? v.trim() : String(v);
   return s === '' ? undefined : s;
+}
+
+/**
+ * The Datetime as the unique id's hash has always seen it. Until klv kept microseconds (issue 13),
+ * coercion rounded event times to the millisecond (`.123456` to `.123`, `.9996` up into the next
+ * second): a time with finer digits is hashed in that millisecond spelling, so that a file
+ * imported before and after derives the same ids and Klaviyo records its events once. Times to
+ * the millisecond are spelled the same either way.
+ */
+function datetimeAsHashed(value: unknown): unknown {
+  const instant = typeof value === 'string' ? parseInstant(value) : undefined;
+  if (!instant || !hasSubMillisecond(instant)) return value ?? null;
+  const iso = new Date(instant.epochSeconds * 1000 + Math.round(Number(`0.${instant.fraction}`) * 1000)).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
 
 /** The event's unique id: the UniqueId column, else the hash described at the top of this file. */
@@ -94,7 +94,7 @@ export function uniqueIdOf(row: ImportRow, uniqueBy?: readonly string[]): { id: 
     uniqueBy && uniqueBy.length > 0
       ? [...new Set(uniqueBy.map((n) => eventColumnName(n) ?? n.trim()))]
       : Object.keys(row.values).filter((k) => row.values[k] !== undefined && k !== 'UniqueId');
-  const entries = columns.sort().map((c) => [c, row.values[c] ?? null]);
+  const entries = columns.sort().map((c) => [c, c === 'Datetime' ? datetimeAsHashed(row.values[c]) : (row.values[c] ?? null)]);
   const hash = createHash('sha256').update(canonicalJson(entries)).digest('hex');
   return { id: `klv-${hash.slice(0, 40)}`, derived: true };
 }
@@ -139,8 +139,9 @@ function prepare(row: ImportRow, options: ImportOptions): Prepared {
   return { row, profileKey, profile, event, uniqueId, derived, bytes: Buffer.byteLength(JSON.stringify(event)) + Buffer.byteLength(JSON.stringify(profile)) };
 }
 
-function fail(row: ImportRow, code: string, message: string): RowFailure {
-  return { ok: false, rowNumber: row.rowNumber, code, message };
+/** The instant of an event's time (core/timestamps: no zone is UTC, never the machine's zone). */
+function eventTime(text: string): Instant | undefined {
+  return parseInstant(text, { dateAsMidnight: true });
 }
 
 function longestString(v: unknown): number {
@@ -159,9 +160,9 @@ export function validateEventRow(row: ImportRow, options: ImportOptions): RowFai
   }
   const time = textOf(row, 'Datetime');
   if (time !== undefined) {
-    const ms = Date.parse(time);
-    if (Number.isNaN(ms)) return fail(row, 'invalid_value', `Datetime '${time}' is not a date-time.`);
-    if (ms < EARLIEST) return fail(row, 'invalid_value', `Datetime ${time} is before 1990: Klaviyo refuses such events.`);
+    const instant = eventTime(time);
+    if (!instant) return fail(row, 'invalid_value', `Datetime '${time}' is not a date-time.`);
+    if (epochMsFloor(instant) < EARLIEST) return fail(row, 'invalid_value', `Datetime ${time} is before 1990: Klaviyo refuses such events.`);
   }
   const value = row.values.Value;
   if (value !== undefined && value !== null && !(typeof value === 'number' || (typeof value === 'string' && Number.isFinite(Number(value))))) {
@@ -245,7 +246,8 @@ async function insertEvents(rows: ImportRow[], ctx: WriteContext): Promise<RowOu
   for (const row of rows) {
     const item = prepare(row, ctx.options);
     const time = item.event.attributes.time;
-    if (typeof time === 'string' && Date.parse(time) > latest) {
+    const instant = typeof time === 'string' ? eventTime(time) : undefined;
+    if (instant && epochMsFloor(instant) > latest) {
       outcomes.push(fail(row, 'invalid_value', `Datetime ${time} is more than a year ahead: Klaviyo refuses such events.`));
       continue;
     }

@@ -17,7 +17,7 @@
  * Everything sent is idempotent (adding a member twice, an upsert job, setting a phone number,
  * registering a token), so an interrupted batch can be sent again.
  */
-import { KlaviyoApiError } from '../../klaviyo/errors.js';
+import { isNotFound } from '../../klaviyo/errors.js';
 import type { JsonApiResource } from '../../klaviyo/json-api.js';
 import { sendIsolating } from './bulk-isolate.js';
 import { JobTimeoutError, jobStatusOf, pollJob } from './bulk-job.js';
@@ -94,7 +94,7 @@ const notFound = (m: MemberRow): RowFailure => fail(m.row, 'not_found', `No prof
 function failList(group: readonly MemberRow[], err: unknown, ctx: WriteContext, outcomes: Map<number, RowOutcome>): void {
   for (const m of group) {
     if (outcomes.has(m.row.rowNumber)) continue;
-    if (err instanceof KlaviyoApiError && err.status === 404) {
+    if (isNotFound(err)) {
       outcomes.set(m.row.rowNumber, fail(m.row, 'not_found', `List ${m.listId} does not exist in this Klaviyo account (${err.detail ?? 'not found'}).`));
     } else {
       outcomes.set(m.row.rowNumber, failureFrom(m.row, err, ctx));

@@ -17,7 +17,8 @@
  * Both jobs answer 202 without a body and have no status endpoint: a row's status says Klaviyo
  * accepted it, the change itself lands shortly after. Sending either again is harmless.
  */
-import { KlaviyoApiError } from '../../klaviyo/errors.js';
+import { epochMsFloor, parseInstant } from '../../core/timestamps.js';
+import { isNotFound } from '../../klaviyo/errors.js';
 import { sendIsolating } from './bulk-isolate.js';
 import { fail, failureFrom, text } from './content-common.js';
 import { batchContext, chunk, finish, groupBy, listInfo, locateByPointer, success, type ListInfo } from './member-common.js';
@@ -74,9 +75,10 @@ function validateSubscribe(row: ImportRow, options: ImportOptions): RowFailure |
     if (!at) {
       return fail(row, 'invalid_value', `--historical-import records consent already given, so the ${channel} consent needs its date: give ConsentedAt (or ${channel === 'email' ? 'EmailConsentTimestamp' : 'SmsConsentTimestamp'}).`);
     }
-    const ms = Date.parse(at);
-    if (Number.isNaN(ms)) return fail(row, 'invalid_value', `'${at}' is not a date-time for the ${channel} consent.`);
-    if (ms > Date.now()) return fail(row, 'invalid_value', `The ${channel} consent date ${at} is in the future: Klaviyo takes historical consent from the past only.`);
+    // No zone is UTC (core/timestamps), never the machine's zone.
+    const instant = parseInstant(at, { dateAsMidnight: true });
+    if (!instant) return fail(row, 'invalid_value', `'${at}' is not a date-time for the ${channel} consent.`);
+    if (epochMsFloor(instant) > Date.now()) return fail(row, 'invalid_value', `The ${channel} consent date ${at} is in the future: Klaviyo takes historical consent from the past only.`);
   }
   return null;
 }
@@ -94,7 +96,7 @@ function dedupe(rows: readonly SubscriptionRow[]): SubscriptionRow[][] {
 function failRows(group: readonly SubscriptionRow[], err: unknown, ctx: WriteContext, outcomes: Map<number, RowOutcome>): void {
   for (const s of group) {
     if (outcomes.has(s.row.rowNumber)) continue;
-    if (err instanceof KlaviyoApiError && err.status === 404) {
+    if (isNotFound(err)) {
       outcomes.set(s.row.rowNumber, fail(s.row, 'not_found', `List ${s.listId} does not exist in this Klaviyo account (${err.detail ?? 'not found'}).`));
     } else {
       outcomes.set(s.row.rowNumber, failureFrom(s.row, err, ctx));

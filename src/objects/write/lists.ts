@@ -11,22 +11,8 @@
 import type { KlaviyoClient } from '../../klaviyo/client.js';
 import { KlaviyoApiError } from '../../klaviyo/errors.js';
 import { OPERATIONS } from '../../klaviyo/generated/api-metadata.js';
-import {
-  attributesOf,
-  changedColumns,
-  deleteByIdHandler,
-  eachRow,
-  fail,
-  failureFrom,
-  has,
-  isoSeconds,
-  klaviyoDetail,
-  patchAttributes,
-  previewOutcome,
-  text,
-  withRowId,
-  type AttributeMapping,
-} from './content-common.js';
+import { attributesOf, changedColumns, previewOutcome, type AttributeMapping } from './attribute-diff.js';
+import { deleteByIdHandler, eachRow, fail, failureFrom, has, isoSeconds, klaviyoDetail, patchAttributes, text, withRowId } from './content-common.js';
 import type { ImportRow, OperationHandler, RowFailure, RowOutcome, WriteContext, WriteHandlers } from './types.js';
 
 const ATTRIBUTES: readonly AttributeMapping[] = [

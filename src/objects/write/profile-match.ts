@@ -31,6 +31,14 @@ export interface RowKey {
   value: string;
 }
 
+/** What the lookups read: identifiers to match rows, `created` to tell created from updated. */
+export const MATCH_FIELDS = ['email', 'phone_number', 'external_id', 'created'];
+
+/** `Email 'ann@example.com'`, for messages. */
+export function describeKey(k: RowKey): string {
+  return `${k.column} '${k.value}'`;
+}
+
 export function normalizeIdentifier(field: IdentifierField, value: string): string {
   return field === 'email' ? value.trim().toLowerCase() : value.trim();
 }

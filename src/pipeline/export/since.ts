@@ -8,6 +8,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
+import { epochMsFloor, parseInstant } from '../../core/timestamps.js';
 
 const UNIT_MS: Record<string, number> = {
   s: 1_000,
@@ -23,33 +24,20 @@ const HINT = 'Use an ISO 8601 date or time (2026-07-01, 2026-07-01T12:00:00Z) or
 export function exportNow(env: NodeJS.ProcessEnv, clock: Clock = systemClock): Date {
   const override = env.KLV_NOW;
   if (override === undefined || override === '') return new Date(clock.now());
-  const parsed = parseInstant(override);
+  const parsed = sinceDate(override);
   if (!parsed) {
     throw new UsageError(`KLV_NOW '${override.slice(0, 40)}' is not an ISO date`, 'Use e.g. KLV_NOW=2027-08-01T00:00:00Z or unset it.');
   }
   return parsed;
 }
 
-/** An ISO 8601 date or date-time; no zone means UTC. Undefined when it is not one. */
-export function parseInstant(text: string): Date | undefined {
-  const t = text.trim();
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(t);
-  if (!m) return undefined;
-  const [, date, time, zone] = m;
-  const iso = time ? `${date}T${time}${zone ?? 'Z'}` : `${date}T00:00:00Z`;
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) return undefined;
-  // Date.parse rolls 2026-02-30 over to March: refuse dates that do not exist.
-  const back = new Date(ms + (zone && zone.toUpperCase() !== 'Z' ? zoneOffsetMs(zone) : 0)).toISOString().slice(0, 10);
-  if (back !== date) return undefined;
-  return new Date(ms);
-}
-
-function zoneOffsetMs(zone: string): number {
-  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
-  if (!m) return 0;
-  const sign = m[1] === '-' ? -1 : 1;
-  return sign * (Number(m[2]) * 60 + Number(m[3])) * 60_000;
+/**
+ * An ISO 8601 date or date-time (core/timestamps: no zone means UTC, a date alone midnight UTC,
+ * no roll-over of 2026-02-30 into March), as the Date the export filters with (to the millisecond).
+ */
+function sinceDate(text: string): Date | undefined {
+  const instant = parseInstant(text, { dateAsMidnight: true });
+  return instant ? new Date(epochMsFloor(instant)) : undefined;
 }
 
 export function parseSince(text: string, now: Date): Date {
@@ -61,7 +49,7 @@ export function parseSince(text: string, now: Date): Date {
     if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`--since '${text}' must be a span longer than zero.`, HINT);
     return new Date(now.getTime() - ms);
   }
-  const instant = parseInstant(t);
+  const instant = sinceDate(t);
   if (!instant) throw new UsageError(`--since '${text}' is not a date, a time or a span.`, HINT);
   return instant;
 }

@@ -24,7 +24,7 @@ export type ValueColumn = Pick<ColumnDef, 'name' | 'type'>;
  * A date alone (a calendar date, not midnight UTC: no time is invented) or an unparseable text
  * is kept as it is.
  */
-export function normalizeDatetime(value: string | Date | number): string {
+export function exportDatetimeText(value: string | Date | number): string {
   if (typeof value === 'string') return normalizeDatetimeText(value);
   const instant = instantOf(value);
   return instant ? formatInstant(instant) : String(value);
@@ -37,8 +37,8 @@ function isDatetimeType(type: ColumnType): boolean {
 /** The value as JSON and NDJSON carry it: native types, datetimes normalized, null for absent. */
 export function jsonValue(value: unknown, column: ValueColumn): unknown {
   if (value === undefined || value === null) return null;
-  if (value instanceof Date) return normalizeDatetime(value);
-  if (isDatetimeType(column.type) && typeof value === 'string') return normalizeDatetime(value);
+  if (value instanceof Date) return exportDatetimeText(value);
+  if (isDatetimeType(column.type) && typeof value === 'string') return exportDatetimeText(value);
   if (typeof value === 'bigint') return value.toString();
   return value;
 }
@@ -54,8 +54,8 @@ export function csvCell(value: unknown, column: ValueColumn, options: { safe?: b
   }
   let text: string;
   if (typeof value === 'boolean') text = value ? 'true' : 'false';
-  else if (value instanceof Date) text = normalizeDatetime(value);
-  else if (typeof value === 'string') text = isDatetimeType(column.type) ? normalizeDatetime(value) : value;
+  else if (value instanceof Date) text = exportDatetimeText(value);
+  else if (typeof value === 'string') text = isDatetimeType(column.type) ? exportDatetimeText(value) : value;
   else if (typeof value === 'bigint') text = value.toString();
   else text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '';
   return options.safe ? defuseFormula(text) : text;

@@ -10,6 +10,7 @@
  * - Values come out in Klaviyo's spelling: datetimes ISO 8601 in UTC with `Z`, phone numbers
  *   E.164 without spaces, enum values in their canonical case, JSON parsed.
  */
+import { formatInstant, parseInstant, readDatetime, storageInstant } from '../../core/timestamps.js';
 import { normalizeName } from '../../objects/names.js';
 import type { ColumnDef } from '../../objects/types.js';
 
@@ -103,49 +104,21 @@ export function coercePhone(text: string): CoerceResult {
   return fail(`${quote(text)} is not a valid phone number; use E.164: +15005550006`);
 }
 
-const DATETIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
-
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function daysIn(year: number, month: number): number {
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
-}
-
 /**
- * ISO 8601 date or date-time. A time without a zone is UTC, as Klaviyo reads it (never the
- * machine's zone: an import must mean the same thing wherever it runs); a date alone is
- * midnight UTC. Impossible dates (2026-02-30, 25:00) are refused rather than rolled over.
+ * ISO 8601 date or date-time (core/timestamps reads it). A time without a zone is UTC, as Klaviyo
+ * reads it (never the machine's zone: an import must mean the same thing wherever it runs); a date
+ * alone is midnight UTC. Impossible dates (2026-02-30, 25:00) are refused rather than rolled over.
+ * The value goes to Klaviyo in UTC with every digit it keeps, microseconds (`.276362`), spelled in
+ * groups of three (`.5` is `.500`, as klv always wrote milliseconds); digits beyond are cut.
  */
 export function coerceDatetime(text: string): CoerceResult {
-  const m = DATETIME.exec(text);
-  const bad = (why = '') => fail(`${quote(text)} is not a date${why}; use ISO 8601: 2026-07-15 or 2026-07-15T10:00:00Z`);
-  if (!m) return bad();
-  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return bad(' (no such day)');
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return bad(' (no such time)');
-  let offsetMinutes = 0;
-  if (zone !== 'Z' && zone !== 'z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    const oh = Number(digits.slice(0, 2));
-    const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
-    if (oh > 14 || om > 59) return bad(' (no such time zone offset)');
-    offsetMinutes = sign * (oh * 60 + om);
+  const reading = readDatetime(text);
+  if (reading.kind === 'invalid') {
+    const why = reading.problem === undefined || reading.problem === 'out of range' ? '' : ` (${reading.problem})`;
+    return fail(`${quote(text)} is not a date${why}; use ISO 8601: 2026-07-15 or 2026-07-15T10:00:00Z`);
   }
-  if (offsetMinutes === 0 && (frac === '' || /^0+$/.test(frac))) {
-    // Already UTC to the second: the canonical text needs no date arithmetic.
-    return { ok: true, value: `${y}-${mo}-${d}T${h}:${mi}:${s}Z` };
-  }
-  const ms = frac === '' ? 0 : Math.round(Number(`0.${frac}`) * 1000);
-  const local = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
-  if (Number.isNaN(local)) return bad();
-  const iso = new Date(local + ms - offsetMinutes * 60_000).toISOString();
-  return { ok: true, value: iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso };
+  const instant = reading.kind === 'instant' ? reading.instant : parseInstant(reading.date, { dateAsMidnight: true })!;
+  return { ok: true, value: formatInstant(storageInstant(instant), { digits: 'groups' }) };
 }
 
 export function coerceInteger(text: string): CoerceResult {

@@ -1,45 +1,17 @@
 /**
- * Opens the destination a `--to` URL names. Drivers load lazily, so `klv --version` and the
- * other commands never pay for pg or mysql2.
+ * Opens the destination a `--to` URL names: the database (src/db, drivers loaded lazily) behind
+ * replicate's Destination contract.
  */
-import { UsageError } from '../../core/errors.js';
-import type { Destination, DestinationOptions } from '../destination.js';
-import { redactUrl } from './url.js';
+import { openDatabase } from '../../db/open.js';
+import type { DestinationOptions } from '../destination.js';
+import { SqlDestination } from './sql-destination.js';
 
-export { SqlDestination } from './sql-destination.js';
-
-export type DestinationKind = Destination['kind'];
+export { SqlDestination };
 
 /** The default destination of `klv replicate`. */
 export const DEFAULT_DESTINATION = 'sqlite:./klaviyo.db';
 
-/** Which database a URL names, or UsageError. */
-export function destinationKind(url: string): DestinationKind {
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === 'sqlite' || scheme === 'sqlite3') return 'sqlite';
-  if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
-  if (scheme === 'mysql' || scheme === 'mariadb') return 'mysql';
-  // A bare file path (no scheme, or a Windows drive letter) ending like a SQLite file.
-  if ((!scheme || scheme.length === 1) && /\.(db|sqlite3?)$/i.test(url)) return 'sqlite';
-  throw new UsageError(
-    `Unknown destination ${JSON.stringify(redactUrl(url))}`,
-    'Use sqlite:./klaviyo.db, postgres://user@host:5432/db, or mysql://user@host:3306/db (mariadb:// too).',
-  );
-}
-
-export async function openDestination(url: string, opts: DestinationOptions & { stagingBatch?: number } = {}): Promise<Destination> {
-  switch (destinationKind(url)) {
-    case 'sqlite': {
-      const { openSqlite } = await import('./sqlite.js');
-      return openSqlite(/^[a-z][a-z0-9+.-]+:/i.test(url) ? url : `sqlite:${url}`, opts);
-    }
-    case 'postgres': {
-      const { openPostgres } = await import('./postgres.js');
-      return openPostgres(url.replace(/^postgresql:/i, 'postgres:'), opts);
-    }
-    case 'mysql': {
-      const { openMysql } = await import('./mysql.js');
-      return openMysql(url, opts);
-    }
-  }
+export async function openDestination(url: string, opts: DestinationOptions & { stagingBatch?: number } = {}): Promise<SqlDestination> {
+  const db = await openDatabase(url, { schema: opts.schema });
+  return new SqlDestination(db, { tablePrefix: opts.tablePrefix, stagingBatch: opts.stagingBatch });
 }

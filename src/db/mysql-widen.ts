@@ -16,11 +16,12 @@
  *   someone customised is not redefined behind their back (MODIFY would drop what it does not
  *   restate); the run stops, names it, and gives the statement to run by hand.
  *
- * Schema drift otherwise only adds columns (sql-destination.ts); this is the one retyping klv does.
+ * Schema drift otherwise only adds columns (replicate/destinations/sql-destination.ts, sync/store.ts);
+ * this is the one retyping klv does.
  */
-import { KlvError } from '../../core/errors.js';
-import { STORAGE_DIGITS } from '../../core/timestamps.js';
-import type { SqlConnection } from './sql-destination.js';
+import { KlvError } from '../core/errors.js';
+import { STORAGE_DIGITS } from '../core/timestamps.js';
+import type { SqlConnection } from './connection.js';
 
 /** One column as information_schema.COLUMNS describes it. */
 export interface MysqlColumnInfo {

@@ -1,97 +1,11 @@
 /**
- * What differs between the three SQL dialects klv replicates into: identifier quoting,
- * placeholders, column types, and how a catalog value is written and read back. Everything
- * else (the statements' shapes) is shared by ./sql-destination.ts.
+ * How a catalog value is bound to a statement for a column of its type, and read back in the
+ * catalog's form, per dialect (datetimes to the microsecond, JSON, booleans). Pure functions.
  */
-import { createHash } from 'node:crypto';
-import { KlvError } from '../../core/errors.js';
-import { formatInstant, type Instant, instantKey, instantOf, STORAGE_DIGITS, storageInstant } from '../../core/timestamps.js';
-import type { ColumnType } from '../../objects/types.js';
-
-export type Dialect = 'sqlite' | 'postgres' | 'mysql';
-
-/** PostgreSQL silently truncates identifiers beyond 63 bytes, MySQL refuses beyond 64 characters. */
-const MAX_IDENTIFIER_BYTES = 63;
-
-/**
- * The SQL name of a column or table. Long names (expanded custom properties can be long) are
- * shortened deterministically with a hash, so the same catalog name always maps to the same SQL
- * name: otherwise PostgreSQL's silent truncation would make drift detection add the column again.
- */
-export function sqlIdentifier(name: string): string {
-  if (Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES) return name;
-  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  let head = name;
-  while (Buffer.byteLength(head, 'utf8') > MAX_IDENTIFIER_BYTES - 9) head = head.slice(0, -1);
-  return `${head}_${hash}`;
-}
-
-export function quoteIdent(dialect: Dialect, name: string): string {
-  if (dialect === 'mysql') return '`' + name.replace(/`/g, '``') + '`';
-  return '"' + name.replace(/"/g, '""') + '"';
-}
-
-/** The n-th (1-based) bind placeholder. */
-export function placeholder(dialect: Dialect, n: number): string {
-  return dialect === 'postgres' ? `$${n}` : '?';
-}
-
-/**
- * The column's SQL type. `keyed`: the column is part of the primary key or an index, which MySQL
- * cannot build on TEXT without a prefix length, so it gets VARCHAR(255) there.
- */
-export function sqlType(dialect: Dialect, type: ColumnType, keyed: boolean): string {
-  switch (dialect) {
-    case 'sqlite':
-      switch (type) {
-        case 'integer':
-        case 'boolean':
-          return 'INTEGER';
-        case 'number':
-          return 'REAL';
-        default:
-          // datetime as ISO 8601 UTC text (sorts chronologically), json as its text.
-          return 'TEXT';
-      }
-    case 'postgres':
-      switch (type) {
-        case 'integer':
-          return 'BIGINT';
-        case 'number':
-          return 'DOUBLE PRECISION';
-        case 'boolean':
-          return 'BOOLEAN';
-        case 'datetime':
-          return 'TIMESTAMPTZ';
-        case 'json':
-          return 'JSONB';
-        default:
-          return 'TEXT';
-      }
-    case 'mysql':
-      switch (type) {
-        case 'integer':
-          return 'BIGINT';
-        case 'number':
-          return 'DOUBLE';
-        case 'boolean':
-          return 'BOOLEAN';
-        case 'datetime':
-          // Stored as UTC (the connection's time zone is +00:00), to the microsecond as Klaviyo
-          // sends it. Replicas created with DATETIME(3) are widened (mysql-widen.ts).
-          return 'DATETIME(6)';
-        case 'json':
-          return 'JSON';
-        case 'id':
-        case 'email':
-        case 'phone':
-          return 'VARCHAR(255)';
-        default:
-          // Template HTML and long descriptions exceed TEXT's 64 KiB.
-          return keyed ? 'VARCHAR(255)' : 'LONGTEXT';
-      }
-  }
-}
+import { KlvError } from '../core/errors.js';
+import { formatInstant, type Instant, instantKey, instantOf, STORAGE_DIGITS, storageInstant } from '../core/timestamps.js';
+import type { ColumnType } from '../objects/types.js';
+import type { Dialect } from './dialect.js';
 
 /**
  * The instant a datetime value stands for (core/timestamps.ts: every digit kept, zoneless text is

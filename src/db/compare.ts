@@ -2,7 +2,7 @@
  * How the replica tells a stored row from the one about to be written: values in a form that
  * compares equal exactly when the database would store the same thing. Pure functions.
  */
-import type { ColumnType } from '../../objects/types.js';
+import type { ColumnType } from '../objects/types.js';
 
 /** A key value as text, so keys compare the same whichever form the driver returns them in. */
 export function keyText(value: unknown): string {

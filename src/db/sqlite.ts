@@ -1,37 +1,29 @@
 /**
  * SQLite through better-sqlite3 (synchronous, one connection). Statements are wrapped in
- * promises and serialised with a queue, so two objects replicated concurrently never interleave
+ * promises and serialised with a queue, so two tasks writing concurrently never interleave
  * inside each other's transaction.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import { KlvError, UsageError } from '../../core/errors.js';
-import { FREE_SPACE, fsFailureReason, isDiskFull } from '../../core/fs-errors.js';
-import type { DestinationOptions } from '../destination.js';
-import { SqlDestination, type SessionConnection, type SqlConnection, type SqlDriver } from './sql-destination.js';
+import type BetterSqlite3 from 'better-sqlite3';
+import { KlvError, UsageError } from '../core/errors.js';
+import { FREE_SPACE, fsFailureReason, isDiskFull } from '../core/fs-errors.js';
+import type { SessionConnection, SqlConnection, SqlDriver } from './connection.js';
+import { Database, type OpenOptions } from './database.js';
 
-interface Statement {
-  all(...params: unknown[]): Record<string, unknown>[];
-  run(...params: unknown[]): { changes: number };
-  reader: boolean;
-}
-
-interface Database {
-  prepare(sql: string): Statement;
-  pragma(sql: string): unknown;
-  exec(sql: string): void;
-  close(): void;
-  readonly inTransaction: boolean;
+/** better-sqlite3's constructor, loaded when a SQLite database is opened (never for `klv --version`). */
+export function loadBetterSqlite(): typeof BetterSqlite3 {
+  return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 }
 
 class SqliteDriver implements SqlDriver {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly conn: SqlConnection;
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: BetterSqlite3.Database) {
     this.conn = {
-      query: async (sql, params = []) => db.prepare(sql).all(...params),
+      query: async (sql, params = []) => db.prepare(sql).all(...params) as Record<string, unknown>[],
       run: async (sql, params = []) => db.prepare(sql).run(...params).changes,
     };
   }
@@ -84,7 +76,7 @@ export function sqlitePath(url: string): string {
   return rest === ':memory:' ? rest : resolve(rest);
 }
 
-export async function openSqlite(url: string, opts: DestinationOptions & { stagingBatch?: number }): Promise<SqlDestination> {
+export async function openSqlite(url: string, opts: OpenOptions = {}): Promise<Database> {
   if (opts.schema) {
     throw new UsageError('--schema applies to PostgreSQL and MySQL; a SQLite file has one schema', 'Drop --schema, or use --table-prefix to keep tables apart.');
   }
@@ -92,9 +84,8 @@ export async function openSqlite(url: string, opts: DestinationOptions & { stagi
   if (file !== ':memory:' && !existsSync(dirname(file))) {
     throw new KlvError(`Cannot open SQLite database ${file}: the directory ${dirname(file)} does not exist`, { hint: 'Create the directory first, or point --to at an existing one.' });
   }
-  const require = createRequire(import.meta.url);
-  const BetterSqlite = require('better-sqlite3') as new (file: string, options?: { timeout?: number }) => Database;
-  let db: Database;
+  const BetterSqlite = loadBetterSqlite();
+  let db: BetterSqlite3.Database;
   try {
     // timeout: wait for another klv process holding the write lock instead of failing at once.
     db = new BetterSqlite(file, { timeout: 30_000 });
@@ -115,11 +106,5 @@ export async function openSqlite(url: string, opts: DestinationOptions & { stagi
       cause: err,
     });
   }
-  return new SqlDestination({
-    kind: 'sqlite',
-    description: `sqlite:${file}`,
-    driver: new SqliteDriver(db),
-    tablePrefix: opts.tablePrefix,
-    stagingBatch: opts.stagingBatch,
-  });
+  return new Database({ kind: 'sqlite', description: `sqlite:${file}`, driver: new SqliteDriver(db) });
 }
