@@ -3,8 +3,7 @@
  * back exactly once through paginate('get_profiles'), with the spec's rate limits enforced by
  * the emulator, and again when a fifth of the requests fail (5xx or dropped connections).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { KlaviyoClient } from '../../src/klaviyo/client.js';
@@ -13,6 +12,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/server.j
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import { readFileSync } from 'node:fs';
 import { startRecording, type Recording } from '../helpers/recording.js';
+import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
 import { loadSpec } from '../helpers/spec.js';
 import { validateRequest, type RecordedExchange } from '../helpers/spec-validator.js';
 
@@ -96,29 +96,21 @@ describe('client against the emulator', () => {
   });
 });
 
-/** A bare loopback server, to see what the client's own keep-alive pool puts on a real socket. */
-async function loopbackServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
 describe('client over its own connection pool', () => {
-  let server: Server | undefined;
+  let server: LoopbackServer | undefined;
   afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await server?.close();
     server = undefined;
   });
 
   it('reuses connections and sends the Klaviyo headers', async () => {
     const seen: Array<{ url?: string; headers: IncomingMessage['headers']; socket: unknown }> = [];
-    const started = await loopbackServer((req, res) => {
+    const started = await startLoopbackServer((req, res) => {
       seen.push({ url: req.url, headers: req.headers, socket: req.socket });
       res.writeHead(200, { 'content-type': 'application/vnd.api+json', 'ratelimit-remaining': '10', 'ratelimit-reset': '30' });
       res.end(JSON.stringify({ data: [] }));
     });
-    server = started.server;
+    server = started;
     client = new KlaviyoClient({ baseUrl: started.url, apiKey: new Secret('pk_loopback_test_0123456789'), userAgent: 'klv/e2e', concurrency: 1 });
     for (let i = 0; i < 3; i++) await client.request('get_lists');
     expect(seen).toHaveLength(3);
@@ -135,12 +127,12 @@ describe('client over its own connection pool', () => {
 
   it('a POST whose connection drops is sent once and reported as unknown outcome', async () => {
     let posts = 0;
-    const started = await loopbackServer((req) => {
+    const started = await startLoopbackServer((req) => {
       posts += 1;
       req.resume();
       req.on('end', () => req.socket.destroy());
     });
-    server = started.server;
+    server = started;
     client = new KlaviyoClient({ baseUrl: started.url, apiKey: new Secret('pk_loopback_test_0123456789'), userAgent: 'klv/e2e' });
     const err = await client.request('create_profile', { body: { data: { type: 'profile', attributes: { email: 'a@b.c' } } } }).catch((e) => e);
     expect(err).toBeInstanceOf(UnknownOutcomeError);
@@ -150,7 +142,7 @@ describe('client over its own connection pool', () => {
 
   it('a GET whose connection drops is retried', async () => {
     let gets = 0;
-    const started = await loopbackServer((req, res) => {
+    const started = await startLoopbackServer((req, res) => {
       gets += 1;
       if (gets === 1) {
         req.socket.destroy();
@@ -159,7 +151,7 @@ describe('client over its own connection pool', () => {
       res.writeHead(200, { 'content-type': 'application/vnd.api+json' });
       res.end(JSON.stringify({ data: [] }));
     });
-    server = started.server;
+    server = started;
     client = new KlaviyoClient({ baseUrl: started.url, apiKey: new Secret('pk_loopback_test_0123456789'), userAgent: 'klv/e2e', random: () => 0 });
     await expect(client.request('get_lists')).resolves.toMatchObject({ status: 200, attempts: 2 });
     expect(gets).toBe(2);

@@ -3,53 +3,27 @@
  * Needs the build (`npm test` runs it first; otherwise `npx tsc -p tsconfig.json`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cleanEnv, runKlv } from '../helpers/cli.js';
+import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin/klv.js');
 const KEY = 'pk_e2e_emulator_0123456789';
 const HEADERS = { authorization: `Klaviyo-API-Key ${KEY}`, revision: '2026-07-15' };
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
+/** A running `klv emulator`, its address known. */
+type Running = Omit<EmulatorProcess, 'url'> & { url: string };
 
 /** Starts `klv emulator ARGS` and resolves once it printed its address. */
-function startCli(args: string[]): Promise<Running> {
-  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
-    throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
+async function startCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<Running> {
+  const emulator = spawnEmulator(args, env);
+  try {
+    return { ...emulator, url: await emulator.url };
+  } catch (err) {
+    await emulator.stop();
+    throw err;
   }
-  const child = spawn(process.execPath, [BIN, 'emulator', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        done({ child, url: m[1], stderr: () => err, exited });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`emulator exited with ${code} before listening; stderr:\n${err}`));
-    });
-  });
-}
-
-async function stop(running: Running | undefined): Promise<void> {
-  if (!running || running.child.exitCode !== null) return;
-  running.child.kill('SIGTERM');
-  await running.exited;
 }
 
 async function get(url: string, headers: Record<string, string> = HEADERS) {
@@ -62,7 +36,7 @@ describe('klv emulator (spawned CLI)', () => {
   beforeAll(async () => {
     emu = await startCli(['--port', '0', '--rate-limits', 'off', '--profiles', '250']);
   });
-  afterAll(() => stop(emu));
+  afterAll(() => emu?.stop());
 
   it('serves GET /api/accounts shaped like the spec', async () => {
     const r = await get(`${emu.url}/api/accounts`);
@@ -138,7 +112,7 @@ describe('klv emulator (spawned CLI)', () => {
       const r = await get(`${other.url}/api/profiles`);
       expect(r.body.data.map((p: { id: string }) => p.id)).toEqual([...kept]);
     } finally {
-      await stop(other);
+      await other?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -149,7 +123,7 @@ describe('klv emulator rate limits (spec mode)', () => {
   beforeAll(async () => {
     emu = await startCli(['--port', '0', '--profiles', '10', '--key', KEY]);
   });
-  afterAll(() => stop(emu));
+  afterAll(() => emu?.stop());
 
   it('answers 429 with Retry-After when /api/accounts (1/s, 15/min) is called 20 times quickly', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${emu.url}/api/accounts`, { headers: HEADERS })));
@@ -194,11 +168,37 @@ describe('klv emulator lifecycle and flags', () => {
   });
 
   it('refuses a non-loopback --host with exit 2', async () => {
-    const child = spawn(process.execPath, [BIN, 'emulator', '--host', '0.0.0.0', '--port', '0'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((done) => child.on('exit', done));
-    expect(code).toBe(2);
-    expect(err).toContain('not a loopback address');
+    const r = await runKlv(['emulator', '--host', '0.0.0.0', '--port', '0'], { timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('not a loopback address');
+  });
+});
+
+describe('klv emulator under KLV_NOW', () => {
+  const NOW = '2026-07-15T12:00:00Z';
+  const state = async (emu: Running) => (await fetch(`${emu.url}/_emulator/state`)).text();
+  const args = ['--port', '0', '--rate-limits', 'off', '--profiles', '40'];
+
+  it('serves the demo account as of KLV_NOW: two emulators started apart serve the same account', async () => {
+    const first = await startCli(args, cleanEnv({ KLV_NOW: NOW }));
+    let second: Running | undefined;
+    try {
+      const before = await state(first);
+      second = await startCli(args, cleanEnv({ KLV_NOW: NOW }));
+      expect(await state(second)).toBe(before);
+      // Built as of KLV_NOW: nothing in the account is later, and its newest profile is recent.
+      const profiles = (JSON.parse(before) as { resources: { profile: Array<{ attributes: { created: string } }> } }).resources.profile;
+      const newest = Math.max(...profiles.map((p) => Date.parse(p.attributes.created)));
+      expect(newest).toBeLessThanOrEqual(Date.parse(NOW));
+      expect(Date.parse(NOW) - newest).toBeLessThan(365 * 86_400_000);
+    } finally {
+      await Promise.all([first.stop(), second?.stop()]);
+    }
+  });
+
+  it('refuses a KLV_NOW that is not an ISO date (exit 2)', async () => {
+    const r = await runKlv(['emulator', ...args], { env: cleanEnv({ KLV_NOW: 'next tuesday' }), timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("KLV_NOW 'next tuesday' is not an ISO date");
   });
 });

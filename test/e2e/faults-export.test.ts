@@ -13,25 +13,29 @@
  * klv can only export ids the emulator sent, and it exports 20,000 distinct ones from an account
  * made with --profiles 20000, so the sets are equal without fetching the account's 40 MB state.
  *
- * Faults are deterministic in number: the emulator draws once per request outside a storm from
- * a PRNG seeded with SEED, and hands the hits' kinds out round-robin. With SEED 12 and RATE
- * 0.04, any 190 consecutive draws starting between the 150th and the 350th hold at least 8
- * hits (checked over that whole range with the emulator's mulberry32); the fault-free reference
- * uses ~215 draws and a full export at least 200, so the first export under faults sees every
- * kind, whatever order the concurrent requests arrive in. Slow answers (SLOW_MS) outlast
- * KLV_TIMEOUT, so klv sees them as timeouts and retries them.
+ * Each test has an emulator of its own, started with the same seed and KLV_NOW as the
+ * reference's, so it serves the same account (to the millisecond), its fault counters count only
+ * that test's runs, and its faults are drawn from the start of the seeded stream, whatever ran
+ * before. Faults are deterministic in number: the emulator draws once per request outside a
+ * storm, and hands the hits' kinds out round-robin. With SEED 12 and RATE 0.04 the first 200
+ * draws hold 8 hits, the 7th at draw 146 (the emulator's mulberry32); a full export draws at
+ * least 200 times (each of its 200 pages was a draw that missed), so every export under faults
+ * sees every kind, whatever order the concurrent requests arrive in. Whether a 429 storm catches
+ * other requests in flight (`throttled`) depends on timing: the file claims it once over all its
+ * runs, in afterAll. Slow answers (SLOW_MS) outlast KLV_TIMEOUT, so klv sees them as timeouts and
+ * retries them.
  *
  * Build first: npx tsc -p tsconfig.json (npm test does it).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { cleanEnv, KLV_BIN, runKlv, type RunResult } from '../helpers/cli.js';
-import { resetRateLimits, spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
-import { ALL_FAULT_KINDS, getFaults, runAndInterrupt, setFaults, waitUntil, type FaultReport } from '../helpers/faults.js';
+import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
+import { resetRateLimits, SpawnedEmulators } from '../helpers/emulator.js';
+import { addFaults, ALL_FAULT_KINDS, faultsDuring, FaultTally, kindsMissing, setFaults, type FaultCounts } from '../helpers/faults.js';
+import { runAndAct, runAndInterrupt } from '../helpers/midway.js';
 
 const PROFILES = 20_000;
 const SEED = 12;
@@ -45,8 +49,11 @@ const STORM_MS = 1_000;
 /** A run is provably mid-way once its .partial holds this much (~5,000 of the ~8 MB of rows). */
 const MID_WAY_BYTES = 2_000_000;
 const RUN_TIMEOUT_MS = 90_000;
+/** Every emulator's "now": the same demo account in each (see the header). */
+const EMULATOR_NOW = '2026-07-15T12:00:00Z';
 
-let emulator: EmulatorProcess | undefined;
+const emulators = new SpawnedEmulators();
+/** The emulator of the running test (or of the reference, in beforeAll). */
 let url: string;
 let root: string;
 let reference: Reference;
@@ -177,13 +184,10 @@ function compareRows(rows: ReadonlyArray<readonly [string, (id: string) => boole
 
 // --- fault accounting ---------------------------------------------------------------------
 
-type Counts = Record<string, number>;
+type Counts = FaultCounts;
 
-function delta(before: FaultReport, after: FaultReport): Counts {
-  const out: Counts = {};
-  for (const [kind, n] of Object.entries(after.injected)) out[kind] = n - (before.injected[kind] ?? 0);
-  return out;
-}
+/** The runs under faults, each counted by its test; afterAll claims what only the whole matrix can. */
+const matrix = new FaultTally(['csv', 'ndjson', 'sigint', 'sigkill']);
 
 const sum = (counts: Counts, kinds: readonly string[]) => kinds.reduce((s, k) => s + (counts[k] ?? 0), 0);
 
@@ -209,9 +213,7 @@ function expectFaultsRetried(summary: SummaryJson, injected: Counts): void {
 
 /** Runs an export under faults and returns what it needs checked, with the faults it met. */
 async function exportUnderFaults(args: string[]): Promise<{ r: RunResult; summary: SummaryJson; injected: Counts }> {
-  const before = await getFaults(url);
-  const r = await exportRun(['--json', ...args]);
-  const injected = delta(before, await getFaults(url));
+  const { result: r, injected } = await faultsDuring(url, () => exportRun(['--json', ...args]));
   expect(r.code, r.stderr).toBe(0);
   // The JSON summary: on stdout when rows went to a file, else the last line of stderr.
   const usesFile = args.includes('-o');
@@ -220,31 +222,6 @@ async function exportUnderFaults(args: string[]): Promise<{ r: RunResult; summar
   expect(summary).toMatchObject({ object: 'Profiles', rows: PROFILES });
   expectFaultsRetried(summary, injected);
   return { r, summary, injected };
-}
-
-// --- running klv while acting on it -------------------------------------------------------
-
-/** Runs `klv ARGS`, calls `act` once `when()` holds (polled), and resolves when klv has exited. */
-async function runAndAct(args: string[], key: string, when: () => boolean, act: () => Promise<void>): Promise<RunResult> {
-  const child = spawn(process.execPath, [KLV_BIN, ...args], { cwd: root, env: env(KEY), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  const killer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-  try {
-    await waitUntil(() => child.exitCode !== null || when(), 'the export to be mid-way', RUN_TIMEOUT_MS);
-    if (child.exitCode !== null) throw new Error(`klv exited (code ${child.exitCode}) before it was mid-way:\n${stderr}`);
-    await act();
-    return await done;
-  } finally {
-    clearTimeout(killer);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await done;
-    }
-  }
 }
 
 const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
@@ -259,69 +236,82 @@ function cleanOutputs(name: string): { out: string; partial: string } {
 
 // --- the matrix ---------------------------------------------------------------------------
 
-beforeAll(async () => {
-  root = realpathSync(mkdtempSync(join(tmpdir(), 'klv-e2e-faults-export-')));
-  emulator = spawnEmulator(
+/** Starts an emulator for the running test (see the header) and points `url` at it. */
+async function ownEmulator(faultRate: number): Promise<void> {
+  url = await emulators.start(
     [
       '--port', '0',
       '--profiles', String(PROFILES),
       '--seed', String(SEED),
       '--rate-limits', 'spec',
-      '--faults', '0',
+      '--faults', String(faultRate),
       '--fault-kinds', 'all',
       '--slow-ms', String(SLOW_MS),
       '--storm-ms', String(STORM_MS),
     ],
-    cleanEnv(),
+    cleanEnv({ KLV_NOW: EMULATOR_NOW }),
   );
-  url = await emulator.url;
+}
 
+beforeAll(async () => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'klv-e2e-faults-export-')));
+  await ownEmulator(0);
   // The reference, fault-free.
-  const r = await exportRun(['-o', 'reference.csv']);
+  const { result: r, injected } = await faultsDuring(url, () => exportRun(['-o', 'reference.csv']));
   expect(r.code, r.stderr).toBe(0);
   reference = loadReference(readFileSync(join(root, 'reference.csv'), 'utf8'));
   expect(reference.lines.size, 'each profile once').toBe(PROFILES);
   expect(reference.cells.size).toBe(PROFILES);
-  const report = await getFaults(url);
-  expect(sum(report.injected, ALL_FAULT_KINDS), 'the reference ran without faults').toBe(0);
-
-  await setFaults(url, { rate: RATE });
+  expect(sum(injected, ALL_FAULT_KINDS), 'the reference ran without faults').toBe(0);
+  await emulators.stopAll();
 }, 120_000);
 
+afterEach(() => emulators.stopAll());
+
 afterAll(async () => {
-  await emulator?.stop();
+  await emulators.stopAll();
   if (root) rmSync(root, { recursive: true, force: true });
+  // Over all the runs under faults, once they all ran: storms caught requests in flight.
+  if (matrix.complete) expect(matrix.counts.throttled, `requests answered 429 inside storms, over the matrix: ${JSON.stringify(matrix.counts)}`).toBeGreaterThan(0);
 });
 
 describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, every fault kind, spec rate limits`, () => {
   it('-o out.csv under faults: exit 0, every profile exactly once with the reference values, every fault kind met', async () => {
+    await ownEmulator(RATE);
     const { out, partial } = cleanOutputs('out.csv');
     const { r, injected } = await exportUnderFaults(['-o', 'out.csv']);
+    matrix.add('csv', injected);
     expect(compareCsv(readFileSync(out, 'utf8'))).toEqual(exact());
     expect(existsSync(partial), 'the .partial was renamed into place').toBe(false);
     expect(r.stderr).not.toMatch(/error|warning/i);
-    // Deterministic with SEED (see the header): the first export under faults meets them all.
-    for (const kind of ALL_FAULT_KINDS) expect(injected[kind], `fault ${kind} during the export`).toBeGreaterThan(0);
+    // Deterministic with SEED (see the header): an export under faults meets them all.
+    expect(kindsMissing(injected, ALL_FAULT_KINDS), `fault kinds this export did not meet: ${JSON.stringify(injected)}`).toEqual([]);
   }, RUN_TIMEOUT_MS);
 
   // NDJSON on stdout: one run covers both the other encoder and the output that cannot be
   // taken back (a page written twice after a retry would stay written).
   it('to stdout as NDJSON under faults: exit 0, every profile exactly once with the reference values', async () => {
-    const { r } = await exportUnderFaults(['--format', 'ndjson']);
+    await ownEmulator(RATE);
+    const { r, injected } = await exportUnderFaults(['--format', 'ndjson']);
+    matrix.add('ndjson', injected);
     expect(compareNdjson(r.stdout)).toEqual(exact());
+    expect(kindsMissing(injected, ALL_FAULT_KINDS), `fault kinds this export did not meet: ${JSON.stringify(injected)}`).toEqual([]);
   }, RUN_TIMEOUT_MS);
 
   it('SIGINT mid-way: exit 130, no out.csv, the rows so far in out.csv.partial and named; a re-run gives the reference', async () => {
+    await ownEmulator(RATE);
     const { out, partial } = cleanOutputs('interrupted.csv');
     await resetRateLimits(url);
-    const r = await runAndInterrupt(['export', 'profiles', '-o', 'interrupted.csv'], {
-      cwd: root,
-      env: env(KEY),
-      signal: 'SIGINT',
-      when: () => sizeOf(partial) > MID_WAY_BYTES,
-      timeoutMs: RUN_TIMEOUT_MS,
-      what: `interrupted.csv.partial to pass ${MID_WAY_BYTES} bytes`,
-    });
+    const { result: r, injected } = await faultsDuring(url, () =>
+      runAndInterrupt(['export', 'profiles', '-o', 'interrupted.csv'], {
+        cwd: root,
+        env: env(KEY),
+        signal: 'SIGINT',
+        when: () => sizeOf(partial) > MID_WAY_BYTES,
+        timeoutMs: RUN_TIMEOUT_MS,
+        what: `interrupted.csv.partial to pass ${MID_WAY_BYTES} bytes`,
+      }),
+    );
     expectNoKey(r, KEY);
     expect(r.code, r.stderr).toBe(130);
     expect(existsSync(out), 'no interrupted.csv: it would look complete').toBe(false);
@@ -335,59 +325,58 @@ describe(`klv export profiles, ${PROFILES.toLocaleString('en-US')} profiles, eve
     expect(rows).toBeLessThan(PROFILES);
     expect(kept).toEqual(exact(rows));
 
-    const again = await exportRun(['-o', 'interrupted.csv']);
+    const rerun = await faultsDuring(url, () => exportRun(['-o', 'interrupted.csv']));
+    matrix.add('sigint', addFaults(injected, rerun.injected));
+    const again = rerun.result;
     expect(again.code, again.stderr).toBe(0);
     expect(compareCsv(readFileSync(out, 'utf8'))).toEqual(exact());
     expect(existsSync(partial), 'the re-run renamed its .partial into place').toBe(false);
   }, 2 * RUN_TIMEOUT_MS);
 
   it('SIGKILL mid-way: the previous out.csv byte for byte; a re-run gives the reference', async () => {
+    await ownEmulator(RATE);
     const { out, partial } = cleanOutputs('killed.csv');
     // A previous export under the same name, as a cron job would have left it.
     const previous = `${reference.header}\n${first(reference.lines.values(), 3).join('\n')}\n`;
     writeFileSync(out, previous);
     await resetRateLimits(url);
-    const r = await runAndInterrupt(['export', 'profiles', '-o', 'killed.csv'], {
-      cwd: root,
-      env: env(KEY),
-      signal: 'SIGKILL',
-      when: () => sizeOf(partial) > MID_WAY_BYTES,
-      timeoutMs: RUN_TIMEOUT_MS,
-      what: `killed.csv.partial to pass ${MID_WAY_BYTES} bytes`,
-    });
+    const { result: r, injected } = await faultsDuring(url, () =>
+      runAndInterrupt(['export', 'profiles', '-o', 'killed.csv'], {
+        cwd: root,
+        env: env(KEY),
+        signal: 'SIGKILL',
+        when: () => sizeOf(partial) > MID_WAY_BYTES,
+        timeoutMs: RUN_TIMEOUT_MS,
+        what: `killed.csv.partial to pass ${MID_WAY_BYTES} bytes`,
+      }),
+    );
     expectNoKey(r, KEY);
     expect(r.signal).toBe('SIGKILL');
     expect(readFileSync(out, 'utf8'), 'the previous killed.csv is untouched').toBe(previous);
     expect(existsSync(partial)).toBe(true);
 
-    const again = await exportRun(['-o', 'killed.csv']);
+    const rerun = await faultsDuring(url, () => exportRun(['-o', 'killed.csv']));
+    matrix.add('sigkill', addFaults(injected, rerun.injected));
+    const again = rerun.result;
     expect(again.code, again.stderr).toBe(0);
     expect(compareCsv(readFileSync(out, 'utf8'))).toEqual(exact());
     expect(existsSync(partial)).toBe(false);
   }, 2 * RUN_TIMEOUT_MS);
 
-  it('every fault kind was injected across the matrix', async () => {
-    const { injected } = await getFaults(url);
-    for (const kind of ALL_FAULT_KINDS) expect(injected[kind], `fault ${kind}`).toBeGreaterThan(0);
-    expect(injected.throttled, 'requests answered 429 inside storms').toBeGreaterThan(0);
-  });
-
   it('503 on every request from mid-way on: exit 1, the status, Klaviyo\'s detail and what to do; no out.csv, the .partial named', async () => {
+    await ownEmulator(0);
     const { out, partial } = cleanOutputs('failed.csv');
     const previous = 'a previous export\n';
     writeFileSync(out, previous);
     await resetRateLimits(url);
-    let r: RunResult;
-    try {
-      r = await runAndAct(
-        ['export', 'profiles', '-o', 'failed.csv'],
-        KEY,
-        () => sizeOf(partial) > MID_WAY_BYTES,
-        async () => void (await setFaults(url, { rate: 1, kinds: ['503'] })),
-      );
-    } finally {
-      await setFaults(url, { rate: 0, kinds: [...ALL_FAULT_KINDS] });
-    }
+    const r = await runAndAct(['export', 'profiles', '-o', 'failed.csv'], {
+      cwd: root,
+      env: env(KEY),
+      when: () => sizeOf(partial) > MID_WAY_BYTES,
+      act: async () => void (await setFaults(url, { rate: 1, kinds: ['503'] })),
+      timeoutMs: RUN_TIMEOUT_MS,
+      what: `failed.csv.partial to pass ${MID_WAY_BYTES} bytes`,
+    });
     expectNoKey(r, KEY);
     expect(r.code, r.stderr).toBe(1);
     // What failed: the request, the status and Klaviyo's own error detail...

@@ -25,29 +25,21 @@ import { parseWhere } from '../../src/objects/where.js';
 import type { Row } from '../../src/objects/types.js';
 import type { ImportRow, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
 import { cleanEnv, runKlv } from '../helpers/cli.js';
+import { emulatorWithClient } from '../helpers/emulator-api.js';
+import { writeContext } from '../helpers/mock-klaviyo.js';
 import { withRecording } from '../helpers/recording.js';
 
 const recording = withRecording();
 let emulator: RunningEmulator;
 let client: KlaviyoClient;
+let closeAll: () => Promise<void>;
 
-function contextFor(c: KlaviyoClient): WriteContext {
-  return { client: c, signal: new AbortController().signal, options: {}, clock: systemClock, debug: () => {} };
-}
+const contextFor = (c: KlaviyoClient): WriteContext => writeContext(c, systemClock);
 
 beforeAll(async () => {
-  emulator = await startEmulator({ data: 'demo', rateLimits: 'off', record: recording.file });
-  client = new KlaviyoClient({ baseUrl: emulator.url, apiKey: new Secret(DEMO_PRIVATE_KEY), userAgent: 'klv/e2e', rateLimits: 'off' });
+  ({ emulator, client, close: closeAll } = await emulatorWithClient({ data: 'demo', rateLimits: 'off', record: recording.file }));
 });
-
-let closed = false;
-async function closeAll(): Promise<void> {
-  if (closed) return;
-  closed = true;
-  await client?.close();
-  await emulator?.close();
-}
-afterAll(closeAll);
+afterAll(() => closeAll?.());
 
 type Op = 'insert' | 'update' | 'delete';
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { systemClock } from '../../src/core/clock.js';
 import { Secret } from '../../src/core/secret.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
 import { KlaviyoClient, type JsonApiResource } from '../../src/klaviyo/client.js';
 import { buildFilter, filter as f } from '../../src/klaviyo/filter-builder.js';
 import { ListMembers } from '../../src/objects/catalog/list-members.js';
@@ -21,6 +21,8 @@ import { ListSubscribe } from '../../src/objects/catalog/list-subscribe.js';
 import { PeopleExclusions } from '../../src/objects/catalog/people-exclusions.js';
 import type { ImportOptions, ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
 import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
+import { emulatorWithClient } from '../helpers/emulator-api.js';
+import { writeContext } from '../helpers/mock-klaviyo.js';
 import { withRecording } from '../helpers/recording.js';
 
 const KEY = 'pk_members_e2e_0123456789abcdef0123';
@@ -28,26 +30,25 @@ const KEY = 'pk_members_e2e_0123456789abcdef0123';
 const recording = withRecording();
 let emulator: RunningEmulator;
 let client: KlaviyoClient;
+let closeAll: () => Promise<void>;
 let root: string;
 /** Demo list ids by name. */
 const lists: Record<string, string> = {};
 
 beforeAll(async () => {
-  emulator = await startEmulator({ data: 'demo', profiles: 400, rateLimits: 'off', seed: 3, record: recording.file });
-  client = new KlaviyoClient({ baseUrl: emulator.url, apiKey: new Secret(KEY), userAgent: 'klv/e2e', rateLimits: 'off' });
+  ({ emulator, client, close: closeAll } = await emulatorWithClient({ data: 'demo', profiles: 400, rateLimits: 'off', seed: 3, record: recording.file }, { apiKey: new Secret(KEY) }));
   for await (const l of client.paginate('get_lists')) lists[String(l.attributes?.name)] = l.id;
   root = realpathSync(mkdtempSync(join(tmpdir(), 'klv-e2e-members-')));
   mkdirSync(join(root, 'work'));
 });
 
 afterAll(async () => {
-  await client?.close();
-  await emulator?.close();
+  await closeAll?.();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
 function ctx(options: ImportOptions = {}): WriteContext {
-  return { client, signal: new AbortController().signal, options, clock: systemClock, debug: () => {} };
+  return writeContext(client, systemClock, options);
 }
 
 const row = (rowNumber: number, values: Record<string, unknown>): ImportRow => ({ rowNumber, values });

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
 import { withRecording } from '../helpers/recording.js';
-import { runAndInterrupt } from '../helpers/faults.js';
+import { runAndInterrupt } from '../helpers/midway.js';
 import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
 import type { AccountSnapshot } from '../../src/emulator/store/types.js';
 

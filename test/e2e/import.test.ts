@@ -15,11 +15,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { cleanEnv, KLV_BIN, runKlv, type RunResult } from '../helpers/cli.js';
+import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
+import { runAndInterrupt } from '../helpers/midway.js';
 import { withRecording } from '../helpers/recording.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import type { AccountSnapshot } from '../../src/emulator/store/types.js';
@@ -204,28 +204,14 @@ function templatesCsv(name: string): void {
   writeFileSync(join(work, name), `${lines.join('\n')}\n`);
 }
 
-/** Starts klv; resolves once the journal holds `batches` sent batches (the import is mid-way). */
-function startImport(args: string[], journal: string, batches: number) {
-  const child = spawn(process.execPath, [KLV_BIN, ...args], { cwd: work, env: env(slow), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  child.stdin.end();
-  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  let exited = false;
-  void done.then(() => (exited = true));
-  const midway = (async () => {
-    // Waits for a condition (the journal's size), not for a time: the signal lands mid-import
-    // however fast the machine is; the test only checks invariants that hold wherever it lands.
-    for (;;) {
-      if (exited) throw new Error(`klv exited before the import was mid-way:\n${stderr}`);
-      const text = existsSync(journal) ? readFileSync(journal, 'utf8') : '';
-      if (text.split('\n').filter((l) => l.startsWith('{"sent"')).length >= batches) return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return { child, done, midway };
+/**
+ * Runs the import and sends `signal` once the journal holds `batches` sent batches: a condition
+ * (the journal's size), not a time, so that the signal lands mid-import however fast the machine
+ * is; the tests only check invariants that hold wherever it lands.
+ */
+function interruptImport(args: string[], journal: string, batches: number, signal: 'SIGINT' | 'SIGKILL') {
+  const sentBatches = () => (existsSync(journal) ? readFileSync(journal, 'utf8') : '').split('\n').filter((l) => l.startsWith('{"sent"')).length;
+  return runAndInterrupt(args, { cwd: work, env: env(slow), signal, when: () => sentBatches() >= batches, what: `${batches} batches in the journal` });
 }
 
 async function templateNames(): Promise<Map<string, number>> {
@@ -241,10 +227,7 @@ describe('interrupted, then --resume', () => {
   it('SIGINT: the batches in flight finish, exit 130 with the resume command; --resume completes; every template exactly once', async () => {
     templatesCsv('t.csv');
     const args = ['import', 'email-templates', 't.csv', '--op', 'insert'];
-    const run = startImport(args, join(work, 't.errors.csv.journal'), 8);
-    await run.midway;
-    run.child.kill('SIGINT');
-    const first = await run.done;
+    const first = await interruptImport(args, join(work, 't.errors.csv.journal'), 8, 'SIGINT');
     expect(first.code, first.stderr).toBe(130);
     expect(first.stderr).toMatch(/Import interrupted: the batches in flight finished/);
     expect(first.stderr).toMatch(/klv import email-templates t.csv --op insert --resume/);
@@ -271,10 +254,7 @@ describe('interrupted, then --resume', () => {
   it('SIGKILL: --resume never sends a logged row again; a row in flight is unknown_outcome, never duplicated; logs complete', async () => {
     templatesCsv('t.csv');
     const args = ['import', 'email-templates', 't.csv', '--op', 'insert'];
-    const run = startImport(args, join(work, 't.errors.csv.journal'), 10);
-    await run.midway;
-    run.child.kill('SIGKILL');
-    const first = await run.done;
+    const first = await interruptImport(args, join(work, 't.errors.csv.journal'), 10, 'SIGKILL');
     expect(first.signal).toBe('SIGKILL');
     const sentBefore = (await requests(slow)).byOperation.create_template ?? 0;
 

@@ -2,40 +2,35 @@
  * The objects with their own reading logic, read from the demo emulator over loopback with the
  * real client: every row must be exactly what the emulator's account holds. The expected rows
  * are computed from the store itself (memberships, profile subscriptions, campaign messages),
- * not through klv's readers, and every exchange is checked against Klaviyo's OpenAPI spec.
+ * not through klv's readers, and every exchange is checked against Klaviyo's OpenAPI spec. The
+ * emulator's clock is pinned (NOW), and the --since bounds are taken from it: the demo account
+ * is the same on every day the test runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Secret } from '../../src/core/secret.js';
 import { UsageError } from '../../src/core/errors.js';
-import { KlaviyoClient } from '../../src/klaviyo/client.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { DEMO_PRIVATE_KEY, createDemoStore } from '../../src/emulator/demo-data/index.js';
+import type { KlaviyoClient } from '../../src/klaviyo/client.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { createDemoStore } from '../../src/emulator/demo-data/index.js';
 import type { StoredResource } from '../../src/emulator/store/types.js';
 import { selectColumns } from '../../src/objects/columns.js';
 import { findObject } from '../../src/objects/registry.js';
 import { parseWhere } from '../../src/objects/where.js';
 import type { ReadOptions, Row } from '../../src/objects/types.js';
 import { cleanEnv, runKlv } from '../helpers/cli.js';
+import { emulatorWithClient } from '../helpers/emulator-api.js';
 import { withRecording } from '../helpers/recording.js';
 
 const recording = withRecording();
 let emulator: RunningEmulator;
 let client: KlaviyoClient;
+let closeAll: () => Promise<void>;
+/** The emulator's "now": the demo account's times are derived from it. */
+const NOW = Date.parse('2026-07-15T12:00:00Z');
 
 beforeAll(async () => {
-  emulator = await startEmulator({ data: 'demo', rateLimits: 'off', record: recording.file });
-  client = new KlaviyoClient({ baseUrl: emulator.url, apiKey: new Secret(DEMO_PRIVATE_KEY), userAgent: 'klv/e2e', rateLimits: 'off' });
+  ({ emulator, client, close: closeAll } = await emulatorWithClient({ data: 'demo', rateLimits: 'off', record: recording.file, clock: () => new Date(NOW) }));
 });
-
-let closed = false;
-async function closeAll(): Promise<void> {
-  if (closed) return;
-  closed = true;
-  await client?.close();
-  await emulator?.close();
-}
-
-afterAll(closeAll);
+afterAll(() => closeAll?.());
 
 async function exportRows(
   object: string,
@@ -148,7 +143,7 @@ describe('ListMembers and SegmentMembers', () => {
   });
 
   it('--since keeps the members who joined since then', async () => {
-    const since = new Date(Date.now() - 200 * 86_400_000);
+    const since = new Date(NOW - 200 * 86_400_000);
     const { rows } = await exportRows('list-members', [], { since, columns: ['ListId', 'ProfileId'] });
     const expected: string[] = [];
     for (const [listId, members] of store().listMembers) {
@@ -208,7 +203,7 @@ describe('PeopleExclusions and ListExclusions', () => {
   });
 
   it('Reason and --since', async () => {
-    const since = new Date(Date.now() - 120 * 86_400_000);
+    const since = new Date(NOW - 120 * 86_400_000);
     const { rows, requests } = await exportRows('people-exclusions', ["Reason = 'HARD_BOUNCE'"], { since, columns: ['ProfileId', 'Timestamp'] });
     const expected: string[] = [];
     for (const p of all('profile')) {
@@ -250,7 +245,7 @@ describe('Events', () => {
 
   it('MetricId and --since push down: only those events', async () => {
     const metric = all('metric').find((m) => m.attributes.name === 'Placed Order')!;
-    const since = new Date(Date.now() - 365 * 86_400_000);
+    const since = new Date(NOW - 365 * 86_400_000);
     const { rows, requests } = await exportRows('events', [`MetricId = '${metric.id}'`], { since, columns: ['Id'] });
     const expected = all('event').filter((e) => (e.relationships.metric as { id: string }).id === metric.id && ms(e.attributes.datetime)! >= since.getTime());
     expect(expected.length).toBeGreaterThan(0);

@@ -10,18 +10,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CommandContext } from '../../src/cli/context.js';
 import { exitCodeFor } from '../../src/cli/error-report.js';
-import { IO } from '../../src/cli/io.js';
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import type { StoredResource } from '../../src/emulator/store/types.js';
 import { runWriteStatement } from '../../src/query/write.js';
 import { writeOptions } from '../../src/cli/commands/query.js';
 import { cleanEnv, runKlv } from '../helpers/cli.js';
+import { testContext } from '../helpers/io.js';
 import { withRecording } from '../helpers/recording.js';
 
 const require = createRequire(import.meta.url);
@@ -54,26 +52,21 @@ interface Ran {
 }
 
 /** `klv query "<SQL>"` in process: parse (SQLite dialect, as the command does), run, report. */
-async function query(sql: string, o: { yes?: boolean; json?: true } = {}): Promise<Ran> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  stderr.setEncoding('utf8').on('data', (d) => (err += d));
-  const io = new IO({ stdin: new PassThrough(), stdout, stderr, stdinIsTTY: false, stderrIsTTY: false, stdoutIsTTY: false, env: { NO_COLOR: '1', ...envFor(viaQuery) }, cwd: dir, color: false, json: o.json });
-  const ctx = new CommandContext(io, { json: o.json });
+async function query(sql: string, o: { yes?: boolean; json?: boolean } = {}): Promise<Ran> {
+  const { ctx, stdout, stderr } = testContext({ cwd: dir, env: envFor(viaQuery), globals: { json: o.json } });
   let code: number;
+  let failure = '';
   try {
     code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), writeOptions(ctx, { yes: Boolean(o.yes), sql }));
   } catch (e) {
     code = exitCodeFor(e);
-    err += `error: ${(e as Error).message}\n`;
+    failure = `error: ${(e as Error).message}\n`;
   } finally {
     await ctx.dispose();
   }
+  const out = stdout();
   const rows = !o.json && out.trim() !== '' ? (parse(out, { columns: true }) as Array<Record<string, string>>) : [];
-  return { code, stdout: out, stderr: err, rows };
+  return { code, stdout: out, stderr: stderr() + failure, rows };
 }
 
 let n = 0;

@@ -16,14 +16,15 @@
  * Build first: npx tsc -p tsconfig.json (npm test does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cleanEnv, KLV_BIN, REPO_ROOT, runKlv, type RunResult } from '../helpers/cli.js';
+import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
+import { SpawnedEmulators } from '../helpers/emulator.js';
+import { runAndInterrupt } from '../helpers/midway.js';
 import { withRecording } from '../helpers/recording.js';
-import { describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
+import { adminQuery, describeDb, dropTestSchema, mysqlUrl, pgUrl, uniqueName } from '../helpers/databases.js';
 
 const KEY = 'pk_replicate_e2e_0123456789abcdef01';
 /** A demo account larger than the default, so that the first run's cost is that of a real account. */
@@ -31,29 +32,10 @@ const PROFILES = '12000';
 
 const recording = withRecording({ setEnv: false });
 let root: string;
-const emulators: Array<{ proc: ChildProcess; exited: Promise<unknown> }> = [];
+const emulators = new SpawnedEmulators();
 
-async function startEmulator(extra: string[] = [], profiles = PROFILES): Promise<string> {
-  const proc = spawn(process.execPath, [KLV_BIN, 'emulator', '--port', '0', '--rate-limits', 'off', '--profiles', profiles, ...extra], {
-    cwd: root,
-    env: { ...recording.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise((done) => proc.on('exit', done));
-  emulators.push({ proc, exited });
-  return new Promise<string>((done, fail) => {
-    let err = '';
-    const timer = setTimeout(() => fail(new Error(`the emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-    proc.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        done(m[1]!);
-      }
-    });
-    proc.on('exit', (code) => fail(new Error(`the emulator exited with ${code}; stderr:\n${err}`)));
-  });
+function startEmulator(extra: string[] = [], profiles = PROFILES): Promise<string> {
+  return emulators.start(['--port', '0', '--rate-limits', 'off', '--profiles', profiles, ...extra], recording.env, { cwd: root });
 }
 
 function envFor(url: string): NodeJS.ProcessEnv {
@@ -138,17 +120,11 @@ function expectedCounts(state: any): Record<string, number> {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
   root = realpathSync(mkdtempSync(join(tmpdir(), 'klv-e2e-replicate-')));
 });
 
 afterAll(async () => {
-  for (const e of emulators) {
-    if (e.proc.exitCode === null && e.proc.signalCode === null) {
-      e.proc.kill('SIGTERM');
-      await e.exited;
-    }
-  }
+  await emulators.stopAll();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -337,19 +313,17 @@ describe('klv replicate killed mid-run', () => {
     // Each response takes a few ms, so that the run can be caught mid-way.
     const url = await startEmulator(['--latency', '5'], '2000');
     const killedDb = join(root, 'killed.db');
-    const child = spawn(process.execPath, [KLV_BIN, 'replicate', '--to', `sqlite:${killedDb}`], { cwd: root, env: envFor(url), stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    // Wait (bounded) until a few objects are complete: their summary lines are on stderr.
-    const deadline = Date.now() + 60_000;
-    while ((stderr.match(/ -> /g) ?? []).length < 4) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the run did not get mid-way:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGKILL');
-    await exited;
-    expect((stderr.match(/ -> /g) ?? []).length).toBeLessThan(16);
+    const objectsDone = (stderr: string) => (stderr.match(/ -> /g) ?? []).length;
+    // Killed once a few objects are complete: their summary lines are on stderr.
+    const run = await runAndInterrupt(['replicate', '--to', `sqlite:${killedDb}`], {
+      cwd: root,
+      env: envFor(url),
+      signal: 'SIGKILL',
+      when: ({ stderr }) => objectsDone(stderr) >= 4,
+      what: '4 objects replicated',
+    });
+    expect(run.signal).toBe('SIGKILL');
+    expect(objectsDone(run.stderr)).toBeLessThan(16);
 
     expectOk(await klv(url, ['replicate', '--to', `sqlite:${killedDb}`]));
     const cleanDb = join(root, 'clean.db');
@@ -365,30 +339,11 @@ describe('klv replicate killed mid-run', () => {
 /** Live rows per table in a PostgreSQL schema or a MySQL database. */
 async function serverCounts(url: string, schema: string, tablesWanted: string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  if (/^postgres/i.test(url)) {
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      for (const t of tablesWanted) {
-        const r = await client.query(`SELECT COUNT(*)::int AS n FROM "${schema}"."${t}" WHERE _klv_deleted_at IS NULL`);
-        out[t] = r.rows[0].n;
-      }
-    } finally {
-      await client.end();
-    }
-    return out;
-  }
-  const mysql = (await import('mysql2/promise')).default;
-  const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
-  const c = await mysql.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) || undefined });
-  try {
-    for (const t of tablesWanted) {
-      const [rows] = await c.query(`SELECT COUNT(*) AS n FROM \`${schema}\`.\`${t}\` WHERE _klv_deleted_at IS NULL`);
-      out[t] = Number((rows as Array<{ n: number }>)[0]!.n);
-    }
-  } finally {
-    await c.end();
+  const postgres = /^postgres/i.test(url);
+  for (const t of tablesWanted) {
+    const table = postgres ? `"${schema}"."${t}"` : `\`${schema}\`.\`${t}\``;
+    const [row] = await adminQuery(url, `SELECT COUNT(*) AS n FROM ${table} WHERE _klv_deleted_at IS NULL`);
+    out[t] = Number(row!.n);
   }
   return out;
 }

@@ -13,10 +13,9 @@
  *   2. the built CLI: `klv doctor --demo`;
  *   3. the built CLI's `klv emulator` as a separate process, with `klv doctor` pointed at it.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
@@ -25,12 +24,12 @@ import { KlaviyoClient, type JsonApiResource, type PaginateOptions } from '../..
 import { OPERATIONS, type OperationId } from '../../src/klaviyo/generated/api-metadata.js';
 import type { OperationMeta } from '../../src/klaviyo/api-metadata-types.js';
 import { startRecording, withRecording, type Recording } from '../helpers/recording.js';
-import { loadSpec, REPO_ROOT } from '../helpers/spec.js';
+import { cleanEnv, runKlv } from '../helpers/cli.js';
+import { spawnEmulator } from '../helpers/emulator.js';
+import { loadSpec } from '../helpers/spec.js';
 import { specValidator, type RecordedExchange } from '../helpers/spec-validator.js';
 
 const spec = loadSpec();
-const KLV = resolve(REPO_ROOT, 'bin/klv.js');
-const BUILT_MAIN = resolve(REPO_ROOT, 'dist/cli/main.js');
 /** A fixed time for the emulators: rate-limit windows never roll over, so a 429 is certain. */
 const FIXED_NOW = new Date('2026-07-20T12:00:00Z');
 
@@ -246,32 +245,9 @@ describe.skipIf(!spec)('the client and the in-process emulator conform to the sp
 // ------------------------------------------------------------------------------------------
 // The built CLI
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** An environment with no profile, key or base URL of the developer's leaking in. */
 function isolatedEnv(home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('KLAVIYO_') || k.startsWith('KLV_')) continue;
-    env[k] = v;
-  }
-  return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), NO_COLOR: '1', ...extra };
-}
-
-function runKlv(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [KLV, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  return cleanEnv({ HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...extra });
 }
 
 describe.skipIf(!spec)('the built CLI conforms to the spec', () => {
@@ -281,45 +257,25 @@ describe.skipIf(!spec)('the built CLI conforms to the spec', () => {
   beforeEach(() => recording.clear());
 
   beforeAll(() => {
-    if (!existsSync(BUILT_MAIN)) throw new Error(`${BUILT_MAIN} is missing: run \`npm run build\` (npm test does it first)`);
     home = mkdtempSync(join(tmpdir(), 'klv-conformance-home-'));
   });
   afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   it('klv doctor --demo', async () => {
-    const run = await runKlv(['doctor', '--demo'], isolatedEnv(home, { KLV_EMULATOR_RECORD: recording.file }), home);
+    const run = await runKlv(['doctor', '--demo'], { env: isolatedEnv(home, { KLV_EMULATOR_RECORD: recording.file }), cwd: home });
     expect(run.code, run.stderr).toBe(0);
     recording.expectConformant();
     expect(readExchanges(recording.file).some((e) => e.operationId === 'get_accounts')).toBe(true);
   });
 
   it('klv emulator, with klv doctor pointed at it', async () => {
-    const emulator = spawn(process.execPath, [KLV, 'emulator', '--port', '0', '--rate-limits', 'off', '--profiles', '50'], {
-      env: isolatedEnv(home, { KLV_EMULATOR_RECORD: recording.file }),
-      cwd: home,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((done) => emulator.on('close', (code) => done(code)));
+    const emulator = spawnEmulator(['--port', '0', '--rate-limits', 'off', '--profiles', '50'], isolatedEnv(home, { KLV_EMULATOR_RECORD: recording.file }), { cwd: home });
     try {
-      let stderr = '';
-      // The command prints `listening on http://127.0.0.1:PORT` on stderr once it accepts connections.
-      const url = await new Promise<string>((done, fail) => {
-        emulator.stderr.on('data', (d) => {
-          stderr += d;
-          const m = /listening on (http:\/\/\S+)/.exec(stderr);
-          if (m) done(m[1]);
-        });
-        emulator.on('close', (code) => fail(new Error(`klv emulator exited (${code}) before listening:\n${stderr}`)));
-      });
-      const run = await runKlv(
-        ['doctor'],
-        isolatedEnv(home, { KLAVIYO_BASE_URL: url, KLAVIYO_PRIVATE_API_KEY: 'pk_test_123456' }),
-        home,
-      );
+      const url = await emulator.url;
+      const run = await runKlv(['doctor'], { env: isolatedEnv(home, { KLAVIYO_BASE_URL: url, KLAVIYO_PRIVATE_API_KEY: 'pk_test_123456' }), cwd: home });
       expect(run.code, run.stderr).toBe(0);
     } finally {
-      emulator.kill('SIGTERM');
-      await exited;
+      await emulator.stop();
     }
     recording.expectConformant();
     expect(readExchanges(recording.file).map((e) => e.operationId)).toContain('get_accounts');

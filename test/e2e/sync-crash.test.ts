@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
 import { spawnEmulator, type EmulatorProcess } from '../helpers/emulator.js';
-import { ALL_FAULT_KINDS, getFaults, runAndInterrupt, setFaults, type FaultKind } from '../helpers/faults.js';
+import { ALL_FAULT_KINDS, getFaults, setFaults, type FaultKind } from '../helpers/faults.js';
+import { runAndInterrupt } from '../helpers/midway.js';
 
 const ROWS = 50;
 /** The create during which the signal goes: some but not all of the ROWS. */

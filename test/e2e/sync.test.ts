@@ -17,53 +17,30 @@
  * Build first: npx tsc -p tsconfig.json (npm test does it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cleanEnv, KLV_BIN, REPO_ROOT, runKlv, type RunResult } from '../helpers/cli.js';
+import { cleanEnv, runKlv, type RunResult } from '../helpers/cli.js';
+import { SpawnedEmulators } from '../helpers/emulator.js';
 import { withRecording } from '../helpers/recording.js';
 import { adminQuery, describeDb, dropTestSchema, pgUrl, uniqueName } from '../helpers/databases.js';
 
 const KEY = 'pk_sync_e2e_0123456789abcdef0123';
 const recording = withRecording({ setEnv: false });
 let root: string;
-const emulators: Array<{ proc: ChildProcess; exited: Promise<unknown> }> = [];
+const emulators = new SpawnedEmulators();
 
-async function startEmulator(): Promise<string> {
-  const proc = spawn(process.execPath, [KLV_BIN, 'emulator', '--port', '0', '--rate-limits', 'off'], {
-    cwd: root,
-    env: { ...recording.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise((done) => proc.on('exit', done));
-  emulators.push({ proc, exited });
-  return new Promise<string>((done, fail) => {
-    let err = '';
-    const timer = setTimeout(() => fail(new Error(`the emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-    proc.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        done(m[1]!);
-      }
-    });
-    proc.on('exit', (code) => fail(new Error(`the emulator exited with ${code}; stderr:\n${err}`)));
-  });
+function startEmulator(): Promise<string> {
+  return emulators.start(['--port', '0', '--rate-limits', 'off'], recording.env, { cwd: root });
 }
 
 beforeAll(() => {
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
   root = realpathSync(mkdtempSync(join(tmpdir(), 'klv-e2e-sync-')));
 });
 
 afterAll(async () => {
-  for (const e of emulators) {
-    e.proc.kill('SIGTERM');
-    await e.exited;
-  }
+  await emulators.stopAll();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

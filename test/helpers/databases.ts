@@ -30,6 +30,12 @@ function safeUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
 }
 
+/** A mysql:// or mariadb:// URL as mysql2's connection options (the server's default database). */
+export function mysqlConnection(url: string): { host: string; port: number; user?: string; password?: string } {
+  const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
+  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) || undefined };
+}
+
 /** Connects (and authenticates) once; null when it works, the reason when it does not. */
 export async function unreachableReason(url: string): Promise<string | null> {
   try {
@@ -43,14 +49,7 @@ export async function unreachableReason(url: string): Promise<string | null> {
     }
     if (/^(mysql|mariadb):/i.test(url)) {
       const mysql = (await import('mysql2/promise')).default;
-      const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
-      const c = await mysql.createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username) || undefined,
-        password: decodeURIComponent(u.password) || undefined,
-        connectTimeout: 3000,
-      });
+      const c = await mysql.createConnection({ ...mysqlConnection(url), connectTimeout: 3000 });
       await c.end();
       return null;
     }
@@ -74,13 +73,7 @@ export async function adminQuery(url: string, sql: string, params: unknown[] = [
     }
   }
   const mysql = (await import('mysql2/promise')).default;
-  const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
-  const c = await mysql.createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username) || undefined,
-    password: decodeURIComponent(u.password) || undefined,
-  });
+  const c = await mysql.createConnection(mysqlConnection(url));
   try {
     const [rows] = await c.query(sql, params);
     return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];

@@ -12,42 +12,73 @@ export interface EmulatorProcess {
   /** The address it listens on, once it printed it (rejects when it exits first, or after 15 s). */
   url: Promise<string>;
   exited: Promise<number | null>;
+  /** What it wrote on stderr so far. */
+  stderr: () => string;
   /** SIGTERM unless it has exited, then waits for the exit. */
   stop: () => Promise<void>;
 }
 
+export interface SpawnOptions {
+  /** Its working folder (default: the repository root); relative --data paths are read from it. */
+  cwd?: string;
+}
+
 /**
- * Spawns `klv emulator ARGS` from the repository root with `env` (NO_COLOR set). Returns at once,
- * so that an afterAll can stop it even when it never prints its address.
+ * Spawns `klv emulator ARGS` with `env` (NO_COLOR set). Returns at once, so that an afterAll can
+ * stop it even when it never prints its address.
  */
-export function spawnEmulator(args: readonly string[], env: NodeJS.ProcessEnv): EmulatorProcess {
+export function spawnEmulator(args: readonly string[], env: NodeJS.ProcessEnv, options: SpawnOptions = {}): EmulatorProcess {
   if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: build first with `npx tsc -p tsconfig.json` (npm test does it).');
   const child = spawn(process.execPath, [KLV_BIN, 'emulator', ...args], {
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: { ...env, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   const url = new Promise<string>((done, fail) => {
-    let err = '';
     const timer = setTimeout(() => fail(new Error(`emulator did not print its address within 15 s; stderr:\n${err}`)), 15_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
+    child.stderr!.on('data', () => {
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
       if (m) {
         clearTimeout(timer);
         done(m[1]!);
       }
     });
-    child.on('exit', (code) => fail(new Error(`emulator exited with ${code}; stderr:\n${err}`)));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`emulator exited with ${code} before listening; stderr:\n${err}`));
+    });
   });
+  // A test that stops it before awaiting the address must not see an unhandled rejection.
+  url.catch(() => undefined);
   const stop = async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await exited;
     }
   };
-  return { child, url, exited, stop };
+  return { child, url, exited, stderr: () => err, stop };
+}
+
+/**
+ * The emulators a test file starts as it goes (one per scenario, say), stopped together in its
+ * afterAll: `const emulators = new SpawnedEmulators(); afterAll(() => emulators.stopAll());`.
+ */
+export class SpawnedEmulators {
+  readonly #running: EmulatorProcess[] = [];
+
+  /** Spawns one (see spawnEmulator) and resolves with its address. */
+  start(args: readonly string[], env: NodeJS.ProcessEnv, options: SpawnOptions = {}): Promise<string> {
+    const emulator = spawnEmulator(args, env, options);
+    this.#running.push(emulator);
+    return emulator.url;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.#running.splice(0).map((e) => e.stop()));
+  }
 }
 
 /**

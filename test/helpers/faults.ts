@@ -1,13 +1,9 @@
 /**
- * What the fault-matrix tests share: driving the emulator's fault injection over its admin
- * endpoint, and stopping a running klv with a signal once it is provably mid-way.
- *
- * Interrupting is condition-driven, never timed: the caller says what "mid-way" looks like (a
- * log has N lines, a `.partial` file has grown, a table has rows) and the signal is sent as soon
- * as that holds, polled every few milliseconds within a bound.
+ * Driving the emulator's fault injection over its admin endpoint (GET/POST /_emulator/faults), and
+ * counting what it injected during one's own runs (a delta of its counters), for the fault-matrix
+ * tests. Acting on a running klv mid-way is in midway.ts.
  */
-import { spawn } from 'node:child_process';
-import { KLV_BIN, type RunResult } from './cli.js';
+import { emulatorAdmin } from './emulator.js';
 
 /** Every fault kind the emulator injects (see src/emulator/http/faults.ts). */
 export const ALL_FAULT_KINDS = ['500', '502', '503', 'drop', 'drop-after', 'slow', '429'] as const;
@@ -21,99 +17,75 @@ export interface FaultSettings {
   jobFailRate?: number;
 }
 
-export interface FaultReport extends Required<FaultSettings> {
-  /** How many of each kind were injected, plus `throttled` (requests answered 429 inside storms) and `job-cancelled`. */
-  injected: Record<string, number>;
-}
+/** How many of each kind were injected, plus `throttled` (requests answered 429 inside storms) and `job-cancelled`. */
+export type FaultCounts = Record<string, number>;
 
-async function admin<T>(url: string, method: 'GET' | 'POST', body?: unknown): Promise<T> {
-  const send = () =>
-    fetch(`${url}/_emulator/faults`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  // Both calls are idempotent. One retry covers a kept-alive connection the emulator closed
-  // just as it was reused ("other side closed"), seen when the test process was busy for seconds.
-  const res = await send().catch(() => send());
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /_emulator/faults answered ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
+export interface FaultReport extends Required<FaultSettings> {
+  injected: FaultCounts;
 }
 
 /** Changes the running emulator's fault injection (only the fields given). */
 export function setFaults(url: string, settings: FaultSettings): Promise<FaultReport> {
-  return admin<FaultReport>(url, 'POST', settings);
+  return emulatorAdmin<FaultReport>(url, 'POST', '/_emulator/faults', settings);
 }
 
-/** The emulator's fault settings and how many faults of each kind it has injected so far. */
+/** The emulator's fault settings and how many faults of each kind it has injected since it started. */
 export function getFaults(url: string): Promise<FaultReport> {
-  return admin<FaultReport>(url, 'GET');
-}
-
-export interface InterruptOptions {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL';
-  /** Polled every 5 ms while klv runs; the signal goes as soon as it returns true. */
-  when: () => boolean;
-  /** Bound on waiting for `when` (default 60 s). */
-  timeoutMs?: number;
-  /** What `when` waits for, for the failure message. */
-  what?: string;
-}
-
-export interface InterruptedRun extends RunResult {
-  /** Milliseconds from the spawn to the signal. */
-  signalledAfterMs: number;
+  return emulatorAdmin<FaultReport>(url, 'GET', '/_emulator/faults');
 }
 
 /**
- * Runs `klv ARGS` and sends `signal` once `when()` holds; resolves when the process has exited.
- * Fails (after killing klv) if klv exits first or `when()` never holds within the bound: a
- * signal that lands after the work is done would prove nothing.
+ * What the emulator at `url` injects while `run` runs: its counters after, less its counters
+ * before. A test checks the faults its own runs met with this, never the counters other tests
+ * left (the emulator counts from its start, whatever ran before).
  */
-export async function runAndInterrupt(args: string[], o: InterruptOptions): Promise<InterruptedRun> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [KLV_BIN, ...args], { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin.end();
-  let exited = false;
-  const done = new Promise<RunResult>((resolve) =>
-    child.on('close', (code, sig) => {
-      exited = true;
-      resolve({ code, signal: sig, stdout, stderr });
-    }),
-  );
-  const bound = o.timeoutMs ?? 60_000;
-  const deadline = started + bound;
-  const what = o.what ?? 'the run to be mid-way';
-  try {
-    for (;;) {
-      if (exited) throw new Error(`klv exited (code ${child.exitCode}) before ${what}:\n${stderr}`);
-      if (o.when()) break;
-      if (Date.now() > deadline) throw new Error(`waited ${bound / 1000} s for ${what}; klv stderr:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    child.kill(o.signal);
-  } catch (err) {
-    if (!exited) child.kill('SIGKILL');
-    await done;
-    throw err;
-  }
-  const signalledAfterMs = Date.now() - started;
-  return { ...(await done), signalledAfterMs };
+export async function faultsDuring<T>(url: string, run: () => Promise<T>): Promise<{ result: T; injected: FaultCounts }> {
+  const before = await getFaults(url);
+  const result = await run();
+  const after = await getFaults(url);
+  return { result, injected: faultDelta(before.injected, after.injected) };
 }
 
-/** Waits until `check()` holds, polling every 10 ms, at most `timeoutMs`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+/** `after - before`, kind by kind. */
+export function faultDelta(before: FaultCounts, after: FaultCounts): FaultCounts {
+  const out: FaultCounts = {};
+  for (const [kind, n] of Object.entries(after)) out[kind] = n - (before[kind] ?? 0);
+  return out;
+}
+
+/** Adds `more` into `total`, kind by kind (a tally over several runs of one test). */
+export function addFaults(total: FaultCounts, more: FaultCounts): FaultCounts {
+  for (const [kind, n] of Object.entries(more)) total[kind] = (total[kind] ?? 0) + n;
+  return total;
+}
+
+/** The kinds of `kinds` that `counts` holds none of. */
+export function kindsMissing(counts: FaultCounts, kinds: readonly string[]): string[] {
+  return kinds.filter((kind) => !((counts[kind] ?? 0) > 0));
+}
+
+/**
+ * What the runs of a fault matrix met, each run measured by its own test (faultsDuring), for the
+ * claims about the matrix as a whole that no single run can promise (a 429 storm catching
+ * requests in flight depends on what else was in flight). The file checks them in its afterAll
+ * once every scenario has added its counts, in whatever order they ran; when a filter ran only
+ * some of them, there is no matrix to make a claim about.
+ */
+export class FaultTally {
+  readonly counts: FaultCounts = {};
+  readonly #added = new Set<string>();
+
+  constructor(readonly scenarios: readonly string[]) {}
+
+  /** Adds one scenario's counts (its own runs' delta; extra counters of the file's own allowed). */
+  add(scenario: string, counts: FaultCounts): void {
+    if (!this.scenarios.includes(scenario)) throw new Error(`unknown scenario '${scenario}': the tally expects ${this.scenarios.join(', ')}`);
+    addFaults(this.counts, counts);
+    this.#added.add(scenario);
+  }
+
+  /** Whether every scenario added its counts. */
+  get complete(): boolean {
+    return this.scenarios.every((s) => this.#added.has(s));
   }
 }

@@ -10,14 +10,17 @@ export default class PlainSummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const mod of testModules) {
+      let testsFailed = 0;
       for (const test of mod.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed += 1;
-        else if (state === 'failed') failed += 1;
+        else if (state === 'failed') testsFailed += 1;
         else skipped += 1;
       }
-      // A file that failed to load has no tests but is a failure all the same.
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed += 1;
+      failed += testsFailed;
+      // A file that failed outside its tests (it did not load, or a hook such as an afterAll that
+      // checks a whole matrix failed) is a failure all the same.
+      if (mod.state() === 'failed' && testsFailed === 0) failed += 1;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }

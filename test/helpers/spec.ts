@@ -5,8 +5,8 @@
  * skip, and the reason is printed once so that a green run cannot hide skipped spec checks.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { REPO_ROOT } from './cli.js';
 
 /** The parts of an OpenAPI 3.0 document the helpers read; everything else stays `unknown`. */
 export interface SpecParameter {
@@ -53,10 +53,6 @@ export interface Spec {
     [key: string]: unknown;
   };
 }
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root: test/helpers/ is two levels down. */
-export const REPO_ROOT = resolve(here, '../..');
 
 /** KLV_OPENAPI_SPEC, else ../shared/klaviyo-openapi/stable.json beside the repository. */
 export function specPath(): string {

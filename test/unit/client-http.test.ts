@@ -5,45 +5,26 @@
  */
 import { getEventListeners } from 'node:events';
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MockAgent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { errors as undiciErrors, type Dispatcher, type MockAgent, type MockCallHistoryLog } from 'undici';
 import { FakeClock } from '../../src/core/clock.js';
 import { InterruptedError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import { KlaviyoClient, type KlaviyoClientOptions } from '../../src/klaviyo/client.js';
 import { KlaviyoApiError, KlaviyoNetworkError, UnknownOutcomeError } from '../../src/klaviyo/errors.js';
+import { JSON_API, mockKlaviyo, ORIGIN, pathIs as anyPath } from '../helpers/mock-klaviyo.js';
 
-const ORIGIN = 'https://a.klaviyo.com';
 const KEY = 'pk_live_client_test_a1b2c3d4e5f6a7b8';
-const JSON_API = { 'content-type': 'application/vnd.api+json' };
 
 let agent: MockAgent;
 let journal: string[];
+let calls: () => MockCallHistoryLog[];
 
 function setup(extra: Partial<KlaviyoClientOptions> = {}) {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-  journal = [];
-  const clock = new FakeClock({ autoAdvance: true });
-  const client = new KlaviyoClient({
-    baseUrl: ORIGIN,
-    apiKey: new Secret(KEY),
-    revision: '2026-07-15',
-    userAgent: 'klv/test',
-    dispatcher: agent,
-    journal: (line) => journal.push(line),
-    clock,
-    random: () => 0.5,
-    ...extra,
-  });
-  return { client, clock, pool: agent.get(ORIGIN) };
+  const mock = mockKlaviyo({ client: { apiKey: new Secret(KEY), revision: '2026-07-15', ...extra } });
+  ({ agent, journal, calls } = mock);
+  return { client: mock.client, clock: mock.clock, pool: mock.pool };
 }
-
-function calls() {
-  return agent.getCallHistory()?.calls() ?? [];
-}
-
-const anyPath = (prefix: string) => (path: string) => path.split('?')[0] === prefix;
 
 function profile(id: string, extra: Record<string, unknown> = {}) {
   return { type: 'profile', id, attributes: { email: `${id}@example.com` }, ...extra };
@@ -54,10 +35,6 @@ function allTextOf(err: unknown): string {
   const e = err as Error & { hint?: string };
   return [e.message, e.stack, e.hint, inspect(e, { depth: 10 }), JSON.stringify(e)].join('\n');
 }
-
-afterEach(async () => {
-  await agent?.close();
-});
 
 describe('what goes on the wire', () => {
   it('sends the key, the pinned revision, accept and user-agent; content-type only with a body', async () => {

@@ -3,45 +3,28 @@
  * (and the CDN in front of it) misbehaves: each is a failed attempt or a loud error, never "no
  * rows". KlaviyoClient against undici's MockAgent with a FakeClock, as in client-http.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { MockAgent } from 'undici';
-import { FakeClock } from '../../src/core/clock.js';
+import { describe, expect, it } from 'vitest';
+import type { MockAgent, MockCallHistoryLog } from 'undici';
 import { Secret } from '../../src/core/secret.js';
 import { ExitCode } from '../../src/core/exit-code.js';
-import { KlaviyoClient, type KlaviyoClientOptions } from '../../src/klaviyo/client.js';
+import type { KlaviyoClientOptions } from '../../src/klaviyo/client.js';
 import { CursorRejectedError, KlaviyoApiError, KlaviyoResponseError, UnknownOutcomeError } from '../../src/klaviyo/errors.js';
 import { checkDocument, isEdgeBlock } from '../../src/klaviyo/response-check.js';
 import { nextRequestPath } from '../../src/klaviyo/json-api.js';
+import { JSON_API, mockKlaviyo, ORIGIN, pathIs as anyPath } from '../helpers/mock-klaviyo.js';
 
-const ORIGIN = 'https://a.klaviyo.com';
 const KEY = 'pk_live_untrusted_test_a1b2c3d4e5f6a7b8';
-const JSON_API = { 'content-type': 'application/vnd.api+json' };
 const HTML = { 'content-type': 'text/html; charset=UTF-8' };
 const PAGE = '<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>checking your browser</body></html>';
 
 let agent: MockAgent;
+let calls: () => MockCallHistoryLog[];
 
 function setup(extra: Partial<KlaviyoClientOptions> = {}, origin = ORIGIN) {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-  const clock = new FakeClock({ autoAdvance: true });
-  const journal: string[] = [];
-  const client = new KlaviyoClient({
-    baseUrl: extra.baseUrl ?? origin,
-    apiKey: new Secret(KEY),
-    revision: '2026-07-15',
-    userAgent: 'klv/test',
-    dispatcher: agent,
-    clock,
-    random: () => 0.5,
-    journal: (l) => journal.push(l),
-    ...extra,
-  });
-  return { client, clock, journal, pool: agent.get(new URL(extra.baseUrl ?? origin).origin) };
+  const mock = mockKlaviyo({ client: { apiKey: new Secret(KEY), revision: '2026-07-15', ...extra, baseUrl: extra.baseUrl ?? origin } });
+  ({ agent, calls } = mock);
+  return { client: mock.client, clock: mock.clock, journal: mock.journal, pool: mock.pool };
 }
-
-const calls = () => agent.getCallHistory()?.calls() ?? [];
-const anyPath = (prefix: string) => (path: string) => path.split('?')[0] === prefix;
 const list = (ids: string[], next?: string) => ({ data: ids.map((id) => ({ type: 'list', id, attributes: { name: id } })), links: { next: next ?? null } });
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -49,11 +32,6 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x);
   return out;
 }
-
-afterEach(async () => {
-  await agent?.close();
-  agent = undefined as unknown as MockAgent;
-});
 
 describe('checkDocument', () => {
   const collection = { responseType: 'list', responseIsCollection: true, responseIsNullable: false };

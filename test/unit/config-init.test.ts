@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parse } from 'yaml';
-import { IO } from '../../src/cli/io.js';
 import { CommandContext, type GlobalOptions } from '../../src/cli/context.js';
 import { run } from '../../src/cli/commands/config-init.js';
 import { UsageError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-code.js';
+import { testContext, type TestIO } from '../helpers/io.js';
 
 const KEY = 'pk_init_test_0123456789abcdef012345';
 const roots: string[] = [];
@@ -27,55 +27,19 @@ interface Harness {
   stdin: PassThrough;
   stdout: () => string;
   stderr: () => string;
-  stderrStream: PassThrough;
+  answer: TestIO['answer'];
 }
 
 function harness(o: { tty?: boolean; globals?: Partial<GlobalOptions>; env?: NodeJS.ProcessEnv } = {}): Harness {
   const home = mkdtempSync(join(tmpdir(), 'klv-init-'));
   roots.push(home);
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const io = new IO({
-    stdin,
-    stdout,
-    stderr,
-    stdinIsTTY: Boolean(o.tty),
-    stderrIsTTY: Boolean(o.tty),
-    stdoutIsTTY: false,
-    env: { HOME: home, NO_COLOR: '1', ...o.env },
-    cwd: home,
-    color: false,
-  });
-  return {
-    ctx: new CommandContext(io, o.globals ?? {}),
-    home,
-    userFile: join(home, '.config', 'klv', 'config.yaml'),
-    stdin,
-    stdout: () => out,
-    stderr: () => err,
-    stderrStream: stderr,
-  };
+  const t = testContext({ cwd: home, env: { HOME: home, ...o.env }, tty: o.tty, globals: o.globals });
+  return { ...t, home, userFile: join(home, '.config', 'klv', 'config.yaml') };
 }
 
-/** Plays a person at the terminal: waits for each prompt on stderr, then types the answer. */
+/** Plays a person at the terminal: waits for each prompt on stderr, then types the answer and Enter. */
 function answer(h: Harness, script: Array<[prompt: string, typed: string]>): void {
-  let seen = 0;
-  const onData = () => {
-    const next = script[0];
-    if (!next) return;
-    const idx = h.stderr().indexOf(next[0], seen);
-    if (idx === -1) return;
-    seen = idx + next[0].length;
-    script.shift();
-    h.stdin.write(`${next[1]}\r`);
-    if (script.length === 0) h.stderrStream.off('data', onData);
-  };
-  h.stderrStream.on('data', onData);
+  h.answer(script.map(([prompt, typed]) => [prompt, `${typed}\r`] as const));
 }
 
 describe('non-interactive (flags only)', () => {

@@ -8,13 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { CommandContext, requestTimeoutMsFromEnv } from '../../src/cli/context.js';
-import { IO } from '../../src/cli/io.js';
 import { UsageError } from '../../src/core/errors.js';
 import { KlaviyoNetworkError, UnknownOutcomeError } from '../../src/klaviyo/errors.js';
 import { cleanEnv, runKlv } from '../helpers/cli.js';
+import { testContext } from '../helpers/io.js';
 
 const KEY = 'pk_klv_timeout_0123456789';
 
@@ -33,18 +32,7 @@ afterAll(async () => {
 });
 
 function context(env: NodeJS.ProcessEnv): CommandContext {
-  const io = new IO({
-    stdin: new PassThrough(),
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdinIsTTY: false,
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-    env: { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), NO_COLOR: '1', KLAVIYO_BASE_URL: emu.url, KLAVIYO_PRIVATE_API_KEY: KEY, ...env },
-    cwd: dir,
-    color: false,
-  });
-  return new CommandContext(io, {});
+  return testContext({ cwd: dir, env: { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), KLAVIYO_BASE_URL: emu.url, KLAVIYO_PRIVATE_API_KEY: KEY, ...env } }).ctx;
 }
 
 async function slowFaults(): Promise<number> {

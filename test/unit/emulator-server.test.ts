@@ -11,6 +11,7 @@ import { storeFromSnapshot } from '../../src/emulator/store/account-store.js';
 import { startDemoEmulator } from '../../src/emulator/demo.js';
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import type { AccountSnapshot, StoredResource } from '../../src/emulator/store/types.js';
+import { TEST_ACCOUNT } from '../helpers/emulator-api.js';
 
 const KEY = 'pk_unit_test_0123456789';
 const HEADERS = { authorization: `Klaviyo-API-Key ${KEY}`, revision: '2026-07-15' };
@@ -58,20 +59,7 @@ function profile(n: number, extra: Record<string, unknown> = {}): StoredResource
 function fixture(): AccountSnapshot {
   const profiles = Array.from({ length: 25 }, (_, i) => profile(i + 1));
   return {
-    account: {
-      type: 'account',
-      id: 'AbC123',
-      attributes: {
-        test_account: true,
-        contact_information: { default_sender_name: 'Unit', default_sender_email: 'unit@example.com', website_url: null, organization_name: 'Unit', street_address: { address1: null, address2: null, city: null, region: null, country: null, zip: null } },
-        industry: null,
-        timezone: 'UTC',
-        preferred_currency: 'USD',
-        public_api_key: 'AbC123',
-        locale: 'en-US',
-      },
-      relationships: {},
-    },
+    account: structuredClone(TEST_ACCOUNT),
     resources: {
       profile: profiles,
       list: [

@@ -10,30 +10,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import type { ResourceIdentifier, StoredResource } from '../../src/emulator/store/types.js';
+import { apiHeaders, callApi, type ApiAnswer } from '../helpers/emulator-api.js';
 import { withRecording } from '../helpers/recording.js';
 import { loadSpec } from '../helpers/spec.js';
 import { validateResponse } from '../helpers/spec-validator.js';
 
 const NOW = new Date('2026-07-20T12:00:00Z');
 const AT = '2026-07-20T12:00:00+00:00';
-const HEADERS = {
-  authorization: 'Klaviyo-API-Key pk_unit_write_campaigns_0123',
-  revision: '2026-07-15',
-  accept: 'application/vnd.api+json',
-  'content-type': 'application/vnd.api+json',
-};
+const HEADERS = apiHeaders('pk_unit_write_campaigns_0123');
 
-interface Answer {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(base + path, { method, headers: HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
-}
+const call = (base: string, method: string, path: string, body?: unknown) => callApi(base, method, path, body, HEADERS);
 
 /** A create body as the spec's CampaignCreateQuery has it. */
 function campaignBody(o: { name: string; included: string[]; excluded?: string[]; definition?: Record<string, unknown>; extra?: Record<string, unknown> }) {
@@ -403,7 +389,7 @@ describe('campaign writes under the spec rate limits', () => {
     try {
       const list = [...emu.store.collection('list').values()][0]!.id;
       const statuses: number[] = [];
-      let last: Answer | undefined;
+      let last: ApiAnswer | undefined;
       for (let i = 0; i < 11; i++) {
         last = await call(emu.url, 'POST', '/api/campaigns', campaignBody({ name: `Burst ${i}`, included: [list] }));
         statuses.push(last.status);

@@ -3,18 +3,15 @@
  * historical imports, the global unsubscribe of a profile outside the list) and suppression
  * jobs (USER_SUPPRESSED only is lifted), on a small account with a fake clock.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
 import { snapshotOf, storeFromSnapshot } from '../../src/emulator/store/account-store.js';
 import { confirmPendingSubscriptions } from '../../src/emulator/handlers/write-subscriptions.js';
 import type { AccountSnapshot, StoredResource } from '../../src/emulator/store/types.js';
+import { testAccount, useFixtureEmulator } from '../helpers/emulator-api.js';
 
 const KEY = 'pk_unit_write_consent_0123';
-const HEADERS = { authorization: `Klaviyo-API-Key ${KEY}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' };
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const NOW_ISO = '2026-03-01T12:00:00+00:00';
-let clockMs = NOW;
-const clock = () => new Date(clockMs);
 
 function profile(id: string, email: string | null, consent: string, suppression: Array<{ reason: string; timestamp: string }> = [], extra: Record<string, unknown> = {}): StoredResource {
   return {
@@ -40,9 +37,8 @@ function profile(id: string, email: string | null, consent: string, suppression:
 const T = '2025-06-01T00:00:00+00:00';
 
 function fixture(): AccountSnapshot {
-  return {
-    account: { type: 'account', id: 'AbC123', attributes: { test_account: true }, relationships: {} },
-    resources: {
+  return testAccount(
+    {
       profile: [
         profile('P1', 'ann@example.com', 'SUBSCRIBED'),
         profile('P2', 'bob@example.com', 'UNSUBSCRIBED', [{ reason: 'UNSUBSCRIBE', timestamp: T }, { reason: 'USER_SUPPRESSED', timestamp: T }]),
@@ -56,27 +52,12 @@ function fixture(): AccountSnapshot {
       ],
       segment: [{ type: 'segment', id: 'S1', attributes: { name: 'Segment' }, relationships: {} }],
     },
-    listMembers: { LS: { P1: '2025-01-01T00:00:00+00:00' }, LD: {} },
-    segmentMembers: { S1: { P3: '2025-01-01T00:00:00+00:00', P4: '2025-01-01T00:00:00+00:00' } },
-  };
+    { listMembers: { LS: { P1: '2025-01-01T00:00:00+00:00' }, LD: {} }, segmentMembers: { S1: { P3: '2025-01-01T00:00:00+00:00', P4: '2025-01-01T00:00:00+00:00' } } },
+  );
 }
 
-let emu: RunningEmulator;
-
-beforeAll(async () => {
-  emu = await startEmulator({ store: storeFromSnapshot(fixture(), { clock }), rateLimits: 'off', clock });
-});
-afterAll(() => emu.close());
-beforeEach(async () => {
-  clockMs = NOW;
-  await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' });
-});
-
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(emu.url + path, { method, headers: HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, text, body: (text ? JSON.parse(text) : null) as any };
-}
+const fx = useFixtureEmulator(fixture, { key: KEY, now: NOW });
+const api = fx.api;
 
 type Sub = { email?: string; phone_number?: string; subscriptions: Record<string, unknown> };
 const emailMarketing = (consented_at?: string) => ({ email: { marketing: { consent: 'SUBSCRIBED', ...(consented_at ? { consented_at } : {}) } } });
@@ -101,9 +82,9 @@ function unsubscribeBody(emails: string[], listId?: string) {
   };
 }
 
-const byEmail = (email: string) => emu.store.collection('profile').findBy('email', email)[0];
+const byEmail = (email: string) => fx.emu.store.collection('profile').findBy('email', email)[0];
 const marketing = (p: StoredResource | undefined) => (p!.attributes.subscriptions as any).email.marketing;
-const isMember = (listId: string, id: string) => emu.store.listMembers.get(listId)!.has(id);
+const isMember = (listId: string, id: string) => fx.emu.store.listMembers.get(listId)!.has(id);
 
 describe('subscribe (profile-subscription-bulk-create-jobs)', () => {
   it('into a single opt-in list: 202 with no body, profile created, SUBSCRIBED, member', async () => {
@@ -123,28 +104,28 @@ describe('subscribe (profile-subscription-bulk-create-jobs)', () => {
     expect(marketing(byEmail('eve@example.com'))).toMatchObject({ consent: 'NEVER_SUBSCRIBED' });
     expect(marketing(byEmail('new@example.com'))).toMatchObject({ consent: 'NEVER_SUBSCRIBED' });
     expect(isMember('LD', 'P5')).toBe(false);
-    expect(emu.store.pendingConfirmations.get('LD')!.get('P5')).toEqual({ requestedAt: NOW_ISO, channels: ['email.marketing'], customSource: null });
+    expect(fx.emu.store.pendingConfirmations.get('LD')!.get('P5')).toEqual({ requestedAt: NOW_ISO, channels: ['email.marketing'], customSource: null });
     // The pending confirmations survive a snapshot round trip (GET /_emulator/state, --data FILE).
-    const state = snapshotOf(emu.store);
+    const state = snapshotOf(fx.emu.store);
     expect(Object.keys(state.pendingConfirmations!.LD!)).toHaveLength(2);
     expect(storeFromSnapshot(structuredClone(state)).pendingConfirmations.get('LD')!.size).toBe(2);
 
-    clockMs = NOW + 3_600_000;
-    expect(confirmPendingSubscriptions(emu.store, { profileId: 'P5' })).toBe(1);
-    expect(marketing(emu.store.collection('profile').get('P5'))).toMatchObject({ consent: 'SUBSCRIBED', double_optin: true, consent_timestamp: '2026-03-01T13:00:00+00:00' });
+    fx.now = NOW + 3_600_000;
+    expect(confirmPendingSubscriptions(fx.emu.store, { profileId: 'P5' })).toBe(1);
+    expect(marketing(fx.emu.store.collection('profile').get('P5'))).toMatchObject({ consent: 'SUBSCRIBED', double_optin: true, consent_timestamp: '2026-03-01T13:00:00+00:00' });
     expect(isMember('LD', 'P5')).toBe(true);
-    expect(emu.store.pendingConfirmations.get('LD')!.size).toBe(1);
+    expect(fx.emu.store.pendingConfirmations.get('LD')!.size).toBe(1);
   });
 
   it('POST /_emulator/confirm-subscriptions confirms pending double opt-ins over HTTP, all or by list and profile', async () => {
     await api('POST', '/api/profile-subscription-bulk-create-jobs', subscribeBody([{ email: 'eve@example.com', subscriptions: emailMarketing() }, { email: 'new@example.com', subscriptions: emailMarketing() }], 'LD'));
     const admin = async (body?: unknown) => {
-      const res = await fetch(`${emu.url}/_emulator/confirm-subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${fx.emu.url}/_emulator/confirm-subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as any };
     };
     expect((await admin({ listId: 'LD', profileId: 'P5' })).body).toEqual({ confirmed: 1 });
     expect(isMember('LD', 'P5')).toBe(true);
-    expect(marketing(emu.store.collection('profile').get('P5'))).toMatchObject({ consent: 'SUBSCRIBED', double_optin: true });
+    expect(marketing(fx.emu.store.collection('profile').get('P5'))).toMatchObject({ consent: 'SUBSCRIBED', double_optin: true });
     const bad = await admin({ list: 'LD' });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toMatch(/takes no body.*listId.*profileId/);
@@ -165,7 +146,7 @@ describe('subscribe (profile-subscription-bulk-create-jobs)', () => {
   it('a member already subscribed to a double opt-in list needs no confirmation', async () => {
     await api('POST', '/api/lists/LD/relationships/profiles', { data: [{ type: 'profile', id: 'P1' }] });
     await api('POST', '/api/profile-subscription-bulk-create-jobs', subscribeBody([{ email: 'ann@example.com', subscriptions: emailMarketing() }], 'LD'));
-    expect(emu.store.pendingConfirmations.get('LD')?.size ?? 0).toBe(0);
+    expect(fx.emu.store.pendingConfirmations.get('LD')?.size ?? 0).toBe(0);
   });
 
   it('historical_import skips double opt-in, and needs a past consented_at', async () => {
@@ -196,7 +177,7 @@ describe('subscribe (profile-subscription-bulk-create-jobs)', () => {
   it('subscribes SMS with a phone number, and refuses SMS consent without one', async () => {
     const ok = await api('POST', '/api/profile-subscription-bulk-create-jobs', subscribeBody([{ email: 'eve@example.com', phone_number: '+15005550005', subscriptions: { sms: { marketing: { consent: 'SUBSCRIBED' }, transactional: { consent: 'SUBSCRIBED' } } } }], 'LS'));
     expect(ok.status).toBe(202);
-    const sms = (emu.store.collection('profile').get('P5')!.attributes.subscriptions as any).sms;
+    const sms = (fx.emu.store.collection('profile').get('P5')!.attributes.subscriptions as any).sms;
     expect(sms.marketing).toMatchObject({ consent: 'SUBSCRIBED', can_receive_sms_marketing: true });
     expect(sms.transactional).toMatchObject({ consent: 'SUBSCRIBED', can_receive_sms_transactional: true });
     const bad = await api('POST', '/api/profile-subscription-bulk-create-jobs', subscribeBody([{ email: 'ann@example.com', subscriptions: { sms: { marketing: { consent: 'SUBSCRIBED' } } } }]));
@@ -268,7 +249,7 @@ describe('suppression jobs', () => {
     const r = await api('POST', '/api/profile-suppression-bulk-create-jobs', { data: { type: 'profile-suppression-bulk-create-job', attributes: {}, relationships: { segment: { data: { type: 'segment', id: 'S1' } } } } });
     expect(r.status).toBe(202);
     expect(r.body.data.attributes).toMatchObject({ total_count: 2 });
-    expect(marketing(emu.store.collection('profile').get('P3')).suppression.map((s: any) => s.reason)).toEqual(['HARD_BOUNCE', 'USER_SUPPRESSED']);
+    expect(marketing(fx.emu.store.collection('profile').get('P3')).suppression.map((s: any) => s.reason)).toEqual(['HARD_BOUNCE', 'USER_SUPPRESSED']);
     const jobs = await api('GET', `/api/profile-suppression-bulk-create-jobs?filter=${encodeURIComponent("equals(segment_id,'S1')")}`);
     expect(jobs.body.data.map((j: any) => j.id)).toEqual([r.body.data.id]);
     expect((await api('GET', `/api/profile-suppression-bulk-create-jobs?filter=${encodeURIComponent("equals(segment_id,'S9')")}`)).body.data).toEqual([]);
@@ -281,7 +262,7 @@ describe('suppression jobs', () => {
     expect(marketing(byEmail('bob@example.com')).suppression).toEqual([{ reason: 'UNSUBSCRIBE', timestamp: T }]);
     expect(marketing(byEmail('carol@example.com')).suppression).toEqual([{ reason: 'HARD_BOUNCE', timestamp: T }]);
     expect(byEmail('nobody@example.com')).toBeUndefined();
-    clockMs = NOW + 10_000;
+    fx.now = NOW + 10_000;
     const done = await api('GET', `/api/profile-suppression-bulk-delete-jobs/${r.body.data.id}`);
     expect(done.body.data.attributes).toMatchObject({ status: 'complete', total_count: 4, completed_count: 2, skipped_count: 2 });
   });

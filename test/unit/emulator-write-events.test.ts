@@ -2,22 +2,19 @@
  * The emulator's event writes: bulk create (metrics by name, profiles by identifiers, unique_id
  * dedupe across requests, a repeated unique_id within one request failing it) and POST /api/events.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { storeFromSnapshot } from '../../src/emulator/store/account-store.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import type { AccountSnapshot } from '../../src/emulator/store/types.js';
+import { apiHeaders, testAccount, useFixtureEmulator } from '../helpers/emulator-api.js';
 
 const KEY = 'pk_unit_write_events_0123';
-const HEADERS = { authorization: `Klaviyo-API-Key ${KEY}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' };
+const HEADERS = apiHeaders(KEY);
 const NOW = Date.parse('2026-03-01T12:00:00Z');
-let clockMs = NOW;
-const clock = () => new Date(clockMs);
 
 function fixture(): AccountSnapshot {
-  return {
-    account: { type: 'account', id: 'AbC123', attributes: { test_account: true }, relationships: {} },
-    resources: {
+  return testAccount(
+    {
       profile: [
         { type: 'profile', id: 'P1', attributes: { email: 'ann@example.com', phone_number: null, external_id: 'ext-1', last_event_date: '2025-01-01T00:00:00+00:00' }, relationships: {} },
         { type: 'profile', id: 'P2', attributes: { email: 'bob@example.com', phone_number: '+15005550002', external_id: null, last_event_date: null }, relationships: {} },
@@ -27,27 +24,12 @@ function fixture(): AccountSnapshot {
         { type: 'event', id: 'EV1', attributes: { timestamp: 1735689600, datetime: '2025-01-01T00:00:00+00:00', event_properties: { $event_id: 'order-1' }, uuid: 'u1' }, relationships: { metric: { type: 'metric', id: 'MET1' }, profile: { type: 'profile', id: 'P1' } } },
       ],
     },
-    listMembers: {},
-    segmentMembers: {},
-  };
+    { listMembers: {} },
+  );
 }
 
-let emu: RunningEmulator;
-
-beforeAll(async () => {
-  emu = await startEmulator({ store: storeFromSnapshot(fixture(), { clock }), rateLimits: 'off', clock });
-});
-afterAll(() => emu.close());
-beforeEach(async () => {
-  clockMs = NOW;
-  await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' });
-});
-
-async function api(method: string, path: string, body?: unknown, base = emu.url, headers: Record<string, string> = HEADERS) {
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, text, body: (text ? JSON.parse(text) : null) as any };
-}
+const fx = useFixtureEmulator(fixture, { key: KEY, now: NOW });
+const api = fx.api;
 
 interface Ev {
   metric: string;
@@ -81,8 +63,8 @@ function bulk(groups: Array<{ profile: Record<string, unknown>; events: Ev[] }>)
   };
 }
 
-const events = () => [...emu.store.collection('event').values()];
-const metricNamed = (name: string) => emu.store.collection('metric').findBy('name', name)[0];
+const events = () => [...fx.emu.store.collection('event').values()];
+const metricNamed = (name: string) => fx.emu.store.collection('metric').findBy('name', name)[0];
 
 describe('POST /api/event-bulk-create-jobs', () => {
   it('stores events (202, no body), creating missing metrics and profiles, updating last_event_date', async () => {
@@ -95,9 +77,9 @@ describe('POST /api/event-bulk-create-jobs', () => {
     expect(events()).toHaveLength(4);
     const viewed = metricNamed('Viewed Product')!;
     expect(viewed.attributes).toMatchObject({ name: 'Viewed Product', created: '2026-03-01T12:00:00+00:00', integration: { name: 'API' } });
-    const created = emu.store.collection('profile').findBy('email', 'new@example.com')[0]!;
+    const created = fx.emu.store.collection('profile').findBy('email', 'new@example.com')[0]!;
     expect(created.attributes).toMatchObject({ first_name: 'New', last_event_date: '2026-02-02T10:05:00+00:00' });
-    expect(emu.store.collection('profile').get('P1')!.attributes.last_event_date).toBe('2026-02-01T10:00:00+00:00');
+    expect(fx.emu.store.collection('profile').get('P1')!.attributes.last_event_date).toBe('2026-02-01T10:00:00+00:00');
 
     const read = await api('GET', `/api/events?filter=${encodeURIComponent(`equals(metric_id,"${metricNamed('Placed Order')!.id}")`)}&sort=datetime`);
     expect(read.body.data.map((e: any) => e.attributes.event_properties)).toEqual([{ $event_id: 'order-1' }, { OrderId: '2', $value: 42.5, $event_id: 'order-2' }]);
@@ -144,7 +126,7 @@ describe('POST /api/event-bulk-create-jobs', () => {
     ]);
     expect(r.body.errors[4]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: 'P2' } });
     expect(events()).toHaveLength(1);
-    expect(emu.store.collection('profile').findBy('email', 'ok@example.com')).toEqual([]);
+    expect(fx.emu.store.collection('profile').findBy('email', 'ok@example.com')).toEqual([]);
   });
 
   it('takes at most 1,000 events a request', async () => {

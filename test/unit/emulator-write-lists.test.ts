@@ -3,52 +3,33 @@
  * rate limits and a fake clock), and membership through the relationship endpoints, on a small
  * account and on the demo account's lazily generated lists.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { storeFromSnapshot } from '../../src/emulator/store/account-store.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import type { AccountSnapshot, StoredResource } from '../../src/emulator/store/types.js';
+import { apiHeaders, testAccount, useFixtureEmulator } from '../helpers/emulator-api.js';
 
 const KEY = 'pk_unit_write_lists_0123';
-const HEADERS = { authorization: `Klaviyo-API-Key ${KEY}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' };
+const HEADERS = apiHeaders(KEY);
 const NOW = Date.parse('2026-03-01T12:00:00Z');
-let clockMs = NOW;
-const clock = () => new Date(clockMs);
 
 const profile = (id: string, email: string): StoredResource => ({ type: 'profile', id, attributes: { email, phone_number: null, external_id: null }, relationships: {} });
 
 function fixture(): AccountSnapshot {
-  return {
-    account: { type: 'account', id: 'AbC123', attributes: { test_account: true }, relationships: {} },
-    resources: {
+  return testAccount(
+    {
       profile: [profile('P1', 'a@example.com'), profile('P2', 'b@example.com'), profile('P3', 'c@example.com')],
       list: [{ type: 'list', id: 'L1', attributes: { name: 'Newsletter', opt_in_process: 'double_opt_in', created: '2025-01-01T00:00:00+00:00', updated: '2025-01-01T00:00:00+00:00' }, relationships: {} }],
     },
-    listMembers: { L1: { P1: '2025-01-05T00:00:00+00:00' } },
-    segmentMembers: {},
-  };
+    { listMembers: { L1: { P1: '2025-01-05T00:00:00+00:00' } } },
+  );
 }
 
-let emu: RunningEmulator;
-
-beforeAll(async () => {
-  emu = await startEmulator({ store: storeFromSnapshot(fixture(), { clock }), rateLimits: 'off', clock });
-});
-afterAll(() => emu.close());
-beforeEach(async () => {
-  clockMs = NOW;
-  await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' });
-  await fetch(`${emu.url}/_emulator/rate-limits`, { method: 'POST', body: JSON.stringify({ mode: 'off' }) });
-});
-
-async function api(method: string, path: string, body?: unknown, base = emu.url, headers: Record<string, string> = HEADERS) {
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, body: (text ? JSON.parse(text) : null) as any };
-}
+const fx = useFixtureEmulator(fixture, { key: KEY, now: NOW });
+const api = fx.api;
 
 const ids = (...list: string[]) => ({ data: list.map((id) => ({ type: 'profile', id })) });
-const members = (listId: string) => Object.fromEntries(emu.store.listMembers.get(listId) ?? []);
+const members = (listId: string) => Object.fromEntries(fx.emu.store.listMembers.get(listId) ?? []);
 
 describe('POST /api/lists', () => {
   it('creates a list (201) with the account default opt-in process, and it reads back with no members', async () => {
@@ -68,29 +49,29 @@ describe('POST /api/lists', () => {
   });
 
   it('stops at the daily cap of 150 with a 429 that says so and a Retry-After to the next UTC day', async () => {
-    await fetch(`${emu.url}/_emulator/rate-limits`, { method: 'POST', body: JSON.stringify({ mode: 'spec' }) });
+    await fetch(`${fx.emu.url}/_emulator/rate-limits`, { method: 'POST', body: JSON.stringify({ mode: 'spec' }) });
     // 10 a second keeps within the burst limit, 150 within the minute.
     for (let i = 0; i < 150; i++) {
-      clockMs = NOW + Math.floor(i / 10) * 1000;
+      fx.now = NOW + Math.floor(i / 10) * 1000;
       const r = await api('POST', '/api/lists', { data: { type: 'list', attributes: { name: `List ${i}` } } });
       expect(r.status, `list ${i}: ${r.text}`).toBe(201);
     }
-    clockMs = NOW + 90_000;
+    fx.now = NOW + 90_000;
     const capped = await api('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'One too many' } } });
     expect(capped.status).toBe(429);
     expect(capped.body.errors[0]).toMatchObject({ code: 'throttled', detail: expect.stringMatching(/150 requests per day/) });
     expect(capped.headers.get('retry-after')).toBe(String(12 * 3600 - 90));
-    expect(emu.store.collection('list').count()).toBe(151);
+    expect(fx.emu.store.collection('list').count()).toBe(151);
     // Other list writes have no daily cap.
     expect((await api('PATCH', '/api/lists/L1', { data: { type: 'list', id: 'L1', attributes: { name: 'Still fine' } } })).status).toBe(200);
-    clockMs = Date.parse('2026-03-02T00:00:01Z');
+    fx.now = Date.parse('2026-03-02T00:00:01Z');
     expect((await api('POST', '/api/lists', { data: { type: 'list', attributes: { name: 'Tomorrow' } } })).status).toBe(201);
   });
 });
 
 describe('PATCH and DELETE /api/lists/{id}', () => {
   it('renames and changes the opt-in process; updated moves only on a change', async () => {
-    clockMs = NOW + 60_000;
+    fx.now = NOW + 60_000;
     const same = await api('PATCH', '/api/lists/L1', { data: { type: 'list', id: 'L1', attributes: { name: 'Newsletter' } } });
     expect(same.body.data.attributes.updated).toBe('2025-01-01T00:00:00+00:00');
     const r = await api('PATCH', '/api/lists/L1', { data: { type: 'list', id: 'L1', attributes: { name: 'Weekly', opt_in_process: 'single_opt_in' } } });
@@ -104,7 +85,7 @@ describe('PATCH and DELETE /api/lists/{id}', () => {
     const r = await api('DELETE', '/api/lists/L1');
     expect(r.status).toBe(204);
     expect(r.text).toBe('');
-    expect(emu.store.listMembers.has('L1')).toBe(false);
+    expect(fx.emu.store.listMembers.has('L1')).toBe(false);
     expect((await api('GET', '/api/lists/L1')).status).toBe(404);
     expect((await api('GET', '/api/profiles/P1?include=lists')).body.included).toEqual([]);
     expect((await api('DELETE', '/api/lists/L1')).status).toBe(404);
@@ -113,7 +94,7 @@ describe('PATCH and DELETE /api/lists/{id}', () => {
 
 describe('list membership', () => {
   it('adds profiles (204); a member stays as it was, with its joined_group_at', async () => {
-    clockMs = NOW + 5_000;
+    fx.now = NOW + 5_000;
     const r = await api('POST', '/api/lists/L1/relationships/profiles', ids('P1', 'P2', 'P2'));
     expect(r.status).toBe(204);
     expect(members('L1')).toEqual({ P1: '2025-01-05T00:00:00+00:00', P2: '2026-03-01T12:00:05+00:00' });

@@ -4,18 +4,16 @@
  * patch_properties), upsert (201/200), and the bulk import job (its lifecycle under a fake clock,
  * whole-request validation with a pointer per bad profile, import errors, lists, limits).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { storeFromSnapshot } from '../../src/emulator/store/account-store.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import { DEMO_PRIVATE_KEY } from '../../src/emulator/demo-data/index.js';
 import { JOB_STEP_MS } from '../../src/emulator/handlers/write-common.js';
 import type { AccountSnapshot, StoredResource } from '../../src/emulator/store/types.js';
+import { apiHeaders, testAccount, useFixtureEmulator } from '../helpers/emulator-api.js';
 
 const KEY = 'pk_unit_write_profiles_0123';
-const HEADERS = { authorization: `Klaviyo-API-Key ${KEY}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json', accept: 'application/vnd.api+json' };
+const HEADERS = apiHeaders(KEY);
 const NOW = Date.parse('2026-03-01T12:00:00Z');
-let clockMs = NOW;
-const clock = () => new Date(clockMs);
 
 function profile(id: string, attributes: Record<string, unknown>): StoredResource {
   return {
@@ -32,9 +30,8 @@ function profile(id: string, attributes: Record<string, unknown>): StoredResourc
 }
 
 function fixture(): AccountSnapshot {
-  return {
-    account: { type: 'account', id: 'AbC123', attributes: { test_account: true }, relationships: {} },
-    resources: {
+  return testAccount(
+    {
       profile: [
         profile('P1', { email: 'ann@example.com', first_name: 'Ann', external_id: 'ext-1' }),
         profile('P2', { email: 'bob@example.com', phone_number: '+15005550002', first_name: 'Bob' }),
@@ -42,29 +39,14 @@ function fixture(): AccountSnapshot {
       ],
       list: [{ type: 'list', id: 'L1', attributes: { name: 'Newsletter', opt_in_process: 'single_opt_in', created: '2025-01-01T00:00:00+00:00', updated: '2025-01-01T00:00:00+00:00' }, relationships: {} }],
     },
-    listMembers: { L1: { P2: '2025-01-02T00:00:00+00:00' } },
-    segmentMembers: {},
-  };
+    { listMembers: { L1: { P2: '2025-01-02T00:00:00+00:00' } } },
+  );
 }
 
-let emu: RunningEmulator;
+const fx = useFixtureEmulator(fixture, { key: KEY, now: NOW });
+const api = fx.api;
 
-beforeAll(async () => {
-  emu = await startEmulator({ store: storeFromSnapshot(fixture(), { clock }), rateLimits: 'off', clock });
-});
-afterAll(() => emu.close());
-beforeEach(async () => {
-  clockMs = NOW;
-  await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' });
-});
-
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(emu.url + path, { method, headers: HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as any };
-}
-
-const stored = (id: string) => emu.store.collection('profile').get(id)!;
+const stored = (id: string) => fx.emu.store.collection('profile').get(id)!;
 const profileDoc = (attributes: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ data: { type: 'profile', attributes, ...extra } });
 
 describe('POST /api/profiles', () => {
@@ -88,7 +70,7 @@ describe('POST /api/profiles', () => {
       expect(r.body.errors[0]).toMatchObject({ status: 409, code: 'duplicate_profile', title: 'Conflict.', detail: 'A profile already exists with one of these identifiers.', source: { pointer: '/data/attributes' } });
       expect(['P1', 'P3']).toContain(r.body.errors[0].meta.duplicate_profile_id);
     }
-    expect(emu.store.collection('profile').count()).toBe(3);
+    expect(fx.emu.store.collection('profile').count()).toBe(3);
   });
 
   it('refuses bad emails, non-E.164 phone numbers, unknown fields and profiles without identifiers, each with a pointer', async () => {
@@ -100,7 +82,7 @@ describe('POST /api/profiles', () => {
     ]);
     expect((await api('POST', '/api/profiles', profileDoc({ email: 'a@example.com', nickname: 'x' }))).body.errors[0].detail).toBe("'nickname' is not a valid field for the resource 'profile'.");
     expect((await api('POST', '/api/profiles', profileDoc({ first_name: 'Nobody' }))).body.errors[0].detail).toMatch(/at least one identifier/);
-    expect(emu.store.collection('profile').count()).toBe(3);
+    expect(fx.emu.store.collection('profile').count()).toBe(3);
   });
 
   it('refuses payloads over 100 KB with 413', async () => {
@@ -112,7 +94,7 @@ describe('POST /api/profiles', () => {
 
 describe('PATCH /api/profiles/{id}', () => {
   it('changes only what is given; null clears; properties and location merge key by key', async () => {
-    clockMs = NOW + 60_000;
+    fx.now = NOW + 60_000;
     const r = await api('PATCH', '/api/profiles/P1', { data: { type: 'profile', id: 'P1', attributes: { first_name: null, last_name: 'Smith', properties: { plan: 'pro', tier: null }, location: { zip: '02110' } } } });
     expect(r.status).toBe(200);
     expect(r.body.data.attributes).toMatchObject({ email: 'ann@example.com', first_name: null, last_name: 'Smith', properties: { plan: 'pro', tags: ['a'] }, updated: '2026-03-01T12:01:00+00:00' });
@@ -121,7 +103,7 @@ describe('PATCH /api/profiles/{id}', () => {
   });
 
   it('leaves updated alone when nothing changes', async () => {
-    clockMs = NOW + 60_000;
+    fx.now = NOW + 60_000;
     const r = await api('PATCH', '/api/profiles/P1', { data: { type: 'profile', id: 'P1', attributes: { first_name: 'Ann' } } });
     expect(r.body.data.attributes.updated).toBe('2025-01-01T00:00:00+00:00');
   });
@@ -160,7 +142,7 @@ describe('POST /api/profile-import', () => {
     expect(stored('P3').attributes.email).toBe('carol@example.com');
     const created = await api('POST', '/api/profile-import', profileDoc({ email: 'dan@example.com' }));
     expect(created.status).toBe(201);
-    expect(emu.store.collection('profile').count()).toBe(4);
+    expect(fx.emu.store.collection('profile').count()).toBe(4);
   });
 
   it('matches by id first, and answers 409 when identifiers point at two profiles, 404 for an unknown id', async () => {
@@ -199,9 +181,9 @@ describe('profile bulk import jobs', () => {
     // The account already holds the result (Klaviyo's is eventually there; the emulator's at once).
     expect(stored('P1').attributes).toMatchObject({ first_name: 'Ann', last_name: 'Lee', properties: { tier: 'gold', plan: 'pro', tags: ['a'] } });
     expect(stored('P3').attributes.external_id).toBe('ext-3');
-    expect(emu.store.collection('profile').count()).toBe(4);
-    expect([...emu.store.listMembers.get('L1')!.keys()].sort()).toEqual(['P1', 'P2', 'P3', emu.store.collection('profile').findBy('email', 'new1@example.com')[0]!.id].sort());
-    expect(emu.store.listMembers.get('L1')!.get('P2')).toBe('2025-01-02T00:00:00+00:00');
+    expect(fx.emu.store.collection('profile').count()).toBe(4);
+    expect([...fx.emu.store.listMembers.get('L1')!.keys()].sort()).toEqual(['P1', 'P2', 'P3', fx.emu.store.collection('profile').findBy('email', 'new1@example.com')[0]!.id].sort());
+    expect(fx.emu.store.listMembers.get('L1')!.get('P2')).toBe('2025-01-02T00:00:00+00:00');
 
     const first = await api('GET', `/api/profile-bulk-import-jobs/${id}`);
     expect(first.body.data.attributes).toMatchObject({ status: 'processing', completed_count: 1, failed_count: 0 });
@@ -218,7 +200,7 @@ describe('profile bulk import jobs', () => {
 
   it('completes by the clock alone when nobody polls', async () => {
     const id = (await api('POST', '/api/profile-bulk-import-jobs', job([p({ email: 'c@example.com' })]))).body.data.id;
-    clockMs = NOW + 2 * JOB_STEP_MS;
+    fx.now = NOW + 2 * JOB_STEP_MS;
     expect((await api('GET', `/api/profile-bulk-import-jobs?${'filter=' + encodeURIComponent("equals(status,'complete')")}`)).body.data.map((j: any) => j.id)).toEqual([id]);
   });
 
@@ -236,7 +218,7 @@ describe('profile bulk import jobs', () => {
       '/data/attributes/profiles/data/3/attributes',
     ]);
     expect(r.body.errors[0]).toMatchObject({ code: 'invalid', detail: 'not-an-email is not a valid email address.' });
-    expect(emu.store.collection('profile').findBy('email', 'ok@example.com')).toEqual([]);
+    expect(fx.emu.store.collection('profile').findBy('email', 'ok@example.com')).toEqual([]);
   });
 
   it('refuses an unknown list at /data and unknown fields at their pointer', async () => {
@@ -262,7 +244,7 @@ describe('profile bulk import jobs', () => {
     ]);
     expect(errors[0].attributes.original_payload).toEqual(conflicting);
     expect(errors[0].attributes.detail).toContain('P2');
-    expect(emu.store.collection('profile').findBy('email', 'fine@example.com')).toHaveLength(1);
+    expect(fx.emu.store.collection('profile').findBy('email', 'fine@example.com')).toHaveLength(1);
   });
 
   it('enforces 10,000 profiles (400), 5 MB (413) and 100 KB a profile (400 at the profile)', async () => {
@@ -283,7 +265,7 @@ describe('profile bulk import jobs', () => {
     const r = await api('POST', '/api/profile-bulk-import-jobs', job(many));
     expect(r.status).toBe(202);
     expect(r.body.data.attributes.total_count).toBe(10_000);
-    expect(emu.store.collection('profile').count()).toBe(10_003);
+    expect(fx.emu.store.collection('profile').count()).toBe(10_003);
   });
 });
 
@@ -303,12 +285,12 @@ describe('POST /api/push-tokens', () => {
     await api('POST', '/api/push-tokens', token('tok-1', { phone_number: '+15005550003' }, { enablement_status: 'DENIED' }));
     expect((await api('GET', '/api/profiles/P1/push-tokens')).body.data).toEqual([]);
     expect((await api('GET', '/api/profiles/P3/push-tokens')).body.data[0].attributes).toMatchObject({ token: 'tok-1', enablement_status: 'DENIED' });
-    expect(emu.store.collection('push-token').count()).toBe(1);
+    expect(fx.emu.store.collection('push-token').count()).toBe(1);
   });
 
   it('creates the profile when none matches, and refuses a bad email', async () => {
     expect((await api('POST', '/api/push-tokens', token('tok-2', { email: 'newbie@example.com' }))).status).toBe(202);
-    expect(emu.store.collection('profile').findBy('email', 'newbie@example.com')).toHaveLength(1);
+    expect(fx.emu.store.collection('profile').findBy('email', 'newbie@example.com')).toHaveLength(1);
     const bad = await api('POST', '/api/push-tokens', token('tok-3', { email: 'nope' }));
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].source.pointer).toBe('/data/attributes/profile/data/attributes/email');

@@ -10,7 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSpec, REPO_ROOT, type Spec } from '../helpers/spec.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { loadSpec, type Spec } from '../helpers/spec.js';
 import { WRITE_REQUEST_SCHEMAS } from '../../src/emulator/handlers/write-request-schemas.js';
 import { validateRequestBody, WriteRefusal, type BodySchema } from '../../src/emulator/handlers/write-schema.js';
 

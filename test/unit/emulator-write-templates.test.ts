@@ -10,28 +10,15 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/server.j
 import { createEmptyStore } from '../../src/emulator/store/account-store.js';
 import { dragAndDropDefinition } from '../../src/emulator/demo-data/templates.js';
 import type { AccountStore, StoredResource } from '../../src/emulator/store/types.js';
+import { apiHeaders, callApi } from '../helpers/emulator-api.js';
 import { withRecording } from '../helpers/recording.js';
 import { loadSpec } from '../helpers/spec.js';
 import { validateResponse } from '../helpers/spec-validator.js';
 
 const NOW = new Date('2026-07-20T12:00:00Z');
-const HEADERS = {
-  authorization: 'Klaviyo-API-Key pk_unit_write_templates_0123',
-  revision: '2026-07-15',
-  accept: 'application/vnd.api+json',
-  'content-type': 'application/vnd.api+json',
-};
+const HEADERS = apiHeaders('pk_unit_write_templates_0123');
 
-interface Answer {
-  status: number;
-  body: any;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(base + path, { method, headers: HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const call = (base: string, method: string, path: string, body?: unknown) => callApi(base, method, path, body, HEADERS);
 
 /** Bodies sent malformed on purpose: their exchanges are not spec-checked as requests. */
 const malformed = new Set<string>();

@@ -4,17 +4,16 @@
  * place, the summary (human and --json), Ctrl-C and failures keeping FILE.partial.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IO } from '../../src/cli/io.js';
-import { CommandContext, type GlobalOptions } from '../../src/cli/context.js';
+import type { GlobalOptions } from '../../src/cli/context.js';
 import { buildReadRequest, exportRows, exportSettings, parseLimit, splitList, type ExportSettings } from '../../src/cli/commands/export.js';
 import { InterruptedError, KlvError, UsageError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-code.js';
 import type { KlaviyoClient } from '../../src/klaviyo/client.js';
 import type { ColumnDef, ObjectDefinition, ReadPlan, ReadRequest, Row } from '../../src/objects/types.js';
+import { testContext } from '../helpers/io.js';
 
 let dir: string;
 beforeAll(() => {
@@ -103,30 +102,11 @@ const COLUMNS: ColumnDef[] = [
   { name: 'Email', type: 'email', description: 'email', path: 'email' },
 ];
 
-function harness(globals: Partial<GlobalOptions> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const io = new IO({
-    stdin: new PassThrough(),
-    stdout,
-    stderr,
-    stdinIsTTY: false,
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-    env: { NO_COLOR: '1' },
-    cwd: dir,
-    color: false,
-    quiet: globals.quiet,
-    json: globals.json,
-  });
-  const ctx = new CommandContext(io, globals);
+function harness(globals: GlobalOptions = {}) {
+  const { ctx, stdout, stderr } = testContext({ cwd: dir, globals });
   const client = { stats: () => ({ requests: 3, retries: 1, throttledMs: 0, byOperation: {} }) } as unknown as KlaviyoClient;
   ctx.client = async () => client;
-  return { ctx, stdout: () => out, stderr: () => err };
+  return { ctx, stdout, stderr };
 }
 
 function def(): ObjectDefinition {

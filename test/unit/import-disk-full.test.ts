@@ -8,46 +8,21 @@
  * Failures are injected through the probes at the exact write where the disk fills; the e2e
  * suite (bad-input.test.ts) does the same on a real full file system.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { KlvError, UsageError } from '../../src/core/errors.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
 import { ImportLogs, logLayout, type LogPaths } from '../../src/pipeline/import/logs.js';
-import { Journal, JOURNAL_VERSION, journalPath, loadResume, readJournal, RowTable, NONE, SENT, LOGGED, type JournalHeader } from '../../src/pipeline/import/resume.js';
+import { Journal, journalPath, loadResume, readJournal, RowTable, NONE, SENT, LOGGED } from '../../src/pipeline/import/resume.js';
 import { runImport, type JournalSink, type MapResult, type SourceRow } from '../../src/pipeline/import/run.js';
+import { enospc, journalHeader, useLogFolder } from '../helpers/import-logs.js';
 
-let dir: string;
-let n = 0;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'klv-import-disk-full-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function freshPaths(): LogPaths {
-  n++;
-  return { success: join(dir, `f${n}.success.csv`), error: join(dir, `f${n}.errors.csv`) };
-}
+const freshPaths = useLogFolder('klv-import-disk-full-').paths;
 
 const HEADERS = ['Email', 'Name'];
 const layout = logLayout(HEADERS);
-const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-
-function header(p: LogPaths): JournalHeader {
-  return {
-    klvImportJournal: JOURNAL_VERSION,
-    object: 'Templates',
-    operation: 'insert',
-    input: '/in.csv',
-    headers: HEADERS,
-    delimiter: ',',
-    successLog: p.success,
-    errorLog: p.error,
-    started: '2026-07-15T00:00:00.000Z',
-  };
-}
+const header = (p: LogPaths) => journalHeader(p, { object: 'Templates', operation: 'insert' });
 
 describe('the journal on a full disk', () => {
   it.skipIf(!existsSync('/dev/full'))('cannot be started: a usage error (exit 2) naming it, the full disk and the fix; /dev/full is left alone', async () => {

@@ -15,6 +15,7 @@ import { readCsv } from '../../src/pipeline/import/csv-source.js';
 import { buildMapping } from '../../src/pipeline/import/mapping.js';
 import type { ObjectDefinition } from '../../src/objects/types.js';
 import type { OperationHandler } from '../../src/objects/write/types.js';
+import { enospc } from '../helpers/import-logs.js';
 
 let dir: string;
 let n = 0;
@@ -272,7 +273,6 @@ it('writes a subfolder log when the folder exists (sanity for default paths unde
 describe('ImportLogs on a full disk', () => {
   const layout = logLayout(['Email', 'Note']);
   const hasDevFull = existsSync('/dev/full');
-  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
 
   it.skipIf(!hasDevFull)('/dev/full as the success log: a usage error (exit 2) naming the log, the full disk and the fix; /dev/full is left alone', async () => {
     const p = { success: '/dev/full', error: join(dir, 'full-s.errors.csv') };

@@ -6,28 +6,22 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Secret } from '../../src/core/secret.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { KlaviyoClient } from '../../src/klaviyo/client.js';
+import type { KlaviyoClient } from '../../src/klaviyo/client.js';
 import { PROFILE_COLUMNS, Profiles } from '../../src/objects/catalog/profiles.js';
 import { selectColumns } from '../../src/objects/columns.js';
 import type { OperationHandler } from '../../src/objects/write/types.js';
 import { writeRows } from '../../src/pipeline/export/write-rows.js';
 import { readCsv, type CsvRow } from '../../src/pipeline/import/csv-source.js';
 import { buildMapping } from '../../src/pipeline/import/mapping.js';
+import { emulatorWithClient } from '../helpers/emulator-api.js';
 
-let emu: RunningEmulator;
 let client: KlaviyoClient;
+let closeAll: () => Promise<void>;
 
 beforeAll(async () => {
-  emu = await startEmulator({ profiles: 300, rateLimits: 'off', record: '' });
-  client = new KlaviyoClient({ baseUrl: emu.url, apiKey: new Secret('pk_unit_test_0123456789'), userAgent: 'klv-test', rateLimits: 'off' });
+  ({ client, close: closeAll } = await emulatorWithClient({ profiles: 300, rateLimits: 'off', record: '' }));
 });
-
-afterAll(async () => {
-  await client?.close();
-  await emu?.close();
-});
+afterAll(() => closeAll?.());
 
 /** `klv export profiles [--properties ...]` as CSV text. */
 async function exportProfiles(properties: string[] = []): Promise<string> {

@@ -5,17 +5,14 @@
  * row reaches the handler exactly once (idempotent operations may re-send the batch that was in
  * flight, others log it unknown_outcome) and both logs end complete.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../../src/core/errors.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
 import { ImportLogs, logLayout, type LogPaths } from '../../src/pipeline/import/logs.js';
 import {
   Journal,
-  JOURNAL_VERSION,
   journalPath,
   loadResume,
   readJournal,
@@ -26,36 +23,14 @@ import {
   type JournalHeader,
 } from '../../src/pipeline/import/resume.js';
 import { runImport, type MapResult, type SourceRow } from '../../src/pipeline/import/run.js';
+import { journalHeader, useLogFolder } from '../helpers/import-logs.js';
 
-let dir: string;
-let n = 0;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'klv-import-resume-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function freshPaths(): LogPaths {
-  n++;
-  return { success: join(dir, `t${n}.success.csv`), error: join(dir, `t${n}.errors.csv`) };
-}
+const logFolder = useLogFolder('klv-import-resume-');
+const freshPaths = logFolder.paths;
 
 const HEADERS = ['Email', 'Name'];
 const layout = logLayout(HEADERS);
-
-function header(paths: LogPaths, over: Partial<JournalHeader> = {}): JournalHeader {
-  return {
-    klvImportJournal: JOURNAL_VERSION,
-    object: 'Profiles',
-    operation: 'upsert',
-    input: '/in.csv',
-    headers: HEADERS,
-    delimiter: ',',
-    successLog: paths.success,
-    errorLog: paths.error,
-    started: '2026-07-15T00:00:00.000Z',
-    ...over,
-  };
-}
+const header = journalHeader;
 
 describe('rowHash and RowTable', () => {
   it('hashes the chosen cells; moving a character between cells changes it', () => {

@@ -8,19 +8,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
-import { IO } from '../../src/cli/io.js';
-import { CommandContext } from '../../src/cli/context.js';
+import type { CommandContext } from '../../src/cli/context.js';
 import { importInto, type ImportFlags } from '../../src/cli/commands/import.js';
 import { exitCodeFor } from '../../src/cli/error-report.js';
 import { KlvError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-code.js';
-import { Secret } from '../../src/core/secret.js';
-import type { ResolvedProfile } from '../../src/config/profile.js';
 import { KlaviyoApiError } from '../../src/klaviyo/errors.js';
 import type { ObjectDefinition, Operation } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
+import { stubProfile, testContext, testProfile, type TestIO } from '../helpers/io.js';
 
 let root: string;
 let work: string;
@@ -35,44 +32,22 @@ beforeEach(() => {
   mkdirSync(work);
 });
 
-const PROFILE: ResolvedProfile = {
-  name: 'test',
-  privateKey: new Secret('pk_import_cmd_test_0123456789'),
-  revision: '2026-07-15',
-  baseUrl: 'http://127.0.0.1:9',
-  concurrency: 4,
-  sources: { concurrency: 'default' },
-  files: [],
-  warnings: [],
-};
-
 interface Harness {
   ctx: CommandContext;
   stdout(): string;
   stderr(): string;
-  stdin: PassThrough;
+  stdin: TestIO['stdin'];
   profileAsked(): boolean;
 }
 
-function harness(o: { json?: true; noProfile?: boolean; tty?: boolean } = {}): Harness {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const tty = Boolean(o.tty);
+function harness(o: { json?: boolean; noProfile?: boolean; tty?: boolean } = {}): Harness {
   // CI=true keeps the progress spinner off the fake terminal.
-  const io = new IO({ stdin, stdout, stderr, stdinIsTTY: tty, stderrIsTTY: tty, stdoutIsTTY: false, env: { NO_COLOR: '1', CI: 'true' }, cwd: work, color: false, json: o.json });
-  const ctx = new CommandContext(io, { json: o.json });
-  let asked = false;
-  ctx.profile = async () => {
-    asked = true;
+  const { ctx, stdin, stdout, stderr } = testContext({ cwd: work, env: { CI: 'true' }, tty: o.tty, globals: { json: o.json } });
+  const profileAsked = stubProfile(ctx, () => {
     if (o.noProfile) throw new KlvError('no profile in this test', { exitCode: ExitCode.Usage });
-    return PROFILE;
-  };
-  return { ctx, stdout: () => out, stderr: () => err, stdin, profileAsked: () => asked };
+    return testProfile();
+  });
+  return { ctx, stdout, stderr, stdin, profileAsked };
 }
 
 interface FakeHandlerOptions {

@@ -20,6 +20,7 @@ import { parseWhere } from '../../src/objects/where.js';
 import { sparseFieldset } from '../../src/objects/read/query.js';
 import type { ObjectDefinition, ReadPlan, ReadRequest, Row } from '../../src/objects/types.js';
 import { startRecording, type Recording } from '../helpers/recording.js';
+import { TEST_ACCOUNT } from '../helpers/emulator-api.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const day = (n: number) => `2025-01-${String(n).padStart(2, '0')}T00:00:00+00:00`;
@@ -71,20 +72,7 @@ const code = (id: string, coupon: string, status: string, profileId?: string): S
 
 function fixture(): AccountSnapshot {
   return {
-    account: {
-      type: 'account',
-      id: 'AbC123',
-      attributes: {
-        test_account: true,
-        contact_information: { default_sender_name: 'Unit', default_sender_email: 'unit@example.com', website_url: null, organization_name: 'Unit', street_address: { address1: null, address2: null, city: null, region: null, country: null, zip: null } },
-        industry: null,
-        timezone: 'UTC',
-        preferred_currency: 'USD',
-        public_api_key: 'AbC123',
-        locale: 'en-US',
-      },
-      relationships: {},
-    },
+    account: structuredClone(TEST_ACCOUNT),
     resources: {
       profile: Array.from({ length: 12 }, (_, i) => profile(i + 1)),
       segment: Array.from({ length: 23 }, (_, i) => segment(i + 1)),

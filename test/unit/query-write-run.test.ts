@@ -6,33 +6,18 @@
  * without --yes off a terminal before anything is read, asked on a terminal with the row count.
  */
 import { createRequire } from 'node:module';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { CommandContext } from '../../src/cli/context.js';
-import { IO } from '../../src/cli/io.js';
 import { UsageError } from '../../src/core/errors.js';
-import { Secret } from '../../src/core/secret.js';
-import type { ResolvedProfile } from '../../src/config/profile.js';
 import type { Condition, ObjectDefinition, Operation, ReadRequest, Row } from '../../src/objects/types.js';
 import type { ImportRow, OperationHandler } from '../../src/objects/write/types.js';
 import { formatReport, runWriteStatement } from '../../src/query/write.js';
+import { stubProfile, testContext } from '../helpers/io.js';
 import { writeOptions } from '../../src/cli/commands/query.js';
 
 const require = createRequire(import.meta.url);
 const { Parser } = require('node-sql-parser') as { Parser: new () => { astify(sql: string, o: { database: string }): unknown } };
 const parser = new Parser();
-
-const PROFILE: ResolvedProfile = {
-  name: 'test',
-  privateKey: new Secret('pk_query_write_test_0123456789'),
-  revision: '2026-07-15',
-  baseUrl: 'http://127.0.0.1:9',
-  concurrency: 4,
-  sources: { concurrency: 'default' },
-  files: [],
-  warnings: [],
-};
 
 /** A Lists-like object whose handlers record what they are sent; its plan serves RECORDS. */
 function fakeObject() {
@@ -89,23 +74,9 @@ function fakeObject() {
   return { def, sent, reads };
 }
 
-function harness(o: { json?: true; tty?: boolean } = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  stderr.setEncoding('utf8').on('data', (d) => (err += d));
-  const tty = Boolean(o.tty);
-  const io = new IO({ stdin, stdout, stderr, stdinIsTTY: tty, stderrIsTTY: tty, stdoutIsTTY: false, env: { NO_COLOR: '1', CI: 'true' }, cwd: '/', color: false, json: o.json });
-  const ctx = new CommandContext(io, { json: o.json });
-  let asked = false;
-  ctx.profile = async () => {
-    asked = true;
-    return PROFILE;
-  };
-  return { ctx, stdin, stdout: () => out, stderr: () => err, profileAsked: () => asked };
+function harness(o: { json?: boolean; tty?: boolean } = {}) {
+  const { ctx, stdin, stdout, stderr, answer } = testContext({ cwd: '/', env: { CI: 'true' }, tty: o.tty, globals: { json: o.json } });
+  return { ctx, stdin, stdout, stderr, answer, profileAsked: stubProfile(ctx) };
 }
 
 async function run(sql: string, o: { json?: true; tty?: boolean; yes?: boolean; answer?: string } = {}) {
@@ -113,12 +84,7 @@ async function run(sql: string, o: { json?: true; tty?: boolean; yes?: boolean; 
   const h = harness(o);
   if (o.answer !== undefined) {
     // Answer once the question is on stderr, as a person would.
-    const timer = setInterval(() => {
-      if (h.stderr().includes('[y/N]')) {
-        clearInterval(timer);
-        h.stdin.write(`${o.answer}\n`);
-      }
-    }, 1);
+    h.answer([['[y/N]', `${o.answer}\n`]]);
   }
   try {
     const code = await runWriteStatement(parser.astify(sql, { database: 'sqlite' }), { ...writeOptions(h.ctx, { yes: Boolean(o.yes), sql }), findObject: () => fake.def });

@@ -6,46 +6,27 @@
  * differs (campaign PATCH, message PATCH with merged content, a new assignment); Klaviyo's
  * refusal of a sent campaign on the row. Delete, validation and --dry-run.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { MockAgent } from 'undici';
-import { FakeClock } from '../../src/core/clock.js';
-import { Secret } from '../../src/core/secret.js';
-import { KlaviyoClient } from '../../src/klaviyo/client.js';
+import { describe, expect, it } from 'vitest';
 import { Campaigns } from '../../src/objects/catalog/campaigns.js';
 import { audienceIds } from '../../src/objects/write/campaigns.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
+import { row, runHandler } from '../helpers/handlers.js';
+import { JSON_API, mockKlaviyo, pathIs as path, writeContext, type MockKlaviyo } from '../helpers/mock-klaviyo.js';
 
-const ORIGIN = 'https://a.klaviyo.com';
-const JSON_API = { 'content-type': 'application/vnd.api+json' };
-const path = (p: string) => (actual: string) => actual.split('?')[0] === p;
-
-let agent: MockAgent;
+let mock: MockKlaviyo;
 
 function setup() {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-  const clock = new FakeClock({ autoAdvance: true });
-  const client = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret('pk_test_campaigns_0123456789'), userAgent: 'klv/test', dispatcher: agent, clock, random: () => 0.5 });
-  const ctx: WriteContext = { client, signal: new AbortController().signal, options: {}, clock, debug: () => {} };
-  return { ctx, pool: agent.get(ORIGIN) };
+  mock = mockKlaviyo();
+  return { ctx: writeContext(mock.client, mock.clock), pool: mock.pool };
 }
 
-const calls = () => agent.getCallHistory()?.calls() ?? [];
+const calls = () => mock.calls();
 const wire = () => calls().map((c) => `${c.method} ${c.path.split('?')[0]}`);
-const bodyOf = (i: number) => JSON.parse(String(calls()[i].body));
-const row = (rowNumber: number, values: Record<string, unknown>): ImportRow => ({ rowNumber, values });
+const bodyOf = (i: number) => mock.bodyOf(i);
 const handler = (op: 'insert' | 'update' | 'delete'): OperationHandler => Campaigns.write![op]!;
 
-async function run(op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> {
-  const h = handler(op);
-  const out: RowOutcome[] = [];
-  for (const r of rows) {
-    const invalid = h.validateRow?.(r, ctx.options);
-    if (invalid) out.push(invalid);
-    else out.push(...(await h.processBatch([r], ctx)));
-  }
-  return out;
-}
+/** One row a batch, as the pipeline sends these handlers' rows. */
+const run = (op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> => runHandler(handler(op), rows, ctx, 1);
 
 const created = (id: string, messageId: string | null) => ({
   data: {
@@ -63,10 +44,6 @@ const assigned = (messageId: string, templateId: string) => ({
     attributes: {},
     relationships: { template: { data: { type: 'template', id: templateId } } },
   },
-});
-
-afterEach(async () => {
-  await agent?.close();
 });
 
 describe('Campaigns catalog', () => {

@@ -4,19 +4,16 @@
  * runs or versions: importing a file twice must not duplicate events), batches of 1,000,
  * repeated rows caught before sending, and refusals isolated to the bad row.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Events } from '../../src/objects/catalog/events.js';
 import { findColumn } from '../../src/objects/columns.js';
 import { canonicalJson } from '../../src/core/json.js';
 import { eventInsert, eventsBody, rowsAtPointer, uniqueIdOf, validateEventRow } from '../../src/objects/write/events.js';
 import type { ImportRow, RowOutcome } from '../../src/objects/write/types.js';
-import { FakeKlaviyo, refusal, row } from './write-profiles-fake.js';
+import { FakeKlaviyo, refusal } from '../helpers/fake-klaviyo.js';
+import { row } from '../helpers/handlers.js';
 
 let fake: FakeKlaviyo;
-afterEach(async () => {
-  await fake?.close();
-  fake = undefined!;
-});
 
 function byRow(outcomes: RowOutcome[]): Record<number, RowOutcome> {
   return Object.fromEntries(outcomes.map((o) => [o.rowNumber, o]));
@@ -238,6 +235,10 @@ describe('validateRow', () => {
       // The fake clock says 2026-01-01T12:00:00.500Z: a year ahead is 2027-01-01T12:00:00.500Z.
       const out = await eventInsert.processBatch([row(3, { Email: 'a@example.com', MetricName: 'M', Datetime: '2027-01-01T06:00:00', UniqueId: 'u3' })], fake.ctx());
       expect(out).toEqual([{ ok: true, rowNumber: 3, status: 'created', extras: { UniqueId: 'u3' } }]);
+      // Given straight to the handler, the zoneless time goes out as written, which the spec's
+      // date-time refuses; in a real import the mapping layer has already made it UTC ISO ("Z").
+      expect(fake.violations).toEqual([expect.stringMatching(/attributes\/time: must match format "date-time"/)]);
+      fake.violations.length = 0;
     } finally {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;

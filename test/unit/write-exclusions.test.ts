@@ -5,10 +5,11 @@
  * complete, and a row succeeding only when Klaviyo's data shows the change afterwards. Every
  * request is checked against Klaviyo's OpenAPI spec.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PeopleExclusions } from '../../src/objects/catalog/people-exclusions.js';
 import type { OperationHandler } from '../../src/objects/write/types.js';
-import { FakeKlaviyo, harness, parseFilter, row, runHandler, summary, type Harness } from './write-members-fake.js';
+import { FakeKlaviyo, fakeKlaviyoRun, parseFilter } from '../helpers/fake-klaviyo.js';
+import { row, runHandler, summary } from '../helpers/handlers.js';
 
 const suppress = PeopleExclusions.write!.insert! as OperationHandler;
 const unsuppress = PeopleExclusions.write!.delete! as OperationHandler;
@@ -16,19 +17,7 @@ const unsuppress = PeopleExclusions.write!.delete! as OperationHandler;
 const at = '2025-05-01T00:00:00+00:00';
 const reasons = (...r: string[]) => r.map((reason) => ({ reason, timestamp: at }));
 
-let h: Harness | undefined;
-function setup(): Harness {
-  h = harness();
-  return h;
-}
-
-afterEach(async () => {
-  if (h) {
-    expect(h.fake.violations).toEqual([]);
-    await h.fake.agent.close();
-  }
-  h = undefined;
-});
+const setup = () => fakeKlaviyoRun();
 
 const emailsOf = (r: { body: any }) => r.body.data.attributes.profiles.data.map((p: any) => p.attributes.email);
 
@@ -71,7 +60,7 @@ describe('suppress', () => {
     expect(jobs[0].body.data.type).toBe('profile-suppression-bulk-create-job');
     expect(emailsOf(jobs[0]).sort()).toEqual(['ann@example.com', 'cat@example.com', 'new@example.com']);
     expect(fake.sent('get_bulk_suppress_profiles_job').length).toBeGreaterThanOrEqual(4);
-    expect(fake.profiles.get(ann.id)!.suppression!.map((s) => s.reason)).toEqual(['USER_SUPPRESSED']);
+    expect(fake.suppression(ann.id).map((s) => s.reason)).toEqual(['USER_SUPPRESSED']);
     // Suppressions are read with the subscriptions additional field and a sparse fieldset.
     const lookup = fake.sent('get_profiles')[0];
     expect(lookup.query['additional-fields[profile]']).toBe('subscriptions');
@@ -90,7 +79,7 @@ describe('suppress', () => {
 
   it('a cancelled job fails its rows', async () => {
     const { fake, ctx } = setup();
-    fake.cancelJobs = true;
+    fake.nextJobEnds = ['cancelled'];
     const [o] = await runHandler(suppress, [row(1, { Email: 'ann@example.com' })], ctx);
     expect(o).toMatchObject({ ok: false, code: 'job_cancelled' });
   });
@@ -110,12 +99,12 @@ describe('suppress', () => {
     const out = await runHandler(suppress, rows, ctx);
     expect(out.every((o) => o.ok && o.status === 'suppressed')).toBe(true);
     expect(fake.sent('bulk_suppress_profiles').map((r) => emailsOf(r).length)).toEqual([100, 100, 50]);
-    for (const r of fake.sent('get_profiles')) expect(parseFilter(r.query.filter)[1].length).toBeLessThanOrEqual(100);
+    for (const r of fake.sent('get_profiles')) expect(parseFilter(r.query.filter).values.length).toBeLessThanOrEqual(100);
   });
 
   it('an address Klaviyo refuses (400 pointing at it) fails alone', async () => {
     const { fake, ctx } = setup();
-    fake.refuse = (req) => {
+    fake.override = (req) => {
       if (req.operationId !== 'bulk_suppress_profiles') return undefined;
       const i = emailsOf(req).indexOf('bad@example');
       return i >= 0 ? FakeKlaviyo.error(400, 'invalid', 'Invalid email.', `/data/attributes/profiles/data/${i}/attributes/email`) : undefined;
@@ -159,7 +148,7 @@ describe('unsuppress', () => {
     expect(jobs[0].body.data.type).toBe('profile-suppression-bulk-delete-job');
     expect(emailsOf(jobs[0])).toEqual(['ann@example.com']);
     expect(fake.sent('get_bulk_unsuppress_profiles_job').length).toBeGreaterThanOrEqual(2);
-    expect(fake.profiles.get(ann.id)!.suppression).toEqual([]);
+    expect(fake.suppression(ann.id)).toEqual([]);
   });
 
   it('nothing liftable in the batch: no job is sent', async () => {

@@ -5,59 +5,28 @@
  * sending them; --dry-run's ChangedColumns; and the client option that makes all this possible
  * (`maxRetryAfterMs`: a long Retry-After is not waited out).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { MockAgent } from 'undici';
-import { FakeClock } from '../../src/core/clock.js';
-import { Secret } from '../../src/core/secret.js';
-import { KlaviyoClient } from '../../src/klaviyo/client.js';
+import { describe, expect, it } from 'vitest';
 import { KlaviyoApiError } from '../../src/klaviyo/errors.js';
 import { Lists } from '../../src/objects/catalog/lists.js';
 import { LIST_DAILY_CAP } from '../../src/objects/write/lists.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
+import { row, runHandler } from '../helpers/handlers.js';
+import { JSON_API, mockKlaviyo, pathIs as path, writeContext, type MockKlaviyo } from '../helpers/mock-klaviyo.js';
 
-const ORIGIN = 'https://a.klaviyo.com';
-const JSON_API = { 'content-type': 'application/vnd.api+json' };
-const path = (p: string) => (actual: string) => actual.split('?')[0] === p;
-
-let agent: MockAgent;
+let mock: MockKlaviyo;
 
 function setup() {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-  const clock = new FakeClock({ autoAdvance: true, start: Date.UTC(2026, 6, 15, 18, 0, 0) });
-  const client = new KlaviyoClient({
-    baseUrl: ORIGIN,
-    apiKey: new Secret('pk_test_lists_0123456789abcdef'),
-    userAgent: 'klv/test',
-    dispatcher: agent,
-    clock,
-    random: () => 0.5,
-  });
-  const debug: string[] = [];
-  const ctx: WriteContext = { client, signal: new AbortController().signal, options: {}, clock, debug: (l) => debug.push(l) };
-  return { client, clock, ctx, pool: agent.get(ORIGIN), debug };
+  mock = mockKlaviyo({ clockStart: Date.UTC(2026, 6, 15, 18, 0, 0) });
+  const ctx = writeContext(mock.client, mock.clock);
+  return { client: mock.client, clock: mock.clock, ctx, pool: mock.pool, debug: ctx.lines };
 }
 
-const calls = () => agent.getCallHistory()?.calls() ?? [];
-const bodyOf = (i: number) => JSON.parse(String(calls()[i].body));
-const row = (rowNumber: number, values: Record<string, unknown>): ImportRow => ({ rowNumber, values });
+const calls = () => mock.calls();
+const bodyOf = (i: number) => mock.bodyOf(i);
 const handler = (op: 'insert' | 'update' | 'delete'): OperationHandler => Lists.write![op]!;
 
-async function run(op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> {
-  const h = handler(op);
-  const out: RowOutcome[] = [];
-  // As the pipeline does: validateRow first, then batches of maxBatchSize.
-  for (const r of rows) {
-    const invalid = h.validateRow?.(r, ctx.options);
-    if (invalid) out.push(invalid);
-    else out.push(...(await h.processBatch([r], ctx)));
-  }
-  return out;
-}
-
-afterEach(async () => {
-  await agent?.close();
-});
+/** One row a batch, as the pipeline sends these handlers' rows. */
+const run = (op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> => runHandler(handler(op), rows, ctx, 1);
 
 describe('Lists catalog', () => {
   it('offers insert, update and delete, one row per request', () => {
@@ -179,7 +148,6 @@ describe('insert', () => {
       const first = setup();
       first.pool.intercept({ path: path('/api/lists'), method: 'POST' }).reply(429, capped(3600).body, { headers: capped(3600).headers });
       await run('insert', [row(1, { Name: 'A' })], first.ctx);
-      await agent.close();
 
       const second = setup();
       second.pool.intercept({ path: path('/api/lists'), method: 'POST' }).reply(201, { data: { type: 'list', id: 'OK' } }, { headers: JSON_API });

@@ -1,32 +1,21 @@
 /**
- * ListMembers insert and delete against a fake Klaviyo (undici MockAgent, write-members-fake.ts):
+ * ListMembers insert and delete against a fake Klaviyo (test/helpers/fake-klaviyo.ts):
  * a member already in the list is not added twice, a PhoneNumber or PushToken updates it instead,
  * people without a profile are created in the list by a bulk import job (its import errors
  * mapped back to their rows), lists and ids in batches of at most 1,000, lookups of at most 100
  * values, one bad id isolated instead of failing the batch. Every request is checked against
  * Klaviyo's OpenAPI spec.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ListMembers } from '../../src/objects/catalog/list-members.js';
-import type { OperationHandler } from '../../src/objects/write/types.js';
-import { FakeKlaviyo, harness, parseFilter, row, runHandler, summary, type Harness } from './write-members-fake.js';
+import type { ImportOptions, OperationHandler } from '../../src/objects/write/types.js';
+import { FakeKlaviyo, fakeKlaviyoRun, parseFilter } from '../helpers/fake-klaviyo.js';
+import { row, runHandler, summary } from '../helpers/handlers.js';
 
 const insert = ListMembers.write!.insert! as OperationHandler;
 const remove = ListMembers.write!.delete! as OperationHandler;
 
-let h: Harness | undefined;
-function setup(options = {}): Harness {
-  h = harness(options);
-  return h;
-}
-
-afterEach(async () => {
-  if (h) {
-    expect(h.fake.violations).toEqual([]);
-    await h.fake.agent.close();
-  }
-  h = undefined;
-});
+const setup = (options: ImportOptions = {}) => fakeKlaviyoRun(options);
 
 describe('ListMembers catalog', () => {
   it('offers insert and delete, batches of 1,000, idempotent', () => {
@@ -110,7 +99,7 @@ describe('insert', () => {
     const patches = fake.sent('update_profile');
     expect(patches).toHaveLength(1);
     expect(patches[0].body).toEqual({ data: { type: 'profile', id: ann.id, attributes: { phone_number: '+15005550009' } } });
-    expect(fake.profiles.get(ann.id)!.phone_number).toBe('+15005550009');
+    expect(fake.profile(ann.id)!.attributes.phone_number).toBe('+15005550009');
   });
 
   it('a PhoneNumber that belongs to another profile fails the row with duplicate_profile', async () => {
@@ -167,7 +156,8 @@ describe('insert', () => {
   it("an import job's errors fail their rows with Klaviyo's code and detail; the others are created", async () => {
     const { fake, ctx } = setup();
     fake.addList('L1');
-    fake.importRefuses.add('bad@example.com');
+    // The job refuses its second profile (row 2's).
+    fake.nextJobErrors = [{ index: 1, code: 'invalid', detail: 'Invalid email address bad@example.com' }];
     const out = await runHandler(insert, [row(1, { ListId: 'L1', Email: 'good@example.com' }), row(2, { ListId: 'L1', Email: 'bad@example.com' })], ctx);
     expect(summary(out)).toEqual({ 1: 'created', 2: 'failed:invalid' });
     expect(out[1]).toMatchObject({ message: expect.stringContaining('Invalid email address bad@example.com (/data/attributes/profiles/data/1/attributes/email)') });
@@ -213,13 +203,13 @@ describe('insert', () => {
     const people = [0, 1, 2, 3].map((i) => fake.addProfile({ email: `p${i}@example.com` }));
     fake.addList('L1');
     let refused = false;
-    fake.refuse = (req) => {
+    fake.override = (req) => {
       if (req.operationId !== 'add_profiles_to_list' || refused) return undefined;
       refused = true;
       const i = req.body.data.findIndex((d: { id: string }) => d.id === people[2].id);
       return FakeKlaviyo.error(400, 'invalid', 'This profile cannot be added.', `/data/${i}/id`);
     };
-    const out = await runHandler(insert, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.email })), ctx);
+    const out = await runHandler(insert, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.attributes.email })), ctx);
     expect(summary(out)).toEqual({ 1: 'added', 2: 'added', 3: 'failed:invalid', 4: 'added' });
     expect(out[2]).toMatchObject({ message: expect.stringContaining('This profile cannot be added.') });
     const adds = fake.sent('add_profiles_to_list');
@@ -231,11 +221,11 @@ describe('insert', () => {
     const { fake, ctx } = setup();
     const people = Array.from({ length: 8 }, (_, i) => fake.addProfile({ email: `p${i}@example.com` }));
     fake.addList('L1');
-    fake.refuse = (req) =>
+    fake.override = (req) =>
       req.operationId === 'add_profiles_to_list' && req.body.data.some((d: { id: string }) => d.id === people[5].id)
         ? FakeKlaviyo.error(400, 'invalid', 'One of these profiles is not allowed in this list.')
         : undefined;
-    const out = await runHandler(insert, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.email })), ctx);
+    const out = await runHandler(insert, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.attributes.email })), ctx);
     expect(Object.values(summary(out)).filter((s) => s === 'added')).toHaveLength(7);
     expect(summary(out)[6]).toBe('failed:invalid');
     expect(fake.sent('add_profiles_to_list').length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(8)) + 1);
@@ -246,21 +236,21 @@ describe('insert', () => {
     fake.addList('L1');
     const rows = Array.from({ length: 2500 }, (_, i) => {
       const p = fake.addProfile({ email: `m${i}@example.com` });
-      return row(i + 1, { ListId: 'L1', Email: p.email });
+      return row(i + 1, { ListId: 'L1', Email: p.attributes.email });
     });
     const out = await runHandler(insert, rows, ctx);
     expect(out.every((o) => o.ok && o.status === 'added')).toBe(true);
     const adds = fake.sent('add_profiles_to_list');
     expect(adds.map((a) => a.body.data.length)).toEqual([1000, 1000, 500]);
     for (const r of [...fake.sent('get_profiles'), ...fake.sent('get_profiles_for_list')]) {
-      expect(parseFilter(r.query.filter)[1].length).toBeLessThanOrEqual(100);
+      expect(parseFilter(r.query.filter).values.length).toBeLessThanOrEqual(100);
     }
     expect(fake.lists.get('L1')!.members.size).toBe(2500);
   });
 
   it('a refused key (401) is not a row error: processBatch throws', async () => {
     const { fake, ctx } = setup();
-    fake.refuse = () => FakeKlaviyo.error(401, 'not_authenticated', 'Incorrect authentication credentials.');
+    fake.override = () => FakeKlaviyo.error(401, 'not_authenticated', 'Incorrect authentication credentials.');
     await expect(insert.processBatch([row(1, { ListId: 'L1', Email: 'a@x.com' })], ctx)).rejects.toMatchObject({ status: 401 });
   });
 });
@@ -295,7 +285,7 @@ describe('delete', () => {
     const { fake, ctx } = setup();
     const people = Array.from({ length: 1500 }, (_, i) => fake.addProfile({ email: `d${i}@example.com` }));
     fake.addList('L1', 'single_opt_in', people);
-    const out = await runHandler(remove, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.email })), ctx);
+    const out = await runHandler(remove, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.attributes.email })), ctx);
     expect(out.every((o) => o.ok && o.status === 'removed')).toBe(true);
     expect(fake.sent('remove_profiles_from_list').map((r) => r.body.data.length)).toEqual([1000, 500]);
   });

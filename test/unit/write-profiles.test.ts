@@ -4,7 +4,7 @@
  * PATCHes), how jobs are polled, how import errors and refusals are mapped back to rows, and
  * which Id and status each row gets. Time is a FakeClock: polling never sleeps for real.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/core/errors.js';
 import { Profiles, PROFILE_COLUMNS } from '../../src/objects/catalog/profiles.js';
 import { findObject } from '../../src/objects/registry.js';
@@ -14,13 +14,10 @@ import { profileInsert, profileUpdate, profileUpsert } from '../../src/objects/w
 import type { RowFailure, RowOutcome } from '../../src/objects/write/types.js';
 import { ResumePlan, RowTable } from '../../src/pipeline/import/resume.js';
 import { runImport, type SourceRow } from '../../src/pipeline/import/run.js';
-import { FakeKlaviyo, parseFilter, refusal, row } from './write-profiles-fake.js';
+import { FakeKlaviyo, parseFilter, refusal } from '../helpers/fake-klaviyo.js';
+import { row } from '../helpers/handlers.js';
 
 let fake: FakeKlaviyo;
-afterEach(async () => {
-  await fake?.close();
-  fake = undefined!;
-});
 
 function byRow(outcomes: RowOutcome[]): Record<number, RowOutcome> {
   return Object.fromEntries(outcomes.map((o) => [o.rowNumber, o]));
@@ -111,7 +108,7 @@ describe('validateRow', () => {
 describe('upsert through bulk import jobs', () => {
   it('posts one job, polls it until complete, then gives each row its Id: created or updated by the profile creation time', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('OLD1', { email: 'old@example.com', first_name: 'Old' });
+    fake.addProfile({ id: 'OLD1', email: 'old@example.com', first_name: 'Old' });
     const rows = [
       row(1, { Email: 'old@example.com', FirstName: 'Olga', City: 'Oslo' }),
       row(2, { Email: 'New@Example.com', FirstName: 'Nia', Properties: { tier: 'gold' } }),
@@ -158,7 +155,7 @@ describe('upsert through bulk import jobs', () => {
 
   it('a row that gives the Id is updated and keeps it', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('KNOWN', { email: 'k@example.com' });
+    fake.addProfile({ id: 'KNOWN', email: 'k@example.com' });
     const out = await profileUpsert.processBatch([row(1, { Id: 'KNOWN', FirstName: 'Kim' })], fake.ctx());
     expect(out).toEqual([{ ok: true, rowNumber: 1, status: 'updated', id: 'KNOWN' }]);
     expect(fake.callsTo('POST', '/api/profile-bulk-import-jobs')[0].body.data.attributes.profiles.data[0]).toEqual({
@@ -266,7 +263,8 @@ describe('upsert through bulk import jobs', () => {
 
   it('rows that clear a field go one by one through POST /api/profile-import with their nulls (bulk import ignores nulls)', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('OLD1', { email: 'old@example.com', last_name: 'Smith', properties: { legacy: 1 } });
+    fake.addProfile({ id: 'OLD1', email: 'old@example.com', last_name: 'Smith', properties: { legacy: 1 } });
+    fake.addList('L9');
     const rows = [
       row(1, { Email: 'old@example.com', LastName: null, 'Properties.legacy': null }),
       row(2, { Email: 'new@example.com', City: null }),
@@ -290,7 +288,7 @@ describe('upsert through bulk import jobs', () => {
 
   it('a job that never completes: its rows fail unknown_outcome naming the job, after a bounded wait', async () => {
     fake = new FakeKlaviyo();
-    fake.pollsBeforeComplete = Number.POSITIVE_INFINITY;
+    fake.nextJobEnds = ['processing']; // it starts processing, and stays there
     const out = await profileUpsert.processBatch([row(1, { Email: 'a@example.com' })], fake.ctx());
     expect(out).toEqual([{ ok: false, rowNumber: 1, code: 'unknown_outcome', message: expect.stringMatching(/still processing after 1800 s.*JOB\d+/) }]);
     // Polls grow to one every 5 s: a 30-minute wait is a few hundred GETs, not thousands.
@@ -301,7 +299,7 @@ describe('upsert through bulk import jobs', () => {
 
   it('Ctrl-C while waiting for a job throws InterruptedError (the pipeline records the batch)', async () => {
     fake = new FakeKlaviyo();
-    fake.pollsBeforeComplete = Number.POSITIVE_INFINITY;
+    fake.jobPolls = Number.POSITIVE_INFINITY;
     const abort = new AbortController();
     let gets = 0;
     fake.override = (call) => {
@@ -446,7 +444,7 @@ describe('jobs that stop part-way (cancelled, failed)', () => {
 describe('insert', () => {
   it('refuses, unsent, rows whose identifiers already belong to a profile or repeat an earlier row; creates the others', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('EXIST', { email: 'taken@example.com', external_id: 'X-1' });
+    fake.addProfile({ id: 'EXIST', email: 'taken@example.com', external_id: 'X-1' });
     const rows = [
       row(1, { Email: 'TAKEN@example.com', FirstName: 'Dup' }),
       row(2, { Email: 'fresh@example.com', ExternalId: 'X-2' }),
@@ -484,8 +482,8 @@ describe('insert', () => {
 describe('update', () => {
   it('by Id or by an identifier looked up in bulk, one PATCH per row; nulls clear; the lookup key is not sent back', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('P1', { email: 'ann@example.com', first_name: 'Ann' });
-    fake.addProfile('P2', { email: 'bob@example.com', phone_number: '+15005550001' });
+    fake.addProfile({ id: 'P1', email: 'ann@example.com', first_name: 'Ann' });
+    fake.addProfile({ id: 'P2', email: 'bob@example.com', phone_number: '+15005550001' });
     const rows = [
       row(1, { Id: 'P1', FirstName: 'Anne', Title: null }),
       row(2, { Email: 'BOB@example.com', City: 'Paris', 'Properties.vip': true }),
@@ -514,8 +512,8 @@ describe('update', () => {
 
   it('two profiles found for one identifier: the row fails ambiguous, unsent', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('A1', { external_id: 'SAME' });
-    fake.addProfile('A2', { external_id: 'SAME' });
+    fake.addProfile({ id: 'A1', external_id: 'SAME' });
+    fake.addProfile({ id: 'A2', external_id: 'SAME' });
     const out = await profileUpdate.processBatch([row(1, { ExternalId: 'SAME', FirstName: 'Z' })], fake.ctx());
     expect(out).toEqual([{ ok: false, rowNumber: 1, code: 'ambiguous', message: expect.stringContaining('A1, A2') }]);
     expect(fake.writes()).toHaveLength(0);
@@ -523,7 +521,7 @@ describe('update', () => {
 
   it('a 409 duplicate_profile from the PATCH is the row\'s failure, with the existing profile named', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('P1', { email: 'a@example.com' });
+    fake.addProfile({ id: 'P1', email: 'a@example.com' });
     fake.override = (call) =>
       call.method === 'PATCH'
         ? {
@@ -559,8 +557,8 @@ describe('rate limits (one rule with the other handlers)', () => {
 
   it("a 429 left after the client's retries fails that row (Klaviyo did not process it); the rows written keep their outcome", async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('P1', { email: 'a@example.com' });
-    fake.addProfile('P2', { email: 'b@example.com' });
+    fake.addProfile({ id: 'P1', email: 'a@example.com' });
+    fake.addProfile({ id: 'P2', email: 'b@example.com' });
     fake.override = (call) => (call.method === 'PATCH' && call.path === '/api/profiles/P2' ? throttled() : undefined);
     const out = byRow(await profileUpdate.processBatch([row(1, { Id: 'P1', FirstName: 'A' }), row(2, { Id: 'P2', FirstName: 'B' })], fake.ctx()));
     expect(out[1]).toEqual({ ok: true, rowNumber: 1, status: 'updated', id: 'P1' });
@@ -581,7 +579,7 @@ describe('rate limits (one rule with the other handlers)', () => {
 
   it('a Retry-After longer than klv waits stops the run (KlaviyoResponseError), as for every handler', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('P1', { email: 'a@example.com' });
+    fake.addProfile({ id: 'P1', email: 'a@example.com' });
     fake.override = (call) => (call.method === 'PATCH' ? throttled({ 'retry-after': '3600' }) : undefined);
     await expect(profileUpdate.processBatch([row(1, { Id: 'P1', FirstName: 'A' })], fake.ctx())).rejects.toMatchObject({
       name: 'KlaviyoResponseError',
@@ -593,7 +591,7 @@ describe('rate limits (one rule with the other handlers)', () => {
 describe('preview (--dry-run)', () => {
   it('upsert: created, updated with the changed columns, or unchanged; reads only', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('P1', { email: 'ann@example.com', first_name: 'Ann', location: { city: 'Lyon', latitude: '45.7' }, properties: { tier: 'gold' } });
+    fake.addProfile({ id: 'P1', email: 'ann@example.com', first_name: 'Ann', location: { city: 'Lyon', latitude: '45.7' }, properties: { tier: 'gold' } });
     const rows = [
       row(1, { Email: 'ann@example.com', FirstName: 'Ann', City: 'Lyon', Latitude: 45.7, 'Properties.tier': 'gold' }),
       row(2, { Email: 'ANN@example.com', FirstName: 'Anne', City: 'Lyon', Properties: { tier: 'silver' }, Title: null }),
@@ -608,7 +606,7 @@ describe('preview (--dry-run)', () => {
 
   it('update: a profile that does not exist is a failure, not a creation', async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('P1', { email: 'ann@example.com', title: 'Boss' });
+    fake.addProfile({ id: 'P1', email: 'ann@example.com', title: 'Boss' });
     const out = byRow(await profileUpdate.preview!([row(1, { Email: 'x@example.com', FirstName: 'X' }), row(2, { Id: 'P1', Title: null })], fake.ctx()));
     expect(out[1]).toMatchObject({ ok: false, code: 'not_found' });
     expect(out[2]).toEqual({ ok: true, rowNumber: 2, status: 'updated', id: 'P1', extras: { ChangedColumns: 'Title' } });
@@ -619,8 +617,8 @@ describe('preview (--dry-run)', () => {
 describe('created or updated', () => {
   it("compares the profile's created time with the job's to the second, reading microseconds and zoneless times as UTC", async () => {
     fake = new FakeKlaviyo();
-    fake.addProfile('SAME', { email: 'same@example.com' }, '2026-01-01T12:00:00.100000');
-    fake.addProfile('BEFORE', { email: 'before@example.com' }, '2026-01-01T13:59:59.999999+02:00');
+    fake.addProfile({ id: 'SAME', email: 'same@example.com', created: '2026-01-01T12:00:00.100000' });
+    fake.addProfile({ id: 'BEFORE', email: 'before@example.com', created: '2026-01-01T13:59:59.999999+02:00' });
     fake.override = (call) => {
       if (!/^\/api\/profile-bulk-import-jobs(\/JOB\d+)?$/.test(call.path)) return undefined;
       const reply = fake.handle(call) as { status: number; body: { data: { attributes: Record<string, unknown> } } };

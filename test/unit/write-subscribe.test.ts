@@ -5,27 +5,16 @@
  * refused without being sent unless allowGlobalUnsubscribe), jobs of at most 1,000 / 100 people,
  * one bad entry isolated. Every request is checked against Klaviyo's OpenAPI spec.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ListSubscribe } from '../../src/objects/catalog/list-subscribe.js';
 import type { ImportOptions, OperationHandler } from '../../src/objects/write/types.js';
-import { FakeKlaviyo, harness, row, runHandler, summary, type Harness } from './write-members-fake.js';
+import { FakeKlaviyo, fakeKlaviyoRun } from '../helpers/fake-klaviyo.js';
+import { row, runHandler, summary } from '../helpers/handlers.js';
 
 const subscribe = ListSubscribe.write!.insert! as OperationHandler;
 const unsubscribe = ListSubscribe.write!.delete! as OperationHandler;
 
-let h: Harness | undefined;
-function setup(options: ImportOptions = {}): Harness {
-  h = harness(options);
-  return h;
-}
-
-afterEach(async () => {
-  if (h) {
-    expect(h.fake.violations).toEqual([]);
-    await h.fake.agent.close();
-  }
-  h = undefined;
-});
+const setup = (options: ImportOptions = {}) => fakeKlaviyoRun(options);
 
 const profilesOf = (job: any) => job.data.attributes.profiles.data;
 
@@ -164,7 +153,7 @@ describe('subscribe', () => {
   it('an entry Klaviyo refuses (400 with a pointer) fails alone; the others are sent again', async () => {
     const { fake, ctx } = setup();
     fake.addList('L1');
-    fake.refuse = (req) => {
+    fake.override = (req) => {
       if (req.operationId !== 'bulk_subscribe_profiles') return undefined;
       const i = profilesOf(req.body).findIndex((p: any) => p.attributes.phone_number === '+1999');
       return i >= 0 ? FakeKlaviyo.error(400, 'invalid', 'Invalid phone number format.', `/data/attributes/profiles/data/${i}/attributes/phone_number`) : undefined;
@@ -231,7 +220,7 @@ describe('unsubscribe', () => {
     const { fake, ctx } = setup();
     const people = Array.from({ length: 250 }, (_, i) => fake.addProfile({ email: `u${i}@example.com` }));
     fake.addList('L1', 'single_opt_in', people);
-    const out = await runHandler(unsubscribe, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.email })), ctx);
+    const out = await runHandler(unsubscribe, people.map((p, i) => row(i + 1, { ListId: 'L1', Email: p.attributes.email })), ctx);
     expect(out.every((o) => o.ok && o.status === 'unsubscribed')).toBe(true);
     expect(fake.unsubscribeJobs.map((j) => profilesOf(j).length)).toEqual([100, 100, 50]);
   });

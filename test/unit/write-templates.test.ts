@@ -4,50 +4,29 @@
  * whether its EditorType says so or klv has to look the template up), partial PATCHes, deletes,
  * Klaviyo's errors on the row, and --dry-run.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { MockAgent } from 'undici';
-import { FakeClock } from '../../src/core/clock.js';
+import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { KlaviyoClient } from '../../src/klaviyo/client.js';
 import { EmailTemplates } from '../../src/objects/catalog/email-templates.js';
 import type { ImportRow, OperationHandler, RowOutcome, WriteContext } from '../../src/objects/write/types.js';
+import { row, runHandler } from '../helpers/handlers.js';
+import { JSON_API, mockKlaviyo, ORIGIN, pathIs as path, TEST_KEY, writeContext, type MockKlaviyo } from '../helpers/mock-klaviyo.js';
 
-const ORIGIN = 'https://a.klaviyo.com';
-const JSON_API = { 'content-type': 'application/vnd.api+json' };
-const path = (p: string) => (actual: string) => actual.split('?')[0] === p;
-
-let agent: MockAgent;
+let mock: MockKlaviyo;
 
 function setup() {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-  const clock = new FakeClock({ autoAdvance: true });
-  const client = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret('pk_test_templates_0123456789'), userAgent: 'klv/test', dispatcher: agent, clock, random: () => 0.5 });
-  const ctx: WriteContext = { client, signal: new AbortController().signal, options: {}, clock, debug: () => {} };
-  return { ctx, pool: agent.get(ORIGIN) };
+  mock = mockKlaviyo();
+  return { ctx: writeContext(mock.client, mock.clock), pool: mock.pool };
 }
 
-const calls = () => agent.getCallHistory()?.calls() ?? [];
-const bodyOf = (i: number) => JSON.parse(String(calls()[i].body));
-const row = (rowNumber: number, values: Record<string, unknown>): ImportRow => ({ rowNumber, values });
+const calls = () => mock.calls();
+const bodyOf = (i: number) => mock.bodyOf(i);
 const handler = (op: 'insert' | 'update' | 'delete'): OperationHandler => EmailTemplates.write![op]!;
 
-async function run(op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> {
-  const h = handler(op);
-  const out: RowOutcome[] = [];
-  for (const r of rows) {
-    const invalid = h.validateRow?.(r, ctx.options);
-    if (invalid) out.push(invalid);
-    else out.push(...(await h.processBatch([r], ctx)));
-  }
-  return out;
-}
+/** One row a batch, as the pipeline sends these handlers' rows. */
+const run = (op: 'insert' | 'update' | 'delete', rows: ImportRow[], ctx: WriteContext): Promise<RowOutcome[]> => runHandler(handler(op), rows, ctx, 1);
 
 const DEFINITION = { body: { properties: {}, styles: {}, sections: [] }, styles: [] };
-
-afterEach(async () => {
-  await agent?.close();
-});
 
 describe('EmailTemplates catalog', () => {
   it('offers insert, update and delete', () => {
@@ -183,7 +162,8 @@ describe('rate limits and --dry-run comparisons (one rule with the other handler
     const { ctx, pool } = setup();
     const throttled = { errors: [{ code: 'throttled', title: 'Request was throttled.', detail: 'Request was throttled.' }] };
     pool.intercept({ path: path('/api/templates/T1'), method: 'PATCH' }).reply(429, throttled, { headers: JSON_API }).times(20);
-    const quick = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret('pk_test_templates_0123456789'), userAgent: 'klv/test', dispatcher: agent, clock: ctx.clock as FakeClock, random: () => 0.5, maxRetries: 0 });
+    // A second client on the same mock, without retries: the 429 is what is left after them.
+    const quick = new KlaviyoClient({ baseUrl: ORIGIN, apiKey: new Secret(TEST_KEY), userAgent: 'klv/test', dispatcher: mock.agent, clock: mock.clock, random: () => 0.5, maxRetries: 0 });
     const [out] = await run('update', [row(1, { Id: 'T1', Name: 'B' })], { ...ctx, client: quick });
     expect(out).toEqual({ ok: false, rowNumber: 1, code: 'throttled', message: 'Request was throttled.' });
 

@@ -14,6 +14,8 @@ import type { EmulatorOptions } from '../../emulator/server.js';
 import { FAULT_KINDS, FaultSettingError, MAX_FAULT_MS, parseFaultKinds } from '../../emulator/http/faults.js';
 import { QuirkSettingError, quirkRatesFrom, validQuirksHint, type QuirkRates } from '../../emulator/http/quirks.js';
 import { SPEC_SCOPES, unknownScopes } from '../../emulator/http/scopes.js';
+import { clockStartingAt } from '../../emulator/pinned-clock.js';
+import { exportNow } from '../../pipeline/export/since.js';
 
 /**
  * Turns the command's flags (strings from commander) into emulator options; UsageError on bad
@@ -104,10 +106,12 @@ function wholeNumber(value: string, flag: string, min: number, max: number): num
 
 export async function run(ctx: CommandContext, _args: string[], options: EmulatorFlags): Promise<number> {
   const emulatorOptions = emulatorOptionsFrom(options, ctx.io.cwd);
+  // KLV_NOW pins "now" (the demo account's times), as it does klv's; a bad value is a usage error.
+  const clock = ctx.io.env.KLV_NOW ? clockStartingAt(exportNow(ctx.io.env).getTime()) : undefined;
   const { startEmulator } = await import('../../emulator/server.js');
   let emulator;
   try {
-    emulator = await startEmulator(emulatorOptions);
+    emulator = await startEmulator({ ...emulatorOptions, clock });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
