@@ -4,7 +4,8 @@
  * widened, local), including for objects that refuse a read without some filter.
  */
 import { describe, expect, it } from 'vitest';
-import { describeObject, filterSupport, filterText, formatDescription, operatorsFor } from '../../src/cli/commands/describe.js';
+import { describeObject, filterSupport, filterText, formatDescription } from '../../src/cli/commands/describe.js';
+import { operatorsFor } from '../../src/objects/conditions/operators.js';
 import { formatObjects, formatTable, incrementalText, summarize } from '../../src/cli/commands/objects.js';
 import { allObjects, findObject } from '../../src/objects/registry.js';
 import { Profiles } from '../../src/objects/catalog/profiles.js';

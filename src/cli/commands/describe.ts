@@ -13,6 +13,7 @@ import { KlvError, UsageError } from '../../core/errors.js';
 import { findObject } from '../../objects/registry.js';
 import type { ColumnDef, Condition, ObjectDefinition, ReadPlan, ScalarValue, WhereOperator } from '../../objects/types.js';
 import { formatTable, incrementalText, summarize } from './objects.js';
+import { operatorsFor } from '../../objects/conditions/operators.js';
 
 export interface FilterSupport {
   /** Operators Klaviyo answers exactly (a filter, or a by-id request). */
@@ -21,24 +22,6 @@ export interface FilterSupport {
   widenedOperators: WhereOperator[];
   /** Operators klv checks on each row, reading rows the API cannot leave out. */
   localOperators: WhereOperator[];
-}
-
-const ALL_OPERATORS: WhereOperator[] = ['=', '!=', '>', '>=', '<', '<=', 'in', 'contains', 'starts-with', 'ends-with'];
-
-/** The operators that make sense for a column type (all of them work locally). */
-export function operatorsFor(column: ColumnDef): WhereOperator[] {
-  switch (column.type) {
-    case 'boolean':
-      return ['=', '!=', 'in'];
-    case 'datetime':
-    case 'integer':
-    case 'number':
-      return ['=', '!=', '>', '>=', '<', '<=', 'in'];
-    case 'json':
-      return ['=', '!=', 'contains'];
-    default:
-      return ALL_OPERATORS;
-  }
 }
 
 function sampleValues(column: ColumnDef): [ScalarValue, ScalarValue] {

@@ -78,3 +78,24 @@ export function likeOperator(pattern: string, escape?: string): LikeTranslation 
   const op: WhereOperator = lead && trail ? 'contains' : lead ? 'ends-with' : trail ? 'starts-with' : '=';
   return { op, value: only.text };
 }
+
+const ALL_OPERATORS: WhereOperator[] = ['=', '!=', '>', '>=', '<', '<=', 'in', 'contains', 'starts-with', 'ends-with'];
+
+/**
+ * The operators that make sense for a column type (all of them work locally): what `klv describe`
+ * lists per column. Text operators only where text matching means what it says (isTextColumn).
+ */
+export function operatorsFor(column: ColumnDef): WhereOperator[] {
+  switch (column.type) {
+    case 'boolean':
+      return ['=', '!=', 'in'];
+    case 'datetime':
+    case 'integer':
+    case 'number':
+      return ['=', '!=', '>', '>=', '<', '<=', 'in'];
+    case 'json':
+      return ['=', '!=', 'contains'];
+    default:
+      return ALL_OPERATORS;
+  }
+}
